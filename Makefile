@@ -1,0 +1,41 @@
+# The two commands: `make run` and `make test`. Both install what is missing first.
+# Needs only python3 (3.11+): uv is installed into .tools/, the project into .venv/ from uv.lock.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+PY := .venv/bin/python
+MANIFESTS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+
+.PHONY: install run test test-sqlite bench catalogue clean
+
+.venv/.installed: $(MANIFESTS)
+	@test -x $(UV) || ($(PYTHON) -m venv .tools && .tools/bin/pip install -q "uv==$(UV_VERSION)")
+	$(UV) sync --all-packages --locked --python $(PYTHON)
+	@touch $@
+
+install: .venv/.installed
+
+## Broker + four services + demo data on 8001-8004, until Ctrl-C.
+run: install
+	$(PY) -m kam_shared.cli run
+
+## Every test: unit, API, cross-service (real broker, services as processes).
+## PostgreSQL when one answers at 127.0.0.1:5432, else SQLite (KAM_TEST_DB=sqlite forces it).
+test: install
+	$(PY) -m pytest -q
+
+test-sqlite: install
+	KAM_TEST_DB=sqlite $(PY) -m pytest -q
+
+## Benchmarks (numbers, not pass/fail): make bench BENCH=event_latency
+BENCH ?= event_latency
+bench: install
+	$(PY) bench/$(BENCH).py
+
+## The AsyncAPI document of every event, generated from the payload models.
+catalogue: install
+	$(PY) -m kam_shared.cli catalogue
+
+clean:
+	rm -rf var/ .venv/ .tools/

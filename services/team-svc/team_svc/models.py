@@ -1,0 +1,20 @@
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, MetaData, String, Table, Uuid
+
+from kam_shared.tables import UtcDateTime, plumbing_tables
+
+metadata = MetaData()
+plumbing = plumbing_tables(metadata)
+
+users = Table(
+    "users", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("superior_id", Uuid, ForeignKey("users.id"), nullable=True, index=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)

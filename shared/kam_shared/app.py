@@ -1,0 +1,156 @@
+"""One wiring point for every service: database, outbox relay, consumers, auth, errors,
+health and metrics. Services pass their routers, tables and event handlers; nothing else.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy import text
+
+from .auth import TokenVerifier
+from .consumer import ConsumerRunner, Handler
+from .db import Database
+from .errors import PreconditionFailed, install_error_handlers
+from .events import DomainEvent
+from .hierarchy import Visibility, user_replica_handlers
+from .observability import configure_logging, install_observability
+from .outbox import OutboxRelay, add_to_outbox
+from .settings import ServiceSettings
+from .tables import PlumbingTables
+
+log = logging.getLogger("kam.app")
+
+
+class UnitOfWork:
+    """A DB transaction whose recorded events become outbox rows in the same commit.
+
+    The relay is kicked only after the commit: side effects never precede durability.
+    """
+
+    def __init__(self, runtime: "Runtime"):
+        self.runtime = runtime
+        self.session = runtime.db.sessionmaker()
+        self._events: list[DomainEvent] = []
+
+    async def __aenter__(self) -> "UnitOfWork":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.session.rollback()
+        await self.session.close()
+
+    def publish(self, *events: DomainEvent) -> None:
+        self._events.extend(events)
+
+    async def commit(self) -> None:
+        events, self._events = self._events, []
+        await add_to_outbox(self.session, self.runtime.tables, f"/kam/{self.runtime.settings.service_name}", events)
+        await self.session.commit()
+        if events:
+            self.runtime.relay.kick()
+
+
+class Runtime:
+    def __init__(self, settings: ServiceSettings, tables: PlumbingTables):
+        self.settings = settings
+        self.tables = tables
+        self.db = Database(settings.effective_database_url())
+        self.relay = OutboxRelay(settings, self.db, tables)
+        self.verifier = TokenVerifier(settings)
+        self.visibility = Visibility(tables.user_replica) if tables.user_replica is not None else None
+        self.consumer: ConsumerRunner | None = None
+        self.tasks: list[asyncio.Task] = []
+        self.extras: dict[str, Any] = {}
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            async with self.db.session() as session:
+                await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"{type(exc).__name__}: {exc}"[:200]
+        broker_ok = self.relay.broker_ok and (self.consumer is None or self.consumer.broker_ok)
+        checks["broker"] = "ok" if broker_ok else (self.relay.last_error or "not connected yet")
+        return checks
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def check_if_match(if_match: str | None, version: int) -> None:
+    """Optimistic concurrency: a client that sends If-Match must hold the current version."""
+    if if_match is None or if_match.strip() == "*":
+        return
+    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
+    if str(version) not in wanted:
+        raise PreconditionFailed(f"resource is at version {version}; If-Match was {if_match}",
+                                 current_version=version)
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    description: str,
+    tables: PlumbingTables,
+    routers: Sequence[APIRouter],
+    handlers: dict[str, Handler] | None = None,
+    on_startup: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
+    after_events: Callable[[Runtime, list], None] | None = None,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level)
+    all_handlers: dict[str, Handler] = {}
+    if tables.user_replica is not None:
+        all_handlers.update(user_replica_handlers(tables))
+    all_handlers.update(handlers or {})
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runtime = Runtime(settings, tables)
+        app.state.runtime = runtime
+        for hook in on_startup:
+            await hook(runtime)
+        if all_handlers:
+            runtime.consumer = ConsumerRunner(
+                settings, runtime.db, tables, all_handlers,
+                after_commit=(lambda evs: after_events(runtime, evs)) if after_events else None)
+        if settings.run_background_workers:
+            runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+            if runtime.consumer:
+                runtime.tasks.append(asyncio.create_task(runtime.consumer.run(), name="consumer"))
+        log.info("%s started", settings.service_name)
+        try:
+            yield
+        finally:
+            await runtime.relay.stop()
+            if runtime.consumer:
+                await runtime.consumer.stop()
+            for task in runtime.tasks:
+                task.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            await runtime.db.dispose()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
+                  openapi_url="/openapi.json", docs_url="/docs")
+    install_error_handlers(app)
+    install_observability(app, settings.service_name, lambda: app.state.runtime.readiness())
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,164 @@
+"""Tokens: team-svc signs RS256 JWTs and publishes a JWKS; every service verifies locally.
+
+`Principal` is who is calling. What they may see follows the hierarchy replica
+(`kam_shared.hierarchy.Visibility`).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .errors import Unauthorized
+from .settings import ServiceSettings
+
+ROLES = ("rep", "manager", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    role: str
+    email: str
+    token: str = ""
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class SigningKey:
+    def __init__(self, private_key: rsa.RSAPrivateKey):
+        self.private_key = private_key
+        self.kid = jwt.utils.base64url_encode(
+            __import__("hashlib").sha256(self.public_pem()).digest()[:12]).decode()
+
+    @classmethod
+    def generate(cls) -> "SigningKey":
+        return cls(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> "SigningKey":
+        if path.exists():
+            return cls(serialization.load_pem_private_key(path.read_bytes(), password=None))
+        key = cls.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(key.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+        path.chmod(0o600)
+        return key
+
+    def public_pem(self) -> bytes:
+        return self.private_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def jwk(self) -> dict:
+        data = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        data.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+        return data
+
+    def issue(self, *, user_id: uuid.UUID, email: str, role: str, issuer: str, audience: str,
+              lifetime_s: int) -> str:
+        now = int(time.time())
+        claims = {"iss": issuer, "aud": audience, "sub": str(user_id), "email": email, "role": role,
+                  "iat": now, "nbf": now, "exp": now + lifetime_s, "jti": str(uuid.uuid4())}
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
+
+
+def jwks_document(keys: list[SigningKey]) -> dict:
+    return {"keys": [k.jwk() for k in keys]}
+
+
+class TokenVerifier:
+    """Verifies bearer tokens against team-svc's JWKS, fetched once and refreshed on an unknown kid."""
+
+    def __init__(self, settings: ServiceSettings):
+        self.settings = settings
+        self._keys: dict[str, object] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+        if settings.kam_jwks_json:
+            self._load(json.loads(settings.kam_jwks_json))
+
+    def _load(self, document: dict) -> None:
+        keys = {}
+        for entry in document.get("keys", []):
+            keys[entry["kid"]] = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(entry))
+        self._keys = keys
+
+    async def _refresh(self) -> None:
+        if self.settings.kam_jwks_json:
+            return
+        async with self._lock:
+            if time.monotonic() - self._fetched_at < 5:
+                return  # someone just refreshed; don't hammer team-svc with forged kids
+            try:
+                async with httpx.AsyncClient(timeout=5) as client:
+                    resp = await client.get(self.settings.kam_jwks_url)
+                    resp.raise_for_status()
+                    self._load(resp.json())
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass  # keep the keys we have; an unknown kid stays unknown -> 401
+            self._fetched_at = time.monotonic()
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("bearer token is malformed") from None
+        kid = header.get("kid")
+        if header.get("alg") != "RS256":
+            raise Unauthorized("bearer token must be signed with RS256")
+        if kid not in self._keys:
+            await self._refresh()
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthorized("bearer token was not signed by a known key")
+        try:
+            claims = jwt.decode(token, key, algorithms=["RS256"], audience=self.settings.kam_jwt_audience,
+                                issuer=self.settings.kam_jwt_issuer, options={"require": ["exp", "sub", "role"]})
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("bearer token has expired") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"bearer token is invalid: {exc}") from None
+        if claims.get("role") not in ROLES:
+            raise Unauthorized("bearer token has an unknown role")
+        try:
+            user_id = uuid.UUID(claims["sub"])
+        except ValueError:
+            raise Unauthorized("bearer token subject is not a user id") from None
+        return Principal(user_id=user_id, role=claims["role"], email=claims.get("email", ""), token=token)
+
+
+_bearer = HTTPBearer(auto_error=False, description="JWT from team-svc `POST /v1/auth/token`")
+
+
+async def current_principal(request: Request,
+                            creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise Unauthorized("missing bearer token (Authorization: Bearer <token>)",
+                           headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return await request.app.state.runtime.verifier.verify(creds.credentials)
+    except Unauthorized as exc:
+        exc.extra["headers"] = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+        raise
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def token_lifetime(seconds: int) -> dt.timedelta:
+    return dt.timedelta(seconds=seconds)

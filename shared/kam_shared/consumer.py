@@ -1,0 +1,189 @@
+"""Consumer runner: one consumer group per service, idempotent handling, commit after the DB.
+
+For each message: parse the CloudEvent, then in one DB transaction check the inbox (skip an
+event already processed), run the handler, record the event id in the inbox; only after
+that transaction commits is the Kafka offset committed. A redelivery after a crash or a
+rebalance is therefore harmless. A message that cannot be parsed, or whose handler keeps
+failing, goes to `<topic>.dlq` with the reason in a header and a log line; the consumer moves on.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from pydantic import ValidationError
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .broker import ensure_topics, make_consumer, make_producer
+from .db import Database
+from .events import CATALOGUE, CloudEvent, dlq_topic, parse_payload, utcnow
+from .observability import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+from .settings import ServiceSettings
+from .tables import PlumbingTables
+
+log = logging.getLogger("kam.consumer")
+
+Handler = Callable[[AsyncSession, CloudEvent, object], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """The message can never be handled (malformed, or violates the event contract)."""
+
+
+def is_stale(current_version: int | None, sequence: int) -> bool:
+    """Per-aggregate sequence guard: an event older than (or equal to) what we hold is ignored."""
+    return current_version is not None and sequence <= current_version
+
+
+class ConsumerRunner:
+    def __init__(self, settings: ServiceSettings, db: Database, tables: PlumbingTables,
+                 handlers: dict[str, Handler], *, group_id: str | None = None,
+                 after_commit: Callable[[list[CloudEvent]], None] | None = None):
+        self.settings = settings
+        self.db = db
+        self.tables = tables
+        self.handlers = handlers
+        self.group_id = group_id or settings.service_name
+        self.topics = sorted({CATALOGUE[t].topic for t in handlers})
+        self.after_commit = after_commit
+        self._consumer = None
+        self._dlq_producer = None
+        self._stopping = False
+        self.broker_ok = False
+        self.assigned = False
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                await ensure_topics(self.settings, self.topics + [dlq_topic(t) for t in self.topics])
+                self._consumer = make_consumer(self.settings, *self.topics, group_id=self.group_id,
+                                               max_poll_records=500)
+                await self._consumer.start()
+                self.broker_ok = True
+                backoff = 0.2
+                await self._poll_loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.broker_ok = False
+                log.warning("consumer %s cannot read yet (%s: %s); retrying in %.1fs",
+                            self.group_id, type(exc).__name__, exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                await self._close()
+
+    async def _close(self) -> None:
+        for client in (self._consumer, self._dlq_producer):
+            if client is not None:
+                try:
+                    await client.stop()
+                except Exception:
+                    pass
+        self._consumer = None
+        self._dlq_producer = None
+
+    async def _poll_loop(self) -> None:
+        consumer = self._consumer
+        while not self._stopping:
+            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            self.assigned = bool(consumer.assignment())
+            for tp, messages in batches.items():
+                handled = []
+                for msg in messages:
+                    event = await self._handle_with_retries(msg)
+                    if event is not None:
+                        handled.append(event)
+                # The DB transactions above are committed; now the offsets may be.
+                await consumer.commit({tp: messages[-1].offset + 1})
+                if handled and self.after_commit:
+                    self.after_commit(handled)
+
+    async def _handle_with_retries(self, msg) -> CloudEvent | None:
+        try:
+            event = self._parse(msg.value)
+        except PoisonMessage as exc:
+            await self._dead_letter(msg, str(exc))
+            return None
+        if event.type not in self.handlers:
+            return None  # another service's event on a shared topic, or a newer version we don't read
+        attempts = self.settings.consumer_max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                applied = await self.handle(event)
+                EVENTS_CONSUMED.labels(self.settings.service_name, event.type).inc()
+                return event if applied else None
+            except PoisonMessage as exc:
+                await self._dead_letter(msg, str(exc), event)
+                return None
+            except Exception as exc:
+                if attempt == attempts:
+                    log.exception("event %s (%s) failed %d times", event.id, event.type, attempts)
+                    await self._dead_letter(msg, f"handler failed {attempts} times: {type(exc).__name__}: {exc}", event)
+                    return None
+                await asyncio.sleep(0.1 * 2 ** attempt)
+        return None
+
+    @staticmethod
+    def _parse(raw: bytes | None) -> CloudEvent:
+        if raw is None:
+            raise PoisonMessage("empty message value")
+        try:
+            return CloudEvent.model_validate(json.loads(raw))
+        except (ValueError, ValidationError) as exc:
+            raise PoisonMessage(f"not a CloudEvent: {str(exc).splitlines()[0][:300]}") from None
+
+    async def handle(self, event: CloudEvent) -> bool:
+        """Apply one event exactly once. Returns False when it had been applied before."""
+        try:
+            payload = parse_payload(event)
+        except ValidationError as exc:
+            raise PoisonMessage(f"{event.type} payload invalid: {str(exc)[:300]}") from None
+        inbox = self.tables.inbox
+        try:
+            async with self.db.session() as session, session.begin():
+                seen = await session.scalar(select(inbox.c.event_id).where(
+                    inbox.c.consumer == self.group_id, inbox.c.event_id == event.id))
+                if seen:
+                    return False
+                await self.handlers[event.type](session, event, payload)
+                await session.execute(insert(inbox).values(consumer=self.group_id, event_id=event.id,
+                                                           event_type=event.type, processed_at=utcnow()))
+                await self._touch_status(session, event)
+        except IntegrityError:
+            # Another member of the group applied it concurrently (rebalance); the inbox key said no.
+            async with self.db.session() as session:
+                if await session.scalar(select(inbox.c.event_id).where(
+                        inbox.c.consumer == self.group_id, inbox.c.event_id == event.id)):
+                    return False
+            raise
+        return True
+
+    async def _touch_status(self, session: AsyncSession, event: CloudEvent) -> None:
+        status = self.tables.read_model_status
+        now = utcnow()
+        result = await session.execute(update(status).where(status.c.name == self.group_id).values(
+            last_event_time=event.time, last_applied_at=now, events_applied=status.c.events_applied + 1))
+        if result.rowcount == 0:
+            await session.execute(insert(status).values(name=self.group_id, last_event_time=event.time,
+                                                        last_applied_at=now, events_applied=1))
+
+    async def _dead_letter(self, msg, reason: str, event: CloudEvent | None = None) -> None:
+        topic = dlq_topic(msg.topic)
+        log.error("dead-lettering message %s[%d]@%d to %s: %s", msg.topic, msg.partition, msg.offset, topic, reason)
+        EVENTS_DEAD_LETTERED.labels(self.settings.service_name, msg.topic).inc()
+        if self._dlq_producer is None:
+            self._dlq_producer = make_producer(self.settings)
+            await self._dlq_producer.start()
+        headers = [("kam-dlq-reason", reason.encode()[:1000]), ("kam-dlq-consumer", self.group_id.encode()),
+                   ("kam-dlq-origin", f"{msg.topic}/{msg.partition}/{msg.offset}".encode())]
+        await self._dlq_producer.send_and_wait(topic, value=msg.value, key=msg.key, headers=headers)
+
+    async def stop(self) -> None:
+        self._stopping = True
+

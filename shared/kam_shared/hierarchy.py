@@ -1,0 +1,70 @@
+"""A local replica of team-svc's user hierarchy, fed by `kam.team.*` events, and the
+visibility rule built on it: admins see everything; anyone else sees records owned by
+themselves or by anyone below them in the hierarchy (a rep has nobody below: only their own).
+"""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Table, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .auth import Principal
+from .consumer import is_stale
+from .events import CloudEvent, UserCreated, UserUpdated
+from .tables import PlumbingTables
+
+
+def user_replica_handlers(tables: PlumbingTables) -> dict:
+    users = tables.user_replica
+
+    async def apply_user(session: AsyncSession, event: CloudEvent, payload: UserCreated | UserUpdated) -> None:
+        state = payload.user
+        current = await session.scalar(select(users.c.version).where(users.c.id == state.id))
+        if is_stale(current, state.version):
+            return
+        values = dict(email=state.email, name=state.name, role=state.role, superior_id=state.superior_id,
+                      active=state.active, version=state.version)
+        if current is None:
+            await session.execute(users.insert().values(id=state.id, **values))
+        else:
+            await session.execute(users.update().where(users.c.id == state.id).values(**values))
+
+    return {"kam.team.user_created.v1": apply_user, "kam.team.user_updated.v1": apply_user}
+
+
+async def subtree_ids(session: AsyncSession, users: Table, root: uuid.UUID) -> set[uuid.UUID]:
+    """The root and everyone below it (recursive CTE; works on PostgreSQL and SQLite)."""
+    tree = select(literal(root, users.c.id.type).label("id")).cte("tree", recursive=True)
+    tree = tree.union(select(users.c.id).where(users.c.superior_id == tree.c.id))
+    return set((await session.scalars(select(tree.c.id))).all())
+
+
+async def is_above(session: AsyncSession, users: Table, superior: uuid.UUID, subordinate: uuid.UUID) -> bool:
+    """True when `superior` is somewhere up `subordinate`'s reporting chain (not the same person)."""
+    seen: set[uuid.UUID] = set()
+    current = subordinate
+    while current is not None and current not in seen:
+        seen.add(current)
+        current = await session.scalar(select(users.c.superior_id).where(users.c.id == current))
+        if current == superior:
+            return True
+    return False
+
+
+class Visibility:
+    def __init__(self, users: Table):
+        self.users = users
+
+    async def owner_ids(self, session: AsyncSession, principal: Principal) -> set[uuid.UUID] | None:
+        """Owners whose records the principal may see; None means all (admin)."""
+        if principal.is_admin:
+            return None
+        return await subtree_ids(session, self.users, principal.user_id)
+
+    async def can_see(self, session: AsyncSession, principal: Principal, owner_id: uuid.UUID | None) -> bool:
+        if principal.is_admin or owner_id == principal.user_id:
+            return True
+        if owner_id is None:
+            return False
+        return await is_above(session, self.users, principal.user_id, owner_id)

@@ -1,0 +1,83 @@
+"""JSON logs, Prometheus metrics and the health endpoints every service exposes."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+HTTP_REQUESTS = Counter("kam_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+HTTP_LATENCY = Histogram("kam_http_request_seconds", "HTTP request latency", ["service", "method", "route"],
+                         buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+OUTBOX_PUBLISHED = Counter("kam_outbox_published_total", "Events published by the outbox relay", ["service"])
+OUTBOX_BACKLOG = Gauge("kam_outbox_backlog", "Outbox rows not yet published (sampled on relay errors)", ["service"])
+EVENTS_CONSUMED = Counter("kam_events_consumed_total", "Events applied by consumers", ["service", "type"])
+EVENTS_DEAD_LETTERED = Counter("kam_events_dead_lettered_total", "Messages sent to a DLQ", ["service", "topic"])
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str):
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = []
+        lg.propagate = True
+    logging.getLogger("uvicorn.access").setLevel("WARNING")
+    logging.getLogger("aiokafka").setLevel("WARNING")
+
+
+def install_observability(app: FastAPI, service: str, readiness) -> None:
+    """`readiness` is an async callable returning {check: "ok" | error text}."""
+
+    @app.middleware("http")
+    async def _metrics(request: Request, call_next):
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(service, request.method, path, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(service, request.method, path).observe(time.perf_counter() - start)
+        return response
+
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process is up")
+    async def healthz():
+        return {"status": "ok", "service": service}
+
+    @router.get("/readyz", summary="Readiness: database and broker reachable")
+    async def readyz():
+        checks = await readiness()
+        ok = all(v == "ok" for v in checks.values())
+        return Response(json.dumps({"status": "ok" if ok else "unavailable", "checks": checks}),
+                        status_code=200 if ok else 503, media_type="application/json")
+
+    @router.get("/metrics", summary="Prometheus metrics")
+    async def metrics():
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(router)

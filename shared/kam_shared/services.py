@@ -1,0 +1,33 @@
+"""The four deployables: name, Python module and default port."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    name: str
+    module: str
+    port: int
+
+    @property
+    def dir(self) -> Path:
+        return Path(importlib.import_module(self.module).__file__).resolve().parent.parent
+
+    @property
+    def app_factory(self) -> str:
+        return f"{self.module}.main:create_app"
+
+    def settings(self):
+        return importlib.import_module(f"{self.module}.settings").Settings()
+
+
+# Start order matters only for speed: team-svc first, since the others verify tokens with its JWKS.
+SERVICES: dict[str, ServiceInfo] = {s.name: s for s in [
+    ServiceInfo("team-svc", "team_svc", 8004),
+    ServiceInfo("account-svc", "account_svc", 8001),
+    ServiceInfo("opportunity-svc", "opportunity_svc", 8002),
+    ServiceInfo("forecast-svc", "forecast_svc", 8003),
+]}

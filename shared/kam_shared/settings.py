@@ -1,0 +1,49 @@
+"""One settings base for every service; each service subclasses it for its own fields.
+
+Values come from environment variables (names match the field names, upper-cased), so the
+same image runs under `make run`, docker-compose and Kubernetes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    service_name: str = "kam"
+    database_url: str = ""
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # Apache Kafka supports the idempotent producer; the Tansu dev broker does not.
+    kafka_idempotence: bool = True
+    kafka_topic_partitions: int = 6
+    kafka_replication_factor: int = 1
+    # Consumers retry a failing event this many times before sending it to <topic>.dlq.
+    consumer_max_attempts: int = 3
+    outbox_batch_size: int = 200
+    outbox_poll_interval_s: float = 0.5
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    # Token verification: services fetch team-svc's JWKS; tests may inline a JWKS document.
+    kam_jwks_url: str = "http://127.0.0.1:8004/.well-known/jwks.json"
+    kam_jwks_json: str = ""
+    kam_jwt_issuer: str = "kam-team-svc"
+    kam_jwt_audience: str = "kam"
+    kam_account_svc_url: str = "http://127.0.0.1:8001"
+    kam_opportunity_svc_url: str = "http://127.0.0.1:8002"
+    kam_forecast_svc_url: str = "http://127.0.0.1:8003"
+    kam_team_svc_url: str = "http://127.0.0.1:8004"
+    # Run consumers / relay inside the API process (the default; tests of pure HTTP may turn off).
+    run_background_workers: bool = True
+
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        path = REPO_ROOT / "var" / f"{self.service_name}.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{path}"

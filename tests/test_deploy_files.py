@@ -1,0 +1,456 @@
+"""Static checks of the deployment artefacts: docker-compose.yml, the service Dockerfiles,
+.dockerignore and the kustomize base in deploy/k8s/base.
+
+No Docker, no cluster, no network: the files are parsed and the wiring a deploy depends on
+(ports, databases, broker address, health checks, probes, routes) is asserted, so removing
+or mistyping any of it fails here rather than at `docker compose up` / `kubectl apply`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+K8S_BASE = ROOT / "deploy" / "k8s" / "base"
+INIT_SQL = ROOT / "deploy" / "postgres" / "init-databases.sql"
+
+PORTS = {"account-svc": 8001, "opportunity-svc": 8002, "forecast-svc": 8003, "team-svc": 8004}
+SERVICES = list(PORTS)
+DATABASES = {svc: f"kam_{svc.removesuffix('-svc')}" for svc in SERVICES}
+
+INGRESS_ROUTES = {
+    "/v1/accounts": "account-svc",
+    "/v1/opportunities": "opportunity-svc",
+    "/v1/pipeline": "opportunity-svc",
+    "/v1/stage-model": "opportunity-svc",
+    "/v1/rollups": "forecast-svc",
+    "/v1/forecasts": "forecast-svc",
+    "/v1/funnel-health": "forecast-svc",
+    "/v1/auth": "team-svc",
+    "/v1/users": "team-svc",
+    "/v1/org": "team-svc",
+    "/v1/territories": "team-svc",
+    "/v1/quotas": "team-svc",
+    "/v1/incentive-plans": "team-svc",
+    "/.well-known": "team-svc",
+}
+
+# Settings every service container must get (kam_shared.settings field names, upper-cased).
+COMMON_ENV = {
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "KAFKA_IDEMPOTENCE",
+    "KAFKA_TOPIC_PARTITIONS",
+    "KAFKA_REPLICATION_FACTOR",
+    "HOST",
+    "LOG_LEVEL",
+    "KAM_JWKS_URL",
+    "KAM_ACCOUNT_SVC_URL",
+    "KAM_OPPORTUNITY_SVC_URL",
+    "KAM_TEAM_SVC_URL",
+}
+SERVICE_URLS = {
+    "KAM_JWKS_URL": "http://team-svc:8004/.well-known/jwks.json",
+    "KAM_ACCOUNT_SVC_URL": "http://account-svc:8001",
+    "KAM_OPPORTUNITY_SVC_URL": "http://opportunity-svc:8002",
+    "KAM_TEAM_SVC_URL": "http://team-svc:8004",
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def env_dict(environment) -> dict[str, str]:
+    """Compose `environment` in either form (mapping or list of KEY=VALUE) as str → str."""
+    if environment is None:
+        return {}
+    if isinstance(environment, dict):
+        return {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+                for k, v in environment.items()}
+    out = {}
+    for item in environment:
+        key, _, value = str(item).partition("=")
+        out[key] = value
+    return out
+
+
+def published_ports(service: dict) -> set[tuple[int, int]]:
+    """(host port, container port) pairs from short ("[ip:]8001:8001") or long syntax."""
+    pairs = set()
+    for entry in service.get("ports", []):
+        if isinstance(entry, dict):
+            if entry.get("published") is not None:
+                pairs.add((int(entry["published"]), int(entry["target"])))
+            continue
+        parts = str(entry).split("/")[0].split(":")
+        if len(parts) >= 2:
+            pairs.add((int(parts[-2]), int(parts[-1])))
+    return pairs
+
+
+def healthcheck_text(service: dict) -> str:
+    hc = service.get("healthcheck")
+    assert hc, "no healthcheck"
+    assert not hc.get("disable"), "healthcheck disabled"
+    test = hc.get("test")
+    assert test, "healthcheck has no test"
+    if isinstance(test, list):
+        assert test[0] in ("CMD", "CMD-SHELL"), f"healthcheck test must run a command: {test}"
+        return " ".join(str(t) for t in test[1:])
+    return str(test)
+
+
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
+    instructions, buf = [], ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line.startswith("#") or (not line and not buf):
+            continue
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        buf += line
+        keyword, _, args = buf.partition(" ")
+        instructions.append((keyword.upper(), args.strip()))
+        buf = ""
+    assert not buf, f"{path}: dangling line continuation"
+    return instructions
+
+
+def exec_form(args: str) -> list[str]:
+    try:
+        value = json.loads(args)
+    except json.JSONDecodeError:
+        pytest.fail(f"expected exec (JSON array) form, got: {args}")
+    assert isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return value
+
+
+def load_k8s_docs() -> list[tuple[Path, dict]]:
+    docs = []
+    for path in sorted(K8S_BASE.glob("*.y*ml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                docs.append((path, doc))
+    return docs
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    assert COMPOSE_FILE.is_file(), "docker-compose.yml missing"
+    data = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(data.get("services"), dict)
+    return data
+
+
+@pytest.fixture(scope="module")
+def k8s() -> dict[tuple[str, str], dict]:
+    by_kind_name: dict[tuple[str, str], dict] = {}
+    for path, doc in load_k8s_docs():
+        if doc.get("kind") == "Kustomization":
+            continue
+        key = (doc["kind"], doc["metadata"]["name"])
+        assert key not in by_kind_name, f"{key} defined twice (second in {path.name})"
+        by_kind_name[key] = doc
+    return by_kind_name
+
+
+def init_sql_databases() -> set[str]:
+    return set(re.findall(r"CREATE\s+DATABASE\s+\"?(\w+)\"?", INIT_SQL.read_text(), re.I))
+
+
+# --------------------------------------------------------------------------- compose
+
+
+def test_compose_kafka_is_single_node_kraft_without_auto_create(compose):
+    kafka = compose["services"].get("kafka")
+    assert kafka, "no kafka service"
+    assert kafka["image"].startswith("apache/kafka:"), kafka["image"]
+    env = env_dict(kafka.get("environment"))
+    assert env.get("KAFKA_AUTO_CREATE_TOPICS_ENABLE") == "false"
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert "CONTROLLER" in env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    assert env.get("CLUSTER_ID")
+    assert "kafka-broker-api-versions" in healthcheck_text(kafka) or "kafka-topics" in healthcheck_text(kafka)
+
+
+def test_compose_postgres_16_creates_the_four_databases(compose):
+    pg = compose["services"].get("postgres")
+    assert pg, "no postgres service"
+    assert re.match(r"postgres:16(\b|[.-])", pg["image"]), pg["image"]
+    assert "pg_isready" in healthcheck_text(pg)
+    mounts = [str(v) for v in pg.get("volumes", [])]
+    assert any(
+        m.split(":")[0] == "./deploy/postgres/init-databases.sql"
+        and m.split(":")[1].startswith("/docker-entrypoint-initdb.d/")
+        for m in mounts
+    ), f"init script not mounted into /docker-entrypoint-initdb.d: {mounts}"
+    assert INIT_SQL.is_file()
+    assert init_sql_databases() >= set(DATABASES.values())
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_compose_service_wiring(compose, svc):
+    services = compose["services"]
+    assert svc in services, f"no {svc} in docker-compose.yml"
+    service = services[svc]
+    port = PORTS[svc]
+    env = env_dict(service.get("environment"))
+
+    assert service["build"]["context"] in (".", "./")
+    assert service["build"]["dockerfile"] == f"services/{svc}/Dockerfile"
+
+    # Its own database on the compose postgres, via asyncpg.
+    url = urlsplit(env["DATABASE_URL"])
+    assert url.scheme == "postgresql+asyncpg", env["DATABASE_URL"]
+    assert url.hostname == "postgres"
+    assert url.path.lstrip("/") == DATABASES[svc]
+
+    # The broker address is one the kafka service advertises to containers.
+    kafka_env = env_dict(services["kafka"]["environment"])
+    advertised = kafka_env["KAFKA_ADVERTISED_LISTENERS"]
+    for server in env["KAFKA_BOOTSTRAP_SERVERS"].split(","):
+        assert server.split(":")[0] == "kafka", server
+        assert f"//{server}" in advertised, f"{server} not in {advertised}"
+    assert env["KAFKA_IDEMPOTENCE"] == "true"
+
+    assert COMMON_ENV <= env.keys(), f"missing env: {COMMON_ENV - env.keys()}"
+    assert env["HOST"] == "0.0.0.0"  # settings default to loopback: unreachable in a container
+    for key, value in SERVICE_URLS.items():
+        assert env[key] == value, key
+
+    assert env["PORT"] == str(port)
+    assert (port, port) in published_ports(service), service.get("ports")
+
+    hc = healthcheck_text(service)
+    assert "/healthz" in hc and str(port) in hc, hc
+
+    depends = service.get("depends_on")
+    assert isinstance(depends, dict), "depends_on must use the long form with conditions"
+    for dep in ("kafka", "postgres"):
+        assert depends.get(dep, {}).get("condition") == "service_healthy", f"{svc} → {dep}"
+
+
+def test_compose_databases_are_distinct(compose):
+    urls = [env_dict(compose["services"][s]["environment"])["DATABASE_URL"] for s in SERVICES]
+    names = [urlsplit(u).path.lstrip("/") for u in urls]
+    assert len(set(names)) == len(SERVICES), names
+    assert set(names) <= init_sql_databases()
+
+
+def test_compose_team_svc_auth_settings(compose):
+    team = compose["services"]["team-svc"]
+    env = env_dict(team["environment"])
+    assert env["KAM_BOOTSTRAP_ADMIN_EMAIL"] == "admin@example.com"
+    assert env["KAM_BOOTSTRAP_ADMIN_PASSWORD"] == "admin"
+    key_dir = str(Path(env["KAM_JWT_PRIVATE_KEY_FILE"]).parent)
+    named = set(compose.get("volumes") or {})
+    mounts = [str(v).split(":") for v in team.get("volumes", [])]
+    assert any(m[0] in named and m[1] == key_dir for m in mounts), (
+        f"JWT key dir {key_dir} not on a named volume: {team.get('volumes')}"
+    )
+
+
+# --------------------------------------------------------------------------- Dockerfiles
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_dockerfile(svc):
+    path = ROOT / "services" / svc / "Dockerfile"
+    assert path.is_file(), f"{path} missing"
+    instructions = dockerfile_instructions(path)
+    by_kind: dict[str, list[str]] = {}
+    for kind, args in instructions:
+        by_kind.setdefault(kind, []).append(args)
+
+    assert by_kind["FROM"], "no FROM"
+    for base in by_kind["FROM"]:
+        assert base.split()[0] == "python:3.11-slim", base
+
+    runs = " ; ".join(by_kind.get("RUN", []))
+    assert re.search(r"pip install[^;]*\buv\b", runs), "uv not installed with pip"
+    syncs = [r for r in by_kind.get("RUN", []) if "uv sync" in r]
+    full_sync = [r for r in syncs if "--no-install-workspace" not in r]
+    assert full_sync, "no `uv sync` that installs the workspace package"
+    for flag in ("--frozen", "--no-dev", f"--package {svc}"):
+        assert all(flag in r for r in syncs), f"uv sync without {flag}"
+
+    copied = " ".join(by_kind.get("COPY", []))
+    for needed in ("pyproject.toml", "uv.lock", "shared/", "services/"):
+        assert needed in copied, f"{needed} not copied"
+
+    users = by_kind.get("USER", [])
+    assert users and users[-1].split(":")[0] not in ("root", "0"), f"runs as root: {users}"
+
+    assert str(PORTS[svc]) in " ".join(by_kind.get("EXPOSE", [])).split()
+
+    healthchecks = by_kind.get("HEALTHCHECK", [])
+    assert len(healthchecks) == 1 and "CMD" in healthchecks[0], healthchecks
+    assert "urllib" in healthchecks[0] and "/healthz" in healthchecks[0]
+
+    cmd = exec_form(by_kind["CMD"][-1])
+    assert Path(cmd[0]).name == "kam" and cmd[1:] == ["serve", svc], cmd
+
+
+def test_dockerignore_keeps_local_state_out():
+    entries = {
+        line.strip().rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for needed in (".venv", ".tools", "var", ".git"):
+        assert needed in entries, needed
+    assert "**/__pycache__" in entries
+
+
+# --------------------------------------------------------------------------- kubernetes
+
+
+def test_kustomization_lists_every_resource_file():
+    kustomization = yaml.safe_load((K8S_BASE / "kustomization.yaml").read_text())
+    listed = kustomization.get("resources", [])
+    assert len(listed) == len(set(listed)), "duplicate resources"
+    for name in listed:
+        assert (K8S_BASE / name).is_file(), f"kustomization lists missing file {name}"
+    present = {p.name for p in K8S_BASE.glob("*.y*ml")} - {"kustomization.yaml", "kustomization.yml"}
+    assert present == set(listed), f"not listed: {present - set(listed)}"
+
+
+def test_config_map(k8s):
+    cm = k8s.get(("ConfigMap", "kam-config"))
+    assert cm, "no ConfigMap kam-config"
+    data = cm["data"]
+    assert COMMON_ENV <= data.keys(), f"missing: {COMMON_ENV - data.keys()}"
+    assert data["KAFKA_IDEMPOTENCE"] == "true"
+    assert data["HOST"] == "0.0.0.0"
+    for key, value in SERVICE_URLS.items():
+        assert data[key] == value, key
+
+
+def _container_port(container: dict, port) -> int:
+    if isinstance(port, int):
+        return port
+    for p in container.get("ports", []):
+        if p.get("name") == port:
+            return p["containerPort"]
+    pytest.fail(f"named port {port!r} not declared on container {container['name']}")
+
+
+def _env(container: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def _secret_keys(k8s: dict, name: str) -> set[str]:
+    secret = k8s.get(("Secret", name))
+    assert secret, f"no Secret {name} in base"
+    return set(secret.get("stringData", {})) | set(secret.get("data", {}))
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_k8s_deployment(k8s, svc):
+    port = PORTS[svc]
+    deployment = k8s.get(("Deployment", svc))
+    assert deployment, f"no Deployment {svc}"
+    pod = deployment["spec"]["template"]["spec"]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+    containers = {c["name"]: c for c in pod["containers"]}
+    assert svc in containers, f"no container named {svc}"
+    app = containers[svc]
+    assert _container_port(app, "http") == port
+
+    readiness, liveness = app.get("readinessProbe"), app.get("livenessProbe")
+    assert readiness and readiness["httpGet"]["path"] == "/readyz"
+    assert _container_port(app, readiness["httpGet"]["port"]) == port
+    assert liveness and liveness["httpGet"]["path"] == "/healthz"
+    assert _container_port(app, liveness["httpGet"]["port"]) == port
+
+    resources = app.get("resources", {})
+    assert resources.get("requests", {}).get("cpu") and resources.get("requests", {}).get("memory")
+    assert resources.get("limits", {}).get("memory")
+
+    config_maps = [e["configMapRef"]["name"] for e in app.get("envFrom", []) if "configMapRef" in e]
+    assert "kam-config" in config_maps
+    env = _env(app)
+    assert env["PORT"]["value"] == str(port)
+    db_ref = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert db_ref["key"] in _secret_keys(k8s, db_ref["name"])
+    if "command" in app:  # else the image's CMD (checked in test_dockerfile)
+        assert Path(app["command"][0]).name == "kam" and app["command"][1:3] == ["serve", svc]
+
+    # Migrations in an initContainer, against the same database.
+    migrate = [c for c in pod.get("initContainers", []) if c.get("command", [])[-2:] == ["migrate", svc]]
+    assert migrate, f"no initContainer running `kam migrate {svc}`"
+    assert Path(migrate[0]["command"][0]).name == "kam"
+    assert migrate[0]["image"] == app["image"]
+    assert _env(migrate[0])["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == db_ref
+    assert "kam-config" in [e["configMapRef"]["name"] for e in migrate[0].get("envFrom", []) if "configMapRef" in e]
+
+
+def test_k8s_database_urls_are_distinct(k8s):
+    keys = [
+        _env(k8s[("Deployment", s)]["spec"]["template"]["spec"]["containers"][0])["DATABASE_URL"]
+        ["valueFrom"]["secretKeyRef"]["key"]
+        for s in SERVICES
+    ]
+    assert len(set(keys)) == len(SERVICES), keys
+    secret = k8s[("Secret", "kam-secrets")].get("stringData", {})
+    for svc, key in zip(SERVICES, keys):
+        if key in secret:  # placeholders in the base: still each service's own database
+            assert urlsplit(secret[key]).path.lstrip("/") == DATABASES[svc]
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_k8s_service_and_hpa(k8s, svc):
+    service = k8s.get(("Service", svc))
+    assert service, f"no Service {svc}"
+    ports = service["spec"]["ports"]
+    assert [p["port"] for p in ports] == [PORTS[svc]]
+    deployment = k8s[("Deployment", svc)]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    container = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == svc)
+    assert _container_port(container, ports[0].get("targetPort", ports[0]["port"])) == PORTS[svc]
+
+    hpa = k8s.get(("HorizontalPodAutoscaler", svc))
+    assert hpa, f"no HorizontalPodAutoscaler {svc}"
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", svc)
+    assert 1 <= hpa["spec"].get("minReplicas", 1) <= hpa["spec"]["maxReplicas"]
+
+
+def test_k8s_team_svc_mounts_jwt_key_secret(k8s):
+    pod = k8s[("Deployment", "team-svc")]["spec"]["template"]["spec"]
+    app = next(c for c in pod["containers"] if c["name"] == "team-svc")
+    env = _env(app)
+    key_dir = str(Path(env["KAM_JWT_PRIVATE_KEY_FILE"]["value"]).parent)
+    mount = next((m for m in app.get("volumeMounts", []) if m["mountPath"] == key_dir), None)
+    assert mount, f"nothing mounted at {key_dir}"
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert "secret" in volume, "JWT key must come from a Secret shared by all replicas"
+    assert env["KAM_BOOTSTRAP_ADMIN_EMAIL"]["value"]
+    pw_ref = env["KAM_BOOTSTRAP_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert pw_ref["key"] in _secret_keys(k8s, pw_ref["name"])
+
+
+def test_k8s_ingress_routes_by_prefix(k8s):
+    ingresses = [doc for (kind, _), doc in k8s.items() if kind == "Ingress"]
+    assert len(ingresses) == 1, "expected one Ingress"
+    routes = {}
+    for rule in ingresses[0]["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            assert path["pathType"] == "Prefix", path
+            backend = path["backend"]["service"]
+            assert path["path"] not in routes, f"{path['path']} routed twice"
+            routes[path["path"]] = (backend["name"], backend["port"]["number"])
+    assert routes == {prefix: (svc, PORTS[svc]) for prefix, svc in INGRESS_ROUTES.items()}
