@@ -212,7 +212,7 @@ def sqlite_urls(directory: Path) -> dict[str, str]:
     return {name: f"sqlite+aiosqlite:///{directory / (name + '.db')}" for name in SERVICES}
 
 
-def test_database_urls(label: str) -> tuple[dict[str, str], callable]:
+def stack_database_urls(label: str) -> tuple[dict[str, str], callable]:
     """PostgreSQL when one answers at 127.0.0.1:5432 (fresh databases), else SQLite files."""
     if postgres_available():
         urls = create_databases(f"kam_{label}_{uuid.uuid4().hex[:8]}", list(SERVICES))

@@ -1,13 +1,15 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from typing import Literal
+
+from fastapi import APIRouter, Header, Query, Response
 
 from kam_shared.app import RuntimeDep, etag
 from kam_shared.auth import PrincipalDep
 
 from . import service
-from .schemas import Close, OpportunityCreate, OpportunityOut, StageChange, StageHistoryEntry, StageOut
+from .schemas import Close, OpportunityCreate, OpportunityOut, OpportunityPage, StageChange, StageHistoryEntry, StageOut
 
 router = APIRouter(tags=["opportunities"])
 IfMatch = Annotated[str | None, Header(description="ETag of the version you changed; 412 if stale")]
@@ -25,6 +27,18 @@ async def create_opportunity(body: OpportunityCreate, principal: PrincipalDep, r
         opp = await service.create_opportunity(uow, runtime, principal, **body.model_dump())
     response.headers["Location"] = f"/v1/opportunities/{opp['id']}"
     return _with_etag(response, opp)
+
+
+@router.get("/v1/opportunities", response_model=OpportunityPage,
+            summary="Opportunities you may see, ordered by id (admins: all; the snapshot for rebuilds)")
+async def list_opportunities(principal: PrincipalDep, runtime: RuntimeDep,
+                             limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
+                             owner_id: uuid.UUID | None = None, account_id: uuid.UUID | None = None,
+                             stage: Annotated[int | None, Query(ge=1, le=8)] = None,
+                             status: Literal["open", "won", "lost"] | None = None):
+    async with runtime.db.session() as session:
+        return await service.list_visible(session, runtime, principal, limit=limit, cursor=cursor,
+                                          owner_id=owner_id, account_id=account_id, stage=stage, status=status)
 
 
 @router.get("/v1/opportunities/{opp_id}", response_model=OpportunityOut)

@@ -48,6 +48,11 @@ class OpportunityOut(BaseModel):
     updated_at: dt.datetime
 
 
+class OpportunityPage(BaseModel):
+    items: list[OpportunityOut]
+    next_cursor: str | None
+
+
 class StageHistoryEntry(BaseModel):
     from_stage: int | None
     to_stage: int

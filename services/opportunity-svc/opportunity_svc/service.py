@@ -15,6 +15,7 @@ from kam_shared.consumer import is_stale
 from kam_shared.errors import Forbidden, NotFound, PreconditionFailed, UpstreamUnavailable, ValidationProblem
 from kam_shared.events import AccountCreated, CloudEvent
 from kam_shared.money import from_cents, to_cents, validate_currency
+from kam_shared.pagination import decode_cursor, encode_cursor
 
 from .domain.funnel import DEFAULT_STAGES
 from .domain.opportunity import Opportunity
@@ -49,10 +50,10 @@ async def account_exists(session: AsyncSession, runtime: Runtime, principal: Pri
     """The local replica first; if it has not caught up, ask account-svc (and remember the answer)."""
     if await session.scalar(select(account_replica.c.id).where(account_replica.c.id == account_id)):
         return True
-    url = f"{runtime.settings.kam_account_svc_url}/v1/accounts/{account_id}"
     try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            resp = await client.get(url, headers={"Authorization": f"Bearer {principal.token}"})
+        async with account_svc_client(runtime) as client:
+            resp = await client.get(f"/v1/accounts/{account_id}",
+                                    headers={"Authorization": f"Bearer {principal.token}"})
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable(f"cannot verify account_id: account-svc unreachable ({type(exc).__name__})",
                                   field="account_id") from None
@@ -65,6 +66,14 @@ async def account_exists(session: AsyncSession, runtime: Runtime, principal: Pri
     await upsert_account(session, uuid.UUID(body["id"]), body["name"],
                          uuid.UUID(body["owner_id"]) if body.get("owner_id") else None, body["version"])
     return True
+
+
+def account_svc_client(runtime: Runtime) -> httpx.AsyncClient:
+    """HTTP client for account-svc; replaceable through runtime.extras (tests use an in-process app)."""
+    factory = runtime.extras.get("account_svc_client")
+    if factory:
+        return factory()
+    return httpx.AsyncClient(base_url=runtime.settings.kam_account_svc_url, timeout=5)
 
 
 async def upsert_account(session: AsyncSession, account_id: uuid.UUID, name: str, owner_id, version: int) -> None:
@@ -113,6 +122,23 @@ async def get_visible(session: AsyncSession, runtime: Runtime, principal: Princi
     if row is None or not await runtime.visibility.can_see(session, principal, row["owner_id"]):
         raise NotFound(f"opportunity {opp_id} not found")
     return present(row)
+
+
+async def list_visible(session: AsyncSession, runtime: Runtime, principal: Principal, *, limit: int,
+                       cursor: str | None, **filters) -> dict:
+    after = decode_cursor(cursor, uuid.UUID)
+    query = select(opportunities).order_by(opportunities.c.id).limit(limit + 1)
+    if after:
+        query = query.where(opportunities.c.id > after)
+    for column, value in filters.items():
+        if value is not None:
+            query = query.where(opportunities.c[column] == value)
+    owners = await runtime.visibility.owner_ids(session, principal)
+    if owners is not None:
+        query = query.where(opportunities.c.owner_id.in_(owners))
+    rows = (await session.execute(query)).mappings().all()
+    items = [present(r) for r in rows[:limit]]
+    return {"items": items, "next_cursor": encode_cursor(str(items[-1]["id"])) if len(rows) > limit else None}
 
 
 async def _load_for_change(session: AsyncSession, runtime: Runtime, principal: Principal, opp_id: uuid.UUID,

@@ -1,0 +1,456 @@
+"""Event latency: "stage change accepted" → "the manager's roll-up shows it".
+
+    cd /work/main && .venv/bin/python bench/event_latency.py [--changes 500] [--poll-ms 0]
+
+Starts its own stack (Tansu broker, memory only, and the four services as processes) on free
+ports, with fresh PostgreSQL databases when PostgreSQL answers at 127.0.0.1:5432, else SQLite
+files (KAM_TEST_DB=sqlite forces SQLite); stops everything and drops the databases at the end.
+
+What is measured, one change in flight at a time:
+
+* a manager with one rep under them, one account, a handful of open opportunities of the rep
+  closing in 2026-Q4, with amounts 10 000 × 2^i so every subset has its own sum;
+* each step moves one opportunity to another open stage (1..7), never revisiting an earlier
+  assignment of stages to opportunities. The expected manager roll-up for 2026-Q4 (count,
+  amount and weighted amount of every stage) is therefore unique to the step: a stale or
+  half-applied read cannot match it;
+* t0 = the 200 response of `POST /v1/opportunities/{id}/stage` arrives ("accepted");
+  then `GET /v1/rollups` is polled (back to back by default) until the figures match;
+  latency = arrival of the first matching response − t0. The resolution is one GET, whose
+  own duration is reported as context ("roll-up GET", idle and while waiting).
+* a wait gives up after --timeout-s; a timed-out step counts at the timeout value in the
+  percentiles (so they are never flattering) and the run then lets the stack settle before
+  the next step;
+* a tap consumer (no group, assigned to every partition of `kam.opportunity.events`) notes
+  when each stage_changed event becomes readable: "accepted → on topic" splits the latency
+  into the producer side (commit, outbox relay) and the consumer side (forecast-svc applies it,
+  the next poll sees it). It may be negative: the relay can publish before the response is out.
+* the floor, interleaved with the steps so it sees the same machine load: aiokafka producer
+  (acks="all", enable_idempotence=False, linger_ms=0, as the services' relay) and a consumer
+  with the services' fetch settings already assigned to a 1-partition topic "bench.roundtrip"
+  and positioned at its end; time from send() to the consumer returning that message.
+
+Prints a table, then as its last stdout line one JSON object with the figures and the target.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import random
+import shutil
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from kam_shared import devstack
+from kam_shared.devstack import VAR, Stack, free_port
+
+# Fresh databases for the stack: PostgreSQL when it answers, else SQLite files (+ a cleanup callable).
+# (Named test_database_urls before; pytest would collect that name, hence the rename.)
+stack_database_urls = getattr(devstack, "stack_database_urls", None) or devstack.test_database_urls
+from kam_shared.services import SERVICES
+
+PERIOD = "2026-Q4"
+CLOSE_DATE = "2026-12-15"
+OPP_TOPIC = "kam.opportunity.events"
+FLOOR_TOPIC = "bench.roundtrip"
+PROBABILITY = {1: 10, 2: 20, 3: 30, 4: 40, 5: 50, 6: 70, 7: 90}  # opportunity-svc's default stage model
+TARGET_P99_MS = 100
+PASSWORD = "bench-password"
+
+log = logging.getLogger("bench.event_latency")
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n·q/100)
+    return ordered[int(rank) - 1]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def summary(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
+    return {"n": len(values), "p50": ms(pct(values, 50)), "p95": ms(pct(values, 95)),
+            "p99": ms(pct(values, 99)), "max": ms(max(values)), "mean": ms(statistics.fmean(values))}
+
+
+def expected_stages(stages: list[int], amounts_cents: list[int]) -> tuple:
+    """The manager's roll-up for the period: (stage, count, amount, weighted) for stages 1..7."""
+    out = []
+    for s in range(1, 8):
+        members = [a for st, a in zip(stages, amounts_cents) if st == s]
+        weighted = sum(a * PROBABILITY[s] for a in members)
+        out.append((s, len(members), Decimal(sum(members)) / 100,
+                    (Decimal(weighted) / 10000).quantize(Decimal("0.01"))))
+    return tuple(out)
+
+
+def observed_stages(body: dict) -> tuple:
+    return tuple((f["stage"], f["count"], Decimal(f["amount"]), Decimal(f["weighted_amount"]))
+                 for f in sorted(body["stages"], key=lambda f: f["stage"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+@dataclass
+class Results:
+    database: str
+    opportunities: int
+    latencies: list[float] = field(default_factory=list)   # accepted → roll-up shows it (s)
+    timeouts: int = 0
+    post: list[float] = field(default_factory=list)        # stage change request → 200
+    to_topic: list[float] = field(default_factory=list)    # accepted → event readable on the topic
+    topic_to_seen: list[float] = field(default_factory=list)
+    polls: list[int] = field(default_factory=list)
+    get_idle: list[float] = field(default_factory=list)    # bare roll-up GET, nothing changing
+    get_waiting: list[float] = field(default_factory=list)  # roll-up GETs issued while waiting
+    floor: list[float] = field(default_factory=list)        # send → consumer has it
+    floor_ack: list[float] = field(default_factory=list)    # send → broker acks (acks=all)
+    settle_waits: list[float] = field(default_factory=list)
+    log_dir: str = ""
+
+
+class Api:
+    def __init__(self, stack: Stack, client: httpx.AsyncClient):
+        self.stack = stack
+        self.client = client
+
+    async def call(self, method: str, service: str, path: str, token: str | None = None,
+                   expect: int = 200, **kwargs) -> dict:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        resp = await self.client.request(method, self.stack.url(service) + path, headers=headers, **kwargs)
+        if resp.status_code != expect:
+            raise RuntimeError(f"{method} {service}{path} → {resp.status_code}: {resp.text[:500]}")
+        return resp.json()
+
+    async def token(self, email: str, password: str) -> str:
+        body = await self.call("POST", "team-svc", "/v1/auth/token",
+                               data={"username": email, "password": password})
+        return body["access_token"]
+
+
+class Tap:
+    """Notes when each opportunity event becomes readable on the topic (bench clock)."""
+
+    def __init__(self, bootstrap: str):
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                         client_id="bench-tap")
+        self.seen: dict[tuple[str, int], float] = {}
+        self.task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        await self.consumer.topics()  # full metadata refresh, so the topic's partitions are known
+        parts = self.consumer.partitions_for_topic(OPP_TOPIC)
+        if not parts:
+            raise RuntimeError(f"topic {OPP_TOPIC} has no partitions yet")
+        self.consumer.assign([TopicPartition(OPP_TOPIC, p) for p in sorted(parts)])
+        await self.consumer.seek_to_end()
+        self.task = asyncio.create_task(self._run(), name="tap")
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=1000)
+            now = time.perf_counter()
+            for messages in batches.values():
+                for m in messages:
+                    ev = json.loads(m.value)
+                    self.seen.setdefault((ev["subject"], int(ev["sequence"])), now)
+
+    async def stop(self) -> None:
+        if self.task:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        await self.consumer.stop()
+
+
+class Floor:
+    """Raw broker round trip: producer send → an assigned, positioned consumer returns it."""
+
+    def __init__(self, bootstrap: str):
+        self.bootstrap = bootstrap
+        # The services' producer settings (kam_shared.broker.make_producer) against Tansu.
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
+                                         linger_ms=0, request_timeout_ms=10000, client_id="bench-floor")
+        # The services' consumer fetch settings (aiokafka defaults: fetch_max_wait_ms=500, min 1 byte).
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                         client_id="bench-floor")
+
+    async def start(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="bench-admin")
+        await admin.start()
+        try:
+            if FLOOR_TOPIC not in set(await admin.list_topics()):
+                await admin.create_topics([NewTopic(FLOOR_TOPIC, num_partitions=1, replication_factor=1)])
+        finally:
+            await admin.close()
+        await self.producer.start()
+        await self.consumer.start()
+        tp = TopicPartition(FLOOR_TOPIC, 0)
+        self.consumer.assign([tp])
+        await self.consumer.seek_to_end(tp)
+        for _ in range(5):  # warm up connections and the fetch position; not measured
+            await self.round_trip()
+
+    async def round_trip(self, timeout: float = 5.0) -> float | None:
+        marker = uuid.uuid4().hex.encode()
+        t0 = time.perf_counter()
+        ack = await self.producer.send(FLOOR_TOPIC, value=marker, key=b"floor")
+        deadline = t0 + timeout
+        try:
+            while True:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    return None
+                try:
+                    msg = await asyncio.wait_for(self.consumer.getone(), remaining)
+                except asyncio.TimeoutError:
+                    return None
+                if msg.value == marker:
+                    return time.perf_counter() - t0
+        finally:
+            await ack
+
+    async def ack_only(self) -> float:
+        t0 = time.perf_counter()
+        await self.producer.send_and_wait(FLOOR_TOPIC, value=b"ack", key=b"ack")
+        return time.perf_counter() - t0
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.producer.stop()
+
+
+async def wait_for(predicate, what: str, timeout: float = 60.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        ok, last = await predicate()
+        if ok:
+            return last
+        await asyncio.sleep(interval)
+    raise TimeoutError(f"{what} not reached after {timeout}s (last: {last})")
+
+
+async def measure(stack: Stack, args, results: Results) -> None:
+    limits = httpx.Limits(max_keepalive_connections=10, max_connections=20, keepalive_expiry=60)
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+        api = Api(stack, client)
+        admin = await api.token("admin@example.com", "admin")
+        tag = uuid.uuid4().hex[:8]
+        manager = await api.call("POST", "team-svc", "/v1/users", admin, expect=201, json=dict(
+            email=f"bench-manager-{tag}@example.com", name="Bench Manager", role="manager", password=PASSWORD))
+        rep = await api.call("POST", "team-svc", "/v1/users", admin, expect=201, json=dict(
+            email=f"bench-rep-{tag}@example.com", name="Bench Rep", role="rep", superior_id=manager["id"],
+            password=PASSWORD))
+        manager_token = await api.token(manager["email"], PASSWORD)
+        rep_token = await api.token(rep["email"], PASSWORD)
+        account = await api.call("POST", "account-svc", "/v1/accounts", admin, expect=201,
+                                 json=dict(name=f"Bench Account {tag}", owner_id=rep["id"]))
+
+        n = args.opportunities
+        amounts_cents = [1_000_000 * 2 ** i for i in range(n)]  # 10 000.00 × 2^i: distinct subset sums
+        opp_ids = []
+        for i, cents in enumerate(amounts_cents):
+            opp = await api.call("POST", "opportunity-svc", "/v1/opportunities", rep_token, expect=201, json=dict(
+                account_id=account["id"], name=f"Bench opportunity {i}", amount=f"{cents // 100}.{cents % 100:02d}",
+                currency="CNY", close_date=CLOSE_DATE, owner_id=rep["id"]))
+            assert opp["stage"] == 1, opp
+            opp_ids.append(opp["id"])
+        stages = [1] * n
+
+        rollup_url = stack.url("forecast-svc") + "/v1/rollups"
+        rollup_params = {"node": manager["id"], "period": PERIOD}
+        rollup_headers = {"Authorization": f"Bearer {manager_token}"}
+
+        async def get_rollup() -> tuple[int, dict | None]:
+            resp = await client.get(rollup_url, params=rollup_params, headers=rollup_headers)
+            return resp.status_code, (resp.json() if resp.status_code == 200 else None)
+
+        async def shows(expected: tuple):
+            status, body = await get_rollup()
+            return status == 200 and observed_stages(body) == expected, (status, body and body.get("stages"))
+
+        # forecast-svc learns the hierarchy and the opportunities from events: wait for both.
+        await wait_for(lambda: shows(expected_stages(stages, amounts_cents)),
+                       "the manager's roll-up showing the new opportunities", timeout=60)
+
+        tap = Tap(stack.bootstrap)
+        floor = Floor(stack.bootstrap)
+        await tap.start()
+        await floor.start()
+        try:
+            for _ in range(20):  # warm-up of the GET path (connection, caches); not measured
+                await get_rollup()
+            rng = random.Random(args.seed)
+            visited = {tuple(stages)}
+            timeout = args.timeout_s
+            poll_sleep = args.poll_ms / 1000
+            for step in range(args.changes):
+                # Choose a move to an assignment never seen before, so the expected roll-up is unique.
+                moves = [(i, s) for i in range(n) for s in range(1, 8) if s != stages[i]]
+                rng.shuffle(moves)
+                for i, s in moves:
+                    candidate = stages[:i] + [s] + stages[i + 1:]
+                    if tuple(candidate) not in visited:
+                        break
+                else:  # every neighbour visited (not with 6 opportunities and 500 steps): still ≠ now
+                    i, s = moves[0]
+                    candidate = stages[:i] + [s] + stages[i + 1:]
+                visited.add(tuple(candidate))
+                expected = expected_stages(candidate, amounts_cents)
+
+                t_send = time.perf_counter()
+                resp = await client.post(f"{stack.url('opportunity-svc')}/v1/opportunities/{opp_ids[i]}/stage",
+                                         json={"stage": s}, headers={"Authorization": f"Bearer {rep_token}"})
+                t0 = time.perf_counter()
+                if resp.status_code != 200:
+                    raise RuntimeError(f"step {step}: stage change → {resp.status_code}: {resp.text[:500]}")
+                changed = resp.json()
+                stages = candidate
+                results.post.append(t0 - t_send)
+
+                polls = 0
+                t_seen = None
+                while True:
+                    ts = time.perf_counter()
+                    status, body = await get_rollup()
+                    te = time.perf_counter()
+                    polls += 1
+                    results.get_waiting.append(te - ts)
+                    if status != 200:
+                        raise RuntimeError(f"step {step}: GET /v1/rollups → {status}")
+                    if observed_stages(body) == expected:
+                        t_seen = te
+                        break
+                    if te - t0 > timeout:
+                        break
+                    if poll_sleep:
+                        await asyncio.sleep(poll_sleep)
+                results.polls.append(polls)
+                if t_seen is None:
+                    results.timeouts += 1
+                    results.latencies.append(timeout)  # censored at the timeout: never flattering
+                    log.warning("step %d: roll-up did not show the change within %.1fs", step, timeout)
+                    t_settle = time.perf_counter()
+                    await wait_for(lambda: shows(expected), f"step {step} settling", timeout=60, interval=0.01)
+                    results.settle_waits.append(time.perf_counter() - t_settle)
+                else:
+                    results.latencies.append(t_seen - t0)
+                t_topic = tap.seen.get((opp_ids[i], changed["version"]))
+                if t_topic is not None:
+                    results.to_topic.append(t_topic - t0)
+                    if t_seen is not None:
+                        results.topic_to_seen.append(t_seen - t_topic)
+
+                # Interleaved context, same machine load: one idle GET and one broker round trip.
+                ts = time.perf_counter()
+                await get_rollup()
+                results.get_idle.append(time.perf_counter() - ts)
+                rt = await floor.round_trip()
+                if rt is not None:
+                    results.floor.append(rt)
+                results.floor_ack.append(await floor.ack_only())
+                if (step + 1) % 100 == 0:
+                    print(f"  {step + 1}/{args.changes} changes: p50 {ms(pct(results.latencies, 50))} ms, "
+                          f"p99 {ms(pct(results.latencies, 99))} ms", file=sys.stderr, flush=True)
+        finally:
+            await tap.stop()
+            await floor.stop()
+
+
+def report(results: Results, args) -> dict:
+    lat = summary(results.latencies)
+    rows = [
+        ("stage change accepted → roll-up shows it", lat),
+        ("  stage change POST (request → 200)", summary(results.post)),
+        ("  accepted → event readable on topic (tap)", summary(results.to_topic)),
+        ("  on topic → roll-up shows it", summary(results.topic_to_seen)),
+        ("roll-up GET, idle", summary(results.get_idle)),
+        ("roll-up GET, while waiting", summary(results.get_waiting)),
+        ("broker round trip send → consumed (floor)", summary(results.floor)),
+        ("broker produce ack, acks=all", summary(results.floor_ack)),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print()
+    print(f"event latency — {args.changes} sequential stage changes, {results.opportunities} opportunities, "
+          f"database {results.database}, broker Tansu (memory), poll interval {args.poll_ms} ms")
+    print(f"{'':{width}}  {'n':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'mean':>8}   (ms)")
+    for name, s in rows:
+        cells = [f"{s[k]:8.2f}" if s[k] is not None else f"{'-':>8}" for k in ("p50", "p95", "p99", "max", "mean")]
+        print(f"{name:{width}}  {s['n']:5d} {' '.join(cells)}")
+    polls = results.polls
+    print(f"timeouts (> {args.timeout_s:g} s, counted at {args.timeout_s:g} s): {results.timeouts}"
+          f"   polls per change: median {statistics.median(polls) if polls else 0:g}, max {max(polls, default=0)}"
+          f"   tap missed: {len(results.latencies) - len(results.to_topic)}"
+          f"   floor lost: {len(results.latencies) - len(results.floor)}")
+    verdict = "met" if lat["p99"] is not None and lat["p99"] < TARGET_P99_MS else "NOT met"
+    print(f"target p99 < {TARGET_P99_MS} ms: {verdict}   (service logs: {results.log_dir})")
+    floor = summary(results.floor)
+    return {
+        "bench": "event_latency", "database": results.database, "broker": "tansu",
+        "changes": len(results.latencies), "opportunities": results.opportunities,
+        "p50_ms": lat["p50"], "p95_ms": lat["p95"], "p99_ms": lat["p99"], "max_ms": lat["max"],
+        "timeouts": results.timeouts,
+        "post_p50_ms": summary(results.post)["p50"],
+        "to_topic_p50_ms": summary(results.to_topic)["p50"], "to_topic_p99_ms": summary(results.to_topic)["p99"],
+        "rollup_get_p50_ms": summary(results.get_idle)["p50"], "rollup_get_p99_ms": summary(results.get_idle)["p99"],
+        "floor_p50_ms": floor["p50"], "floor_p99_ms": floor["p99"],
+        "target_p99_ms": TARGET_P99_MS,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--changes", type=int, default=500)
+    parser.add_argument("--opportunities", type=int, default=6)
+    parser.add_argument("--poll-ms", type=float, default=0.0, help="sleep between roll-up polls (0: back to back)")
+    parser.add_argument("--timeout-s", type=float, default=5.0)
+    parser.add_argument("--seed", type=int, default=20261215)
+    args = parser.parse_args()
+    # Everything but the table and the JSON goes to stderr (aiokafka warnings included).
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    urls, drop = stack_database_urls("bench")
+    database = "postgresql" if all(u.startswith("postgresql") for u in urls.values()) else "sqlite"
+    run_dir = VAR / "bench" / f"event_latency-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+    stack = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=run_dir / "log")
+    results = Results(database=database, opportunities=args.opportunities, log_dir=str(run_dir / "log"))
+    try:
+        print(f"starting broker and services ({database}; logs in {run_dir / 'log'}) ...", file=sys.stderr,
+              flush=True)
+        stack.start()
+        asyncio.run(measure(stack, args, results))
+    finally:
+        stack.stop()
+        drop()
+        if database == "sqlite":  # test_database_urls leaves SQLite files behind; they are ours
+            sqlite_dir = Path(next(iter(urls.values())).removeprefix("sqlite+aiosqlite:///")).parent
+            shutil.rmtree(sqlite_dir, ignore_errors=True)
+        (run_dir / "team-svc-jwt.pem").unlink(missing_ok=True)
+    figures = report(results, args)
+    sys.stdout.flush()
+    print(json.dumps(figures), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""Fixtures for every test in the repository: the real broker, started once per run."""
+import pytest
+
+from kam_shared.devstack import TansuBroker, VAR
+
+
+@pytest.fixture(scope="session")
+def broker():
+    b = TansuBroker(log_path=VAR / "log" / "test-broker.log").start()
+    yield b
+    b.stop()

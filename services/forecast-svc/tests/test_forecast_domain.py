@@ -1,0 +1,42 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from forecast_svc.domain.periods import parse_period
+from forecast_svc.domain.rollup import Group, rollup_from_groups
+from kam_shared.errors import ValidationProblem
+
+
+@pytest.mark.parametrize("text, label, start, end", [
+    ("2026-11", "2026-11", dt.date(2026, 11, 1), dt.date(2026, 12, 1)),
+    ("2026-12", "2026-12", dt.date(2026, 12, 1), dt.date(2027, 1, 1)),
+    ("2026-Q4", "2026-Q4", dt.date(2026, 10, 1), dt.date(2027, 1, 1)),
+    ("2026-q1", "2026-Q1", dt.date(2026, 1, 1), dt.date(2026, 4, 1)),
+    ("2026", "2026", dt.date(2026, 1, 1), dt.date(2027, 1, 1)),
+])
+def test_periods(text, label, start, end):
+    p = parse_period(text)
+    assert (p.label, p.start, p.end) == (label, start, end)
+    assert p.contains(start) and not p.contains(end)
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-Q5", "26", "2026/11", "", "Q4-2026"])
+def test_bad_periods_name_the_field(text):
+    with pytest.raises(ValidationProblem) as err:
+        parse_period(text)
+    assert err.value.field == "period"
+
+
+def test_rollup_arithmetic_is_exact():
+    groups = [Group("open", 5, 1, 10_000_000, 10_000_000 * 50),   # 100,000.00 at 50%
+              Group("open", 2, 3, 100, 100 * 20),                 # 3 × ... 1.00 at 20%
+              Group("open", 3, 1, 1, 1 * 30),                    # 0.01 at 30% → 0.003
+              Group("won", 8, 2, 5_000_000, 5_000_000 * 100),
+              Group("lost", 8, 1, 7_700, 0)]
+    r = rollup_from_groups(groups)
+    assert r.stages[4].count == 1 and r.stages[4].weighted_amount == Decimal("50000.00")
+    assert r.open_count == 5 and r.open_amount == Decimal("100001.01")
+    assert r.weighted_amount == Decimal("50000.20")  # 50000 + 0.20 + 0.003, rounded once
+    assert (r.won_count, r.won_amount, r.lost_count, r.lost_amount) == (2, Decimal("50000.00"), 1, Decimal("77.00"))
+    assert [s.stage for s in r.stages] == list(range(1, 8))

@@ -1,0 +1,38 @@
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from kam_shared.app import check_if_match
+from kam_shared.errors import PreconditionFailed, ValidationProblem
+from kam_shared.money import from_cents, money_str, to_cents, validate_currency
+from kam_shared.pagination import decode_cursor, encode_cursor
+
+
+def test_money_round_trips_through_cents_exactly():
+    for text in ("0.00", "0.01", "100000.00", "99999999999999.99"):
+        assert from_cents(to_cents(Decimal(text))) == Decimal(text)
+    assert to_cents(Decimal("12.345")) == 1235  # half-up, as on an invoice
+    assert money_str(Decimal("125000")) == "125000.00"
+
+
+def test_currency_must_be_iso_4217():
+    assert validate_currency("cny") == "CNY"
+    with pytest.raises(ValidationProblem) as err:
+        validate_currency("XYZ")
+    assert err.value.field == "currency"
+
+
+def test_cursor_round_trip_and_tampering():
+    value = uuid.uuid4()
+    assert decode_cursor(encode_cursor(str(value)), uuid.UUID) == value
+    with pytest.raises(ValidationProblem):
+        decode_cursor("not-a-cursor!!", uuid.UUID)
+
+
+def test_if_match_accepts_current_version_only():
+    check_if_match(None, 3)
+    check_if_match('"3"', 3)
+    check_if_match('W/"3"', 3)
+    with pytest.raises(PreconditionFailed):
+        check_if_match('"2"', 3)

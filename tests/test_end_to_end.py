@@ -1,0 +1,188 @@
+"""The walking skeleton end to end: the broker and the four services as real processes,
+spoken to only over HTTP and Kafka, as a client and a subscriber would."""
+import asyncio
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from kam_shared.auth import SigningKey
+from kam_shared.devstack import Stack, free_port, stack_database_urls
+from kam_shared.events import CloudEvent
+from kam_shared.services import SERVICES
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    urls, cleanup = stack_database_urls("e2e")
+    log_dir = tmp_path_factory.mktemp("e2e-logs")
+    s = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=log_dir)
+    s.start()
+    yield s
+    s.stop()
+    cleanup()
+
+
+class Api:
+    def __init__(self, stack):
+        self.stack = stack
+        self.http = httpx.Client(timeout=10)
+
+    def token(self, email, password):
+        resp = self.http.post(f"{self.stack.url('team-svc')}/v1/auth/token",
+                              data={"username": email, "password": password})
+        assert resp.status_code == 200, resp.text
+        return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+    def call(self, method, service, path, auth, **kw):
+        return self.http.request(method, f"{self.stack.url(service)}{path}", headers=auth, **kw)
+
+
+@pytest.fixture(scope="module")
+def org(stack):
+    api = Api(stack)
+    admin = api.token("admin@example.com", "admin")
+
+    def user(email, role, superior=None):
+        resp = api.call("POST", "team-svc", "/v1/users", admin, json={
+            "email": email, "name": email.split("@")[0], "role": role, "password": "pw-1234",
+            **({"superior_id": superior} if superior else {})})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["id"]
+
+    manager = user("manager@e2e.test", "manager")
+    rep = user("rep@e2e.test", "rep", manager)
+    peer = user("peer@e2e.test", "rep", manager)
+    return api, {"admin": admin, "manager": api.token("manager@e2e.test", "pw-1234"),
+                 "rep": api.token("rep@e2e.test", "pw-1234"), "peer": api.token("peer@e2e.test", "pw-1234")}, \
+        {"manager": manager, "rep": rep, "peer": peer}
+
+
+def wait_for(fetch, predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fetch()
+        if predicate(last):
+            return last, time.monotonic()
+        time.sleep(0.02)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last}")
+
+
+def rollup(api, auth, node, period="2026-Q4"):
+    resp = api.call("GET", "forecast-svc", "/v1/rollups", auth, params={"node": node, "period": period})
+    return resp.json() if resp.status_code == 200 else {"status": resp.status_code}
+
+
+async def read_events(bootstrap, key, expected, timeout=10.0):
+    consumer = AIOKafkaConsumer("kam.opportunity.events", bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(found) < expected:
+                for msgs in (await consumer.getmany(timeout_ms=200)).values():
+                    found += [m for m in msgs if m.key == key]
+    except TimeoutError:
+        pass
+    finally:
+        await consumer.stop()
+    return found
+
+
+def test_stage_change_reaches_rep_and_manager_rollups_and_won_moves_to_won_amount(stack, org):
+    api, auth, ids = org
+    account = api.call("POST", "account-svc", "/v1/accounts", auth["rep"], json={"name": "Bank of E2E"})
+    assert account.status_code == 201, account.text
+    opp = api.call("POST", "opportunity-svc", "/v1/opportunities", auth["rep"], json={
+        "account_id": account.json()["id"], "name": "Core banking", "amount": "100000.00", "currency": "CNY",
+        "close_date": "2026-11-30", "owner_id": ids["rep"]})
+    assert opp.status_code == 201, opp.text
+    opp_id = opp.json()["id"]
+    assert (opp.json()["stage"], opp.json()["probability"], opp.json()["status"]) == (1, 10, "open")
+
+    moved = api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp_id}/stage", auth["rep"], json={"stage": 5})
+    assert moved.status_code == 200 and moved.json()["probability"] == 50
+    accepted = time.monotonic()
+    for who, node in (("rep", ids["rep"]), ("manager", ids["manager"])):
+        view, seen = wait_for(lambda: rollup(api, auth[who], node),
+                              lambda r: r.get("weighted_amount") == "50000.00", timeout=5)
+        assert view["stages"][4] == {"stage": 5, "count": 1, "amount": "100000.00", "weighted_amount": "50000.00"}
+        assert view["open_amount"] == "100000.00" and view["as_of"]
+    assert seen - accepted < 5
+
+    won = api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp_id}/close", auth["rep"],
+                   json={"outcome": "won", "reason": "best total cost of ownership"})
+    assert (won.json()["stage"], won.json()["probability"], won.json()["status"]) == (8, 100, "won")
+    view, _ = wait_for(lambda: rollup(api, auth["manager"], ids["manager"]),
+                       lambda r: r.get("won_amount") == "100000.00", timeout=5)
+    assert view["open_count"] == 0 and view["weighted_amount"] == "0.00" and view["won_count"] == 1
+
+    # A peer rep sees neither the opportunity nor the other rep's roll-up: 404, not 403.
+    hidden = api.call("GET", "opportunity-svc", f"/v1/opportunities/{opp_id}", auth["peer"])
+    assert hidden.status_code == 404 and hidden.headers["content-type"].startswith("application/problem+json")
+    assert api.call("GET", "forecast-svc", "/v1/rollups", auth["peer"],
+                    params={"node": ids["rep"], "period": "2026-Q4"}).status_code == 404
+    assert api.call("GET", "opportunity-svc", f"/v1/opportunities/{opp_id}", auth["manager"]).status_code == 200
+
+    # A plain subscriber reads valid CloudEvents keyed by the opportunity id, in order.
+    messages = asyncio.run(read_events(stack.bootstrap, opp_id.encode(), 3))
+    events = [CloudEvent.model_validate(json.loads(m.value)) for m in messages]
+    assert [e.type for e in events] == ["kam.opportunity.created.v1", "kam.opportunity.stage_changed.v1",
+                                        "kam.opportunity.closed.v1"]
+    assert [e.sequence for e in events] == [1, 2, 3]
+    assert all(e.subject == opp_id and e.source == "/kam/opportunity-svc" for e in events)
+    assert (events[1].data["from_stage"], events[1].data["to_stage"]) == (1, 5)
+    assert events[2].data["outcome"] == "won" and events[2].data["opportunity"]["amount"] == "100000.00"
+
+
+def test_bad_input_over_http_is_a_problem_and_publishes_nothing(stack, org):
+    api, auth, ids = org
+    before = asyncio.run(read_events(stack.bootstrap, None, 10**6, timeout=1.5))
+    account = api.call("POST", "account-svc", "/v1/accounts", auth["rep"], json={"name": "Bad Input Ltd"}).json()
+    good = {"account_id": account["id"], "name": "x", "amount": "10.00", "currency": "CNY",
+            "close_date": "2026-12-01", "owner_id": ids["rep"]}
+    cases = [({**good, "account_id": str(uuid.uuid4())}, 422, "account_id"),
+             ({**good, "amount": "-1"}, 422, "amount"),
+             ({**good, "currency": "ABC"}, 422, "currency"),
+             ({**good, "probability": 99}, 422, "probability")]
+    for body, status, mentions in cases:
+        resp = api.call("POST", "opportunity-svc", "/v1/opportunities", auth["rep"], json=body)
+        assert resp.status_code == status, resp.text
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert mentions in resp.text
+    raw = api.http.post(f"{stack.url('opportunity-svc')}/v1/opportunities", content=b'{"account_id": ',
+                        headers={**auth["rep"], "content-type": "application/json"})
+    assert raw.status_code == 400
+    forged = SigningKey.generate().issue(user_id=uuid.UUID(ids["rep"]), email="rep@e2e.test", role="admin",
+                                         issuer="kam-team-svc", audience="kam", lifetime_s=60)
+    for service in SERVICES:
+        path = {"team-svc": "/v1/users", "account-svc": "/v1/accounts", "opportunity-svc": "/v1/opportunities",
+                "forecast-svc": "/v1/rollups"}[service]
+        for headers in ({}, {"Authorization": f"Bearer {forged}"}):
+            resp = api.http.get(f"{stack.url(service)}{path}", headers=headers,
+                                params={"node": ids["rep"], "period": "2026-Q4"})
+            assert resp.status_code == 401, (service, resp.text)
+    time.sleep(1)
+    after = asyncio.run(read_events(stack.bootstrap, None, 10**6, timeout=1.5))
+    assert len(after) == len(before)  # no event for any refused request
+
+
+def test_a_restarted_forecast_service_catches_up_from_its_committed_offset(stack, org):
+    api, auth, ids = org
+    account = api.call("POST", "account-svc", "/v1/accounts", auth["rep"], json={"name": "Restart Co"}).json()
+    opp = api.call("POST", "opportunity-svc", "/v1/opportunities", auth["rep"], json={
+        "account_id": account["id"], "name": "Restart deal", "amount": "20000.00", "currency": "CNY",
+        "close_date": "2026-10-15", "owner_id": ids["rep"]}).json()
+    wait_for(lambda: rollup(api, auth["rep"], ids["rep"], "2026-10"), lambda r: r.get("open_count") == 1)
+    stack.stop_service("forecast-svc")
+    api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp['id']}/stage", auth["rep"], json={"stage": 7})
+    stack.start_service("forecast-svc")
+    stack.wait_ready("forecast-svc")
+    view, _ = wait_for(lambda: rollup(api, auth["rep"], ids["rep"], "2026-10"),
+                       lambda r: r.get("weighted_amount") == "18000.00", timeout=15)
+    assert view["stages"][6]["count"] == 1 and view["open_count"] == 1  # applied once, not twice
