@@ -54,6 +54,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from kam_shared import devstack
 from kam_shared.devstack import VAR, Stack, free_port
+from kam_shared.outbox import shard_of
 
 # Fresh databases for the stack: PostgreSQL when it answers, else SQLite files (+ a cleanup callable).
 # (Named test_database_urls before; pytest would collect that name, hence the rename.)
@@ -123,9 +124,12 @@ class Results:
     polls: list[int] = field(default_factory=list)
     get_idle: list[float] = field(default_factory=list)    # bare roll-up GET, nothing changing
     get_waiting: list[float] = field(default_factory=list)  # roll-up GETs issued while waiting
-    floor: list[float] = field(default_factory=list)        # send → consumer has it
+    floor: list[float] = field(default_factory=list)        # send → consumer (short fetch wait) has it
     floor_ack: list[float] = field(default_factory=list)    # send → broker acks (acks=all)
+    floor_default: list[float] = field(default_factory=list)  # send → consumer with the services' fetch wait
+    floor_lost: int = 0
     settle_waits: list[float] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)          # raw per-step samples for --samples
     log_dir: str = ""
 
 
@@ -148,12 +152,18 @@ class Api:
         return body["access_token"]
 
 
+# Tansu answers a fetch that finds nothing by re-reading storage at ~max_wait/2, 3/4, ... rather
+# than waking on a produce, so a consumer waits up to about fetch_max_wait_ms/2 for new data.
+# Bench consumers that must see an event promptly therefore fetch with a short max wait.
+TIGHT_FETCH_WAIT_MS = 5
+
+
 class Tap:
     """Notes when each opportunity event becomes readable on the topic (bench clock)."""
 
     def __init__(self, bootstrap: str):
         self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                         client_id="bench-tap")
+                                         fetch_max_wait_ms=TIGHT_FETCH_WAIT_MS, client_id="bench-tap")
         self.seen: dict[tuple[str, int], float] = {}
         self.task: asyncio.Task | None = None
 
@@ -163,8 +173,11 @@ class Tap:
         parts = self.consumer.partitions_for_topic(OPP_TOPIC)
         if not parts:
             raise RuntimeError(f"topic {OPP_TOPIC} has no partitions yet")
-        self.consumer.assign([TopicPartition(OPP_TOPIC, p) for p in sorted(parts)])
-        await self.consumer.seek_to_end()
+        tps = [TopicPartition(OPP_TOPIC, p) for p in sorted(parts)]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        for tp in tps:  # resolve the end offsets now, not lazily at the first fetch
+            await self.consumer.position(tp)
         self.task = asyncio.create_task(self._run(), name="tap")
 
     async def _run(self) -> None:
@@ -183,57 +196,69 @@ class Tap:
         await self.consumer.stop()
 
 
-class Floor:
-    """Raw broker round trip: producer send → an assigned, positioned consumer returns it."""
+class RoundTrip:
+    """Raw broker round trip: send() → an assigned, positioned consumer returns that message.
 
-    def __init__(self, bootstrap: str):
+    The producer has the services' settings (kam_shared.broker.make_producer against Tansu).
+    Between round trips the consumer has nothing buffered, so a fetch is parked at the broker
+    when the message is sent, as it is for a service's consumer waiting for the next event.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, fetch_max_wait_ms: int):
         self.bootstrap = bootstrap
-        # The services' producer settings (kam_shared.broker.make_producer) against Tansu.
+        self.topic = topic
         self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False,
                                          linger_ms=0, request_timeout_ms=10000, client_id="bench-floor")
-        # The services' consumer fetch settings (aiokafka defaults: fetch_max_wait_ms=500, min 1 byte).
         self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                         client_id="bench-floor")
+                                         fetch_max_wait_ms=fetch_max_wait_ms, client_id="bench-floor")
+        self.samples: list[float] = []
+        self.acks: list[float] = []
+        self.lost = 0
 
     async def start(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="bench-admin")
         await admin.start()
         try:
-            if FLOOR_TOPIC not in set(await admin.list_topics()):
-                await admin.create_topics([NewTopic(FLOOR_TOPIC, num_partitions=1, replication_factor=1)])
+            if self.topic not in set(await admin.list_topics()):
+                await admin.create_topics([NewTopic(self.topic, num_partitions=1, replication_factor=1)])
         finally:
             await admin.close()
         await self.producer.start()
         await self.consumer.start()
-        tp = TopicPartition(FLOOR_TOPIC, 0)
+        tp = TopicPartition(self.topic, 0)
         self.consumer.assign([tp])
         await self.consumer.seek_to_end(tp)
-        for _ in range(5):  # warm up connections and the fetch position; not measured
-            await self.round_trip()
+        await self.consumer.position(tp)
+        for _ in range(5):  # warm up connections; not recorded
+            await self.measure(record=False)
 
-    async def round_trip(self, timeout: float = 5.0) -> float | None:
+    async def measure(self, record: bool = True, timeout: float = 5.0) -> None:
         marker = uuid.uuid4().hex.encode()
+        acked: list[float] = []
         t0 = time.perf_counter()
-        ack = await self.producer.send(FLOOR_TOPIC, value=marker, key=b"floor")
+        ack = await self.producer.send(self.topic, value=marker, key=b"floor")
+        ack.add_done_callback(lambda _f: acked.append(time.perf_counter()))
+        got = None
         deadline = t0 + timeout
-        try:
-            while True:
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    return None
-                try:
-                    msg = await asyncio.wait_for(self.consumer.getone(), remaining)
-                except asyncio.TimeoutError:
-                    return None
-                if msg.value == marker:
-                    return time.perf_counter() - t0
-        finally:
-            await ack
-
-    async def ack_only(self) -> float:
-        t0 = time.perf_counter()
-        await self.producer.send_and_wait(FLOOR_TOPIC, value=b"ack", key=b"ack")
-        return time.perf_counter() - t0
+        while got is None:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                break
+            try:
+                msg = await asyncio.wait_for(self.consumer.getone(), remaining)
+            except asyncio.TimeoutError:
+                break
+            if msg.value == marker:
+                got = time.perf_counter()
+        await ack
+        if not record:
+            return
+        if got is None:
+            self.lost += 1
+        else:
+            self.samples.append(got - t0)
+        if acked:
+            self.acks.append(acked[0] - t0)
 
     async def stop(self) -> None:
         await self.consumer.stop()
@@ -295,13 +320,17 @@ async def measure(stack: Stack, args, results: Results) -> None:
                        "the manager's roll-up showing the new opportunities", timeout=60)
 
         tap = Tap(stack.bootstrap)
-        floor = Floor(stack.bootstrap)
+        floor = RoundTrip(stack.bootstrap, FLOOR_TOPIC, TIGHT_FETCH_WAIT_MS)
+        # aiokafka's default fetch_max_wait_ms (500), which the services' consumers run with.
+        floor_default = RoundTrip(stack.bootstrap, FLOOR_TOPIC + ".default-fetch", 500)
         await tap.start()
         await floor.start()
+        await floor_default.start()
         try:
             for _ in range(20):  # warm-up of the GET path (connection, caches); not measured
                 await get_rollup()
             rng = random.Random(args.seed)
+            gap_rng = random.Random(args.seed + 1)
             visited = {tuple(stages)}
             timeout = args.timeout_s
             poll_sleep = args.poll_ms / 1000
@@ -319,6 +348,9 @@ async def measure(stack: Stack, args, results: Results) -> None:
                 visited.add(tuple(candidate))
                 expected = expected_stages(candidate, amounts_cents)
 
+                # A random pause first: without it every change would reach forecast-svc at the same
+                # phase of its consumer's fetch cycle and the figures would depend on that phase.
+                await asyncio.sleep(gap_rng.uniform(0, args.gap_ms / 1000))
                 t_send = time.perf_counter()
                 resp = await client.post(f"{stack.url('opportunity-svc')}/v1/opportunities/{opp_ids[i]}/stage",
                                          json={"stage": s}, headers={"Authorization": f"Bearer {rep_token}"})
@@ -361,21 +393,27 @@ async def measure(stack: Stack, args, results: Results) -> None:
                     results.to_topic.append(t_topic - t0)
                     if t_seen is not None:
                         results.topic_to_seen.append(t_seen - t_topic)
+                results.steps.append(dict(
+                    step=step, opportunity=i, outbox_shard=shard_of(opp_ids[i]), stage=s,
+                    post_ms=ms(t0 - t_send), latency_ms=ms(t_seen - t0) if t_seen else None,
+                    to_topic_ms=ms(t_topic - t0) if t_topic is not None else None, polls=polls))
 
                 # Interleaved context, same machine load: one idle GET and one broker round trip.
                 ts = time.perf_counter()
                 await get_rollup()
                 results.get_idle.append(time.perf_counter() - ts)
-                rt = await floor.round_trip()
-                if rt is not None:
-                    results.floor.append(rt)
-                results.floor_ack.append(await floor.ack_only())
+                await floor.measure()
+                await floor_default.measure()
                 if (step + 1) % 100 == 0:
                     print(f"  {step + 1}/{args.changes} changes: p50 {ms(pct(results.latencies, 50))} ms, "
                           f"p99 {ms(pct(results.latencies, 99))} ms", file=sys.stderr, flush=True)
         finally:
+            results.floor, results.floor_ack = floor.samples, floor.acks
+            results.floor_default = floor_default.samples
+            results.floor_lost = floor.lost + floor_default.lost
             await tap.stop()
             await floor.stop()
+            await floor_default.stop()
 
 
 def report(results: Results, args) -> dict:
@@ -387,13 +425,15 @@ def report(results: Results, args) -> dict:
         ("  on topic → roll-up shows it", summary(results.topic_to_seen)),
         ("roll-up GET, idle", summary(results.get_idle)),
         ("roll-up GET, while waiting", summary(results.get_waiting)),
-        ("broker round trip send → consumed (floor)", summary(results.floor)),
-        ("broker produce ack, acks=all", summary(results.floor_ack)),
+        (f"broker round trip, fetch wait {TIGHT_FETCH_WAIT_MS} ms (floor)", summary(results.floor)),
+        ("  of which produce ack, acks=all", summary(results.floor_ack)),
+        ("broker round trip, fetch wait 500 ms (services')", summary(results.floor_default)),
     ]
     width = max(len(r[0]) for r in rows)
     print()
     print(f"event latency — {args.changes} sequential stage changes, {results.opportunities} opportunities, "
-          f"database {results.database}, broker Tansu (memory), poll interval {args.poll_ms} ms")
+          f"database {results.database}, broker Tansu (memory), pause 0..{args.gap_ms:g} ms, "
+          f"poll interval {args.poll_ms:g} ms")
     print(f"{'':{width}}  {'n':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'mean':>8}   (ms)")
     for name, s in rows:
         cells = [f"{s[k]:8.2f}" if s[k] is not None else f"{'-':>8}" for k in ("p50", "p95", "p99", "max", "mean")]
@@ -402,7 +442,7 @@ def report(results: Results, args) -> dict:
     print(f"timeouts (> {args.timeout_s:g} s, counted at {args.timeout_s:g} s): {results.timeouts}"
           f"   polls per change: median {statistics.median(polls) if polls else 0:g}, max {max(polls, default=0)}"
           f"   tap missed: {len(results.latencies) - len(results.to_topic)}"
-          f"   floor lost: {len(results.latencies) - len(results.floor)}")
+          f"   floor lost: {results.floor_lost}")
     verdict = "met" if lat["p99"] is not None and lat["p99"] < TARGET_P99_MS else "NOT met"
     print(f"target p99 < {TARGET_P99_MS} ms: {verdict}   (service logs: {results.log_dir})")
     floor = summary(results.floor)
@@ -415,6 +455,8 @@ def report(results: Results, args) -> dict:
         "to_topic_p50_ms": summary(results.to_topic)["p50"], "to_topic_p99_ms": summary(results.to_topic)["p99"],
         "rollup_get_p50_ms": summary(results.get_idle)["p50"], "rollup_get_p99_ms": summary(results.get_idle)["p99"],
         "floor_p50_ms": floor["p50"], "floor_p99_ms": floor["p99"],
+        "floor_default_fetch_p50_ms": summary(results.floor_default)["p50"],
+        "floor_default_fetch_p99_ms": summary(results.floor_default)["p99"],
         "target_p99_ms": TARGET_P99_MS,
     }
 
@@ -424,8 +466,11 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=500)
     parser.add_argument("--opportunities", type=int, default=6)
     parser.add_argument("--poll-ms", type=float, default=0.0, help="sleep between roll-up polls (0: back to back)")
+    parser.add_argument("--gap-ms", type=float, default=500.0,
+                        help="random pause, uniform in 0..gap, before each change (de-phases the consumers)")
     parser.add_argument("--timeout-s", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=20261215)
+    parser.add_argument("--samples", type=Path, help="also write every step's raw figures to this JSON file")
     args = parser.parse_args()
     # Everything but the table and the JSON goes to stderr (aiokafka warnings included).
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -448,6 +493,11 @@ def main() -> None:
             shutil.rmtree(sqlite_dir, ignore_errors=True)
         (run_dir / "team-svc-jwt.pem").unlink(missing_ok=True)
     figures = report(results, args)
+    if args.samples:
+        args.samples.write_text(json.dumps({"figures": figures, "steps": results.steps,
+                                            "floor_ms": [ms(x) for x in results.floor],
+                                            "floor_default_fetch_ms": [ms(x) for x in results.floor_default]},
+                                           indent=1))
     sys.stdout.flush()
     print(json.dumps(figures), flush=True)
 

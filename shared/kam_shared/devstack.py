@@ -227,6 +227,11 @@ def run_foreground(seed: bool = True) -> None:
     urls = {name: os.environ.get(f"{name.upper().replace('-', '_')}_DATABASE_URL") or
             f"sqlite+aiosqlite:///{VAR / (name + '.db')}" for name in SERVICES}
     stack = Stack(database_urls=urls, bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None)
+    if stack.bootstrap is None:
+        # A fixed, well-known address so subscribers can connect: 127.0.0.1:9092 unless told otherwise.
+        stack.broker = TansuBroker(port=int(os.environ.get("KAM_BROKER_PORT", "9092")),
+                                   log_path=stack.log_dir / "broker.log").start()
+        stack.bootstrap = stack.broker.bootstrap
     print("starting broker and services (logs in var/log/) ...", flush=True)
     stack.start()
     try:

@@ -10,8 +10,8 @@ from sqlalchemy import Table, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .auth import Principal
-from .consumer import is_stale
 from .events import CloudEvent, UserCreated, UserUpdated
+from .replicas import upsert_versioned
 from .tables import PlumbingTables
 
 
@@ -20,15 +20,9 @@ def user_replica_handlers(tables: PlumbingTables) -> dict:
 
     async def apply_user(session: AsyncSession, event: CloudEvent, payload: UserCreated | UserUpdated) -> None:
         state = payload.user
-        current = await session.scalar(select(users.c.version).where(users.c.id == state.id))
-        if is_stale(current, state.version):
-            return
-        values = dict(email=state.email, name=state.name, role=state.role, superior_id=state.superior_id,
-                      active=state.active, version=state.version)
-        if current is None:
-            await session.execute(users.insert().values(id=state.id, **values))
-        else:
-            await session.execute(users.update().where(users.c.id == state.id).values(**values))
+        await upsert_versioned(session, users, dict(id=state.id, email=state.email, name=state.name, role=state.role,
+                                                    superior_id=state.superior_id, active=state.active,
+                                                    version=state.version))
 
     return {"kam.team.user_created.v1": apply_user, "kam.team.user_updated.v1": apply_user}
 

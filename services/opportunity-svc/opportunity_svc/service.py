@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.app import Runtime, UnitOfWork, check_if_match
 from kam_shared.auth import Principal
-from kam_shared.consumer import is_stale
 from kam_shared.errors import Forbidden, NotFound, PreconditionFailed, UpstreamUnavailable, ValidationProblem
 from kam_shared.events import AccountCreated, CloudEvent
 from kam_shared.money import from_cents, to_cents, validate_currency
 from kam_shared.pagination import decode_cursor, encode_cursor
+from kam_shared.replicas import upsert_versioned
 
 from .domain.funnel import DEFAULT_STAGES
 from .domain.opportunity import Opportunity
@@ -77,14 +77,8 @@ def account_svc_client(runtime: Runtime) -> httpx.AsyncClient:
 
 
 async def upsert_account(session: AsyncSession, account_id: uuid.UUID, name: str, owner_id, version: int) -> None:
-    current = await session.scalar(select(account_replica.c.version).where(account_replica.c.id == account_id))
-    if is_stale(current, version):
-        return
-    values = dict(name=name, owner_id=owner_id, version=version)
-    if current is None:
-        await session.execute(insert(account_replica).values(id=account_id, **values))
-    else:
-        await session.execute(update(account_replica).where(account_replica.c.id == account_id).values(**values))
+    await upsert_versioned(session, account_replica,
+                           dict(id=account_id, name=name, owner_id=owner_id, version=version))
 
 
 async def on_account_created(session: AsyncSession, event: CloudEvent, payload: AccountCreated) -> None:

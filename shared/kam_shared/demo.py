@@ -1,0 +1,90 @@
+"""The demo organisation `make run` seeds on first start, through the public HTTP API only:
+a director, two managers, four reps, a dozen accounts and opportunities spread over the
+funnel and over quarters, so every roll-up has something to show."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import httpx
+
+DEMO_PASSWORD = "demo"
+
+ACCOUNTS = [
+    ("中国工商银行股份有限公司", "banking", "North"), ("China Merchants Bank Co., Ltd.", "banking", "South"),
+    ("国家电网有限公司", "utilities", "North"), ("China Southern Power Grid", "utilities", "South"),
+    ("中国移动通信集团有限公司", "telecom", "North"), ("Shenzhen Metro Group", "transport", "South"),
+    ("北京协和医院", "healthcare", "North"), ("Guangzhou Automobile Group", "manufacturing", "South"),
+    ("中国石油化工集团", "energy", "North"), ("Huizhou TCL Electronics", "manufacturing", "South"),
+    ("天津港集团有限公司", "logistics", "North"), ("Xiamen Airlines", "aviation", "South"),
+]
+DEALS = ["Core system upgrade", "Data centre expansion", "Branch network refresh", "Security platform",
+         "Cloud migration", "Annual framework agreement", "Analytics suite", "Field service devices"]
+
+
+def _quarter_end(today: dt.date, offset: int) -> dt.date:
+    """A day near the end of the quarter `offset` quarters from today's."""
+    index = today.year * 4 + (today.month - 1) // 3 + offset
+    year, quarter = divmod(index, 4)
+    return dt.date(year, 3 * quarter + 3, 28)
+
+
+def seed_demo(stack, today: dt.date | None = None) -> dict:
+    today = today or dt.date.today()
+    rng = random.Random(2026)
+    http = httpx.Client(timeout=20)
+
+    def url(service: str, path: str) -> str:
+        return f"{stack.url(service)}{path}"
+
+    def post(service: str, path: str, auth: dict, body: dict) -> dict:
+        resp = http.post(url(service, path), headers=auth, json=body)
+        resp.raise_for_status()
+        return resp.json()
+
+    token = http.post(url("team-svc", "/v1/auth/token"),
+                      data={"username": "admin@example.com", "password": "admin"}).json()["access_token"]
+    admin = {"Authorization": f"Bearer {token}"}
+
+    def user(email: str, name: str, role: str, superior: str | None = None) -> str:
+        body = {"email": email, "name": name, "role": role, "password": DEMO_PASSWORD}
+        if superior:
+            body["superior_id"] = superior
+        return post("team-svc", "/v1/users", admin, body)["id"]
+
+    director = user("director@demo.kam", "Li Wei (Sales Director)", "manager")
+    north = user("north.manager@demo.kam", "Zhang Min (North)", "manager", director)
+    south = user("south.manager@demo.kam", "Chen Jing (South)", "manager", director)
+    reps = {"North": [user("wang.fang@demo.kam", "Wang Fang", "rep", north),
+                      user("liu.yang@demo.kam", "Liu Yang", "rep", north)],
+            "South": [user("huang.lei@demo.kam", "Huang Lei", "rep", south),
+                      user("zhao.min@demo.kam", "Zhao Min", "rep", south)]}
+
+    opportunities = 0
+    for i, (name, industry, region) in enumerate(ACCOUNTS):
+        owner = reps[region][i % 2]
+        account = post("account-svc", "/v1/accounts", admin,
+                       {"name": name, "industry": industry, "region": region, "owner_id": owner})
+        for _ in range(rng.randint(2, 3)):
+            quarter_offset = rng.choice([-1, 0, 0, 1, 1, 2])
+            close = _quarter_end(today, quarter_offset) - dt.timedelta(days=rng.randint(0, 80))
+            amount = f"{rng.randrange(50, 2000) * 1000}.00"
+            opp = post("opportunity-svc", "/v1/opportunities", admin, {
+                "account_id": account["id"], "name": f"{rng.choice(DEALS)} — {name[:12]}", "amount": amount,
+                "currency": "CNY", "close_date": close.isoformat(), "owner_id": owner})
+            opportunities += 1
+            path = f"/v1/opportunities/{opp['id']}"
+            if quarter_offset < 0 or rng.random() < 0.15:
+                won = rng.random() < 0.6
+                post("opportunity-svc", f"{path}/close", admin, {
+                    "outcome": "won" if won else "lost",
+                    "reason": "best total cost of ownership" if won else "price",
+                    **({} if won else {"competitor": rng.choice(["Rival Systems", "Globex", "Initech"])})})
+            else:
+                stage = rng.randint(1, 7)
+                if stage > 1:
+                    post("opportunity-svc", f"{path}/stage", admin, {"stage": stage})
+    http.close()
+    print(f"  demo: 1 director, 2 managers, 4 reps, {len(ACCOUNTS)} accounts, {opportunities} opportunities "
+          f"(users' password: '{DEMO_PASSWORD}', e.g. director@demo.kam)")
+    return {"director": director, "managers": [north, south], "reps": reps}
