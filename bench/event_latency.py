@@ -1,6 +1,6 @@
 """Event latency: "stage change accepted" → "the manager's roll-up shows it".
 
-    cd /work/main && .venv/bin/python bench/event_latency.py [--changes 500] [--poll-ms 0]
+    cd /work/main && .venv/bin/python bench/event_latency.py [--changes 500] [--poll-ms 0] [--samples f.json]
 
 Starts its own stack (Tansu broker, memory only, and the four services as processes) on free
 ports, with fresh PostgreSQL databases when PostgreSQL answers at 127.0.0.1:5432, else SQLite
@@ -14,21 +14,25 @@ What is measured, one change in flight at a time:
   assignment of stages to opportunities. The expected manager roll-up for 2026-Q4 (count,
   amount and weighted amount of every stage) is therefore unique to the step: a stale or
   half-applied read cannot match it;
+* before each step a random pause (uniform 0..--gap-ms): back-to-back changes would reach the
+  consumers at a fixed phase of their fetch cycle (see TIGHT_FETCH_WAIT_MS) and measure that phase;
 * t0 = the 200 response of `POST /v1/opportunities/{id}/stage` arrives ("accepted");
   then `GET /v1/rollups` is polled (back to back by default) until the figures match;
   latency = arrival of the first matching response − t0. The resolution is one GET, whose
-  own duration is reported as context ("roll-up GET", idle and while waiting).
+  own duration is reported as context ("roll-up GET", idle and while waiting);
 * a wait gives up after --timeout-s; a timed-out step counts at the timeout value in the
   percentiles (so they are never flattering) and the run then lets the stack settle before
   the next step;
-* a tap consumer (no group, assigned to every partition of `kam.opportunity.events`) notes
-  when each stage_changed event becomes readable: "accepted → on topic" splits the latency
-  into the producer side (commit, outbox relay) and the consumer side (forecast-svc applies it,
-  the next poll sees it). It may be negative: the relay can publish before the response is out.
-* the floor, interleaved with the steps so it sees the same machine load: aiokafka producer
-  (acks="all", enable_idempotence=False, linger_ms=0, as the services' relay) and a consumer
-  with the services' fetch settings already assigned to a 1-partition topic "bench.roundtrip"
-  and positioned at its end; time from send() to the consumer returning that message.
+* a tap consumer (no group, assigned to every partition of `kam.opportunity.events`, short
+  fetch wait) notes when each stage_changed event becomes readable: "accepted → on topic"
+  splits the latency into the producer side (commit, outbox relay) and the consumer side
+  (forecast-svc fetches and applies it, the next poll sees it). It could be negative: the
+  relay may publish before the response is out;
+* the floor, interleaved with the steps so it sees the same machine load: the services'
+  producer settings (acks="all", enable_idempotence=False, linger_ms=0) and a consumer assigned
+  to a 1-partition topic "bench.roundtrip" and positioned at its end, fetch wait 5 ms; time
+  from send() until the consumer returns that message. The same again with aiokafka's default
+  fetch wait (500 ms, as the services' consumers run) on "bench.roundtrip.default-fetch".
 
 Prints a table, then as its last stdout line one JSON object with the figures and the target.
 """
@@ -55,11 +59,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from kam_shared import devstack
 from kam_shared.devstack import VAR, Stack, free_port
 from kam_shared.outbox import shard_of
-
-# Fresh databases for the stack: PostgreSQL when it answers, else SQLite files (+ a cleanup callable).
-# (Named test_database_urls before; pytest would collect that name, hence the rename.)
-stack_database_urls = getattr(devstack, "stack_database_urls", None) or devstack.test_database_urls
 from kam_shared.services import SERVICES
+
+# Fresh databases for the stack: PostgreSQL when it answers, else SQLite files, + a cleanup callable.
+# (devstack called it test_database_urls at first; accept either name.)
+stack_database_urls = getattr(devstack, "stack_database_urls", None) or devstack.test_database_urls
 
 PERIOD = "2026-Q4"
 CLOSE_DATE = "2026-12-15"
@@ -188,6 +192,13 @@ class Tap:
                 for m in messages:
                     ev = json.loads(m.value)
                     self.seen.setdefault((ev["subject"], int(ev["sequence"])), now)
+
+    async def wait_seen(self, key: tuple[str, int], timeout: float) -> float | None:
+        """When the event was first read (it may still be in flight to the tap on a loaded machine)."""
+        deadline = time.perf_counter() + timeout
+        while key not in self.seen and time.perf_counter() < deadline and not self.task.done():
+            await asyncio.sleep(0.001)
+        return self.seen.get(key)
 
     async def stop(self) -> None:
         if self.task:
@@ -388,7 +399,7 @@ async def measure(stack: Stack, args, results: Results) -> None:
                     results.settle_waits.append(time.perf_counter() - t_settle)
                 else:
                     results.latencies.append(t_seen - t0)
-                t_topic = tap.seen.get((opp_ids[i], changed["version"]))
+                t_topic = await tap.wait_seen((opp_ids[i], changed["version"]), timeout=1.0)
                 if t_topic is not None:
                     results.to_topic.append(t_topic - t0)
                     if t_seen is not None:

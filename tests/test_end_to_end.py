@@ -186,3 +186,27 @@ def test_a_restarted_forecast_service_catches_up_from_its_committed_offset(stack
     view, _ = wait_for(lambda: rollup(api, auth["rep"], ids["rep"], "2026-10"),
                        lambda r: r.get("weighted_amount") == "18000.00", timeout=15)
     assert view["stages"][6]["count"] == 1 and view["open_count"] == 1  # applied once, not twice
+
+
+def test_moving_a_rep_to_another_manager_moves_their_numbers(stack, org):
+    api, auth, ids = org
+    other = api.call("POST", "team-svc", "/v1/users", auth["admin"], json={
+        "email": "other.manager@e2e.test", "name": "Other", "role": "manager", "password": "pw-1234"}).json()
+    mover = api.call("POST", "team-svc", "/v1/users", auth["admin"], json={
+        "email": "mover@e2e.test", "name": "Mover", "role": "rep", "password": "pw-1234",
+        "superior_id": ids["manager"]}).json()
+    mover_auth = api.token("mover@e2e.test", "pw-1234")
+    account = api.call("POST", "account-svc", "/v1/accounts", mover_auth, json={"name": "Mover Co"}).json()
+    api.call("POST", "opportunity-svc", "/v1/opportunities", mover_auth, json={
+        "account_id": account["id"], "name": "Mover deal", "amount": "30000.00", "currency": "CNY",
+        "close_date": "2027-02-10", "owner_id": mover["id"]})
+    other_auth = api.token("other.manager@e2e.test", "pw-1234")
+    wait_for(lambda: rollup(api, auth["manager"], ids["manager"], "2027-02"), lambda r: r.get("open_count") == 1)
+    assert rollup(api, other_auth, other["id"], "2027-02")["open_count"] == 0
+
+    resp = api.call("PATCH", "team-svc", f"/v1/users/{mover['id']}", auth["admin"], json={"superior_id": other["id"]})
+    assert resp.status_code == 200, resp.text
+    wait_for(lambda: rollup(api, other_auth, other["id"], "2027-02"), lambda r: r.get("open_amount") == "30000.00")
+    assert rollup(api, auth["manager"], ids["manager"], "2027-02")["open_count"] == 0
+    # ... and visibility moved with them.
+    assert rollup(api, auth["manager"], mover["id"], "2027-02") == {"status": 404}

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Header, Query, Request, Response
 from sqlalchemy import select
 
 from kam_shared.app import RuntimeDep, etag
@@ -10,7 +10,7 @@ from kam_shared.pagination import decode_cursor, encode_cursor
 
 from . import service
 from .models import users
-from .schemas import Token, UserCreate, UserOut, UserPage
+from .schemas import Token, UserCreate, UserOut, UserPage, UserPatch
 
 router = APIRouter()
 
@@ -44,6 +44,16 @@ async def get_user(user_id: uuid.UUID, principal: PrincipalDep, runtime: Runtime
         row = await service.get_user_row(session, user_id)
     response.headers["ETag"] = etag(row["version"])
     return dict(row)
+
+
+@router.patch("/v1/users/{user_id}", response_model=UserOut, tags=["users"],
+              summary="Move a user in the hierarchy, change role or name, deactivate (admin; If-Match)")
+async def patch_user(user_id: uuid.UUID, body: UserPatch, principal: PrincipalDep, runtime: RuntimeDep,
+                     response: Response, if_match: Annotated[str | None, Header()] = None):
+    async with runtime.uow() as uow:
+        user = await service.update_user(uow, principal, user_id, body.model_dump(exclude_unset=True), if_match)
+    response.headers["ETag"] = etag(user["version"])
+    return user
 
 
 @router.get("/v1/users", response_model=UserPage, tags=["users"],

@@ -13,6 +13,15 @@ class UserCreate(BaseModel):
     password: str = Field(min_length=4, max_length=200)
 
 
+class UserPatch(BaseModel):
+    """Only the fields sent change; `superior_id: null` makes the user top-level."""
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: Literal["rep", "manager", "admin"] | None = None
+    superior_id: uuid.UUID | None = None
+    active: bool | None = None
+
+
 class UserOut(BaseModel):
     id: uuid.UUID
     email: str

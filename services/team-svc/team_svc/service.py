@@ -12,13 +12,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.app import Runtime, UnitOfWork
+from kam_shared.app import Runtime, UnitOfWork, check_if_match
 from kam_shared.auth import Principal, SigningKey
 from kam_shared.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationProblem
 from kam_shared.events import utcnow
 from kam_shared.hierarchy import is_above
 
-from .domain.users import User
+from .domain.users import User, change
 from .models import users
 
 log = logging.getLogger("team_svc")
@@ -65,6 +65,47 @@ async def register_user(uow: UnitOfWork, principal: Principal | None, *, email: 
     uow.publish(*user.events)
     await uow.commit()
     return {**user.state().model_dump()}
+
+
+def _user_from_row(row) -> User:
+    return User(id=row["id"], email=row["email"], name=row["name"], role=row["role"], superior_id=row["superior_id"],
+                password_hash=row["password_hash"], active=row["active"], version=row["version"])
+
+
+async def chain_above(session: AsyncSession, user_id: uuid.UUID | None) -> list[uuid.UUID]:
+    """`user_id` and everyone above them, nearest first."""
+    chain: list[uuid.UUID] = []
+    while user_id is not None and user_id not in chain:
+        chain.append(user_id)
+        user_id = await session.scalar(select(users.c.superior_id).where(users.c.id == user_id))
+    return chain
+
+
+async def update_user(uow: UnitOfWork, principal: Principal, user_id: uuid.UUID, fields: dict,
+                      if_match: str | None) -> dict:
+    """Hierarchy moves, role changes and deactivation: admins only (they reshape everyone's visibility)."""
+    session = uow.session
+    if not principal.is_admin:
+        raise Forbidden("only an admin can change a user's role, superior or active flag")
+    row = await get_user_row(session, user_id)
+    check_if_match(if_match, row["version"])
+    user = _user_from_row(row)
+    chain: list[uuid.UUID] = []
+    if "superior_id" in fields and fields["superior_id"] is not None:
+        superior = await session.scalar(select(users.c.id).where(users.c.id == fields["superior_id"]))
+        if superior is None:
+            raise ValidationProblem(f"superior {fields['superior_id']} does not exist", field="superior_id")
+        chain = await chain_above(session, fields["superior_id"])
+    changes = change(user, chain_of_new_superior=chain, **fields)
+    if changes:
+        result = await session.execute(users.update().where(users.c.id == user.id, users.c.version == row["version"])
+                                       .values({**{k: getattr(user, k) for k in changes}, "version": user.version,
+                                                "updated_at": utcnow()}))
+        if result.rowcount != 1:
+            raise Conflict("user changed concurrently; reload and retry")
+        uow.publish(*user.events)
+        await uow.commit()
+    return user.state().model_dump()
 
 
 async def issue_token(runtime: Runtime, key: SigningKey, email: str, password: str) -> tuple[str, int]:

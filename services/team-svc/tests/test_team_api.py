@@ -146,3 +146,51 @@ async def test_users_list_pages_through_everyone(team):
         if not cursor:
             break
     assert len(seen) == len(set(seen)) >= 3 and seen == sorted(seen)
+
+
+async def test_admin_moves_a_rep_to_another_manager_and_the_move_is_published(team):
+    admin = await login(team, "admin@example.com", "admin")
+
+    async def user(email, role, superior=None):
+        resp = await team.post("/v1/users", headers=admin, json={
+            "email": email, "name": email, "role": role, "password": "secret",
+            **({"superior_id": superior} if superior else {})})
+        return resp.json()
+
+    m1, m2 = await user("move.m1@example.com", "manager"), await user("move.m2@example.com", "manager")
+    rep = await user("move.rep@example.com", "rep", m1["id"])
+    before = len(await outbox_rows(team.runtime))
+    moved = await team.patch(f"/v1/users/{rep['id']}", headers={**admin, "If-Match": '"1"'},
+                             json={"superior_id": m2["id"]})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["superior_id"] == m2["id"] and moved.json()["version"] == 2
+    rows = (await outbox_rows(team.runtime))[before:]
+    assert [r["event_type"] for r in rows] == ["kam.team.user_updated.v1"]
+    import json
+    data = json.loads(rows[0]["payload"])["data"]
+    assert data["changes"]["superior_id"] == {"from": m1["id"], "to": m2["id"]}
+    assert data["user"]["superior_id"] == m2["id"] and json.loads(rows[0]["payload"])["sequence"] == 2
+
+    # Stale version, cycles, unknown superior, non-admins: problems, nothing written.
+    before = len(await outbox_rows(team.runtime))
+    assert_problem(await team.patch(f"/v1/users/{rep['id']}", headers={**admin, "If-Match": '"1"'},
+                                    json={"superior_id": m1["id"]}), 412, "version 2")
+    await team.patch(f"/v1/users/{m2['id']}", headers=admin, json={"superior_id": m1["id"]})
+    after_m2_move = len(await outbox_rows(team.runtime))
+    assert_problem(await team.patch(f"/v1/users/{m1['id']}", headers=admin, json={"superior_id": rep["id"]}),
+                   409, "cycle")
+    assert_problem(await team.patch(f"/v1/users/{m1['id']}", headers=admin, json={"superior_id": m1["id"]}),
+                   409, "cycle")
+    assert_problem(await team.patch(f"/v1/users/{rep['id']}", headers=admin,
+                                    json={"superior_id": str(uuid.uuid4())}), 422, "superior_id")
+    assert_problem(await team.patch(f"/v1/users/{rep['id']}", headers=admin, json={"role": "king"}), 422, "role")
+    as_m1 = await login(team, "move.m1@example.com", "secret")
+    assert_problem(await team.patch(f"/v1/users/{rep['id']}", headers=as_m1, json={"name": "X"}), 403, "admin")
+    assert len(await outbox_rows(team.runtime)) == after_m2_move == before + 1
+    # Nothing to change: no new version, no event.
+    same = await team.patch(f"/v1/users/{rep['id']}", headers=admin, json={"superior_id": m2["id"]})
+    assert same.json()["version"] == 2 and len(await outbox_rows(team.runtime)) == after_m2_move
+    # A deactivated user can no longer sign in.
+    await team.patch(f"/v1/users/{rep['id']}", headers=admin, json={"active": False})
+    assert (await team.post("/v1/auth/token", data={"username": "move.rep@example.com", "password": "secret"})
+            ).status_code == 401
