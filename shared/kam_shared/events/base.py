@@ -1,8 +1,7 @@
-"""CloudEvents 1.0 envelope and the typed catalogue of every KAM domain event.
+"""The CloudEvents 1.0 envelope, the event registry and the AsyncAPI generator.
 
-Payload models live here (not in the services) because they are the contract between
-services: the producer builds them, consumers parse them, and the AsyncAPI document that
-subscribers read is generated from them (`kam catalogue`), never written by hand.
+Payload models live in one module per domain beside this one (team, account, opportunity,
+forecast); each registers its `EventSpec`s here.
 """
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .money import Money
 
 TOPICS = {
     "account": "kam.account.events",
@@ -48,84 +46,17 @@ class CloudEvent(BaseModel):
     partitionkey: str = Field(description="Kafka message key: the aggregate id")
 
 
-# --- payload models -------------------------------------------------------------------
 
-class _Payload(BaseModel):
+class Payload(BaseModel):
+    """Base of every event payload: unknown fields are kept, so consumers tolerate additions."""
     model_config = ConfigDict(extra="allow")
 
 
-class UserState(_Payload):
-    id: uuid.UUID
-    email: str
-    name: str
-    role: Literal["rep", "manager", "admin"]
-    superior_id: uuid.UUID | None
-    active: bool = True
-    version: int
-
-
-class FieldChange(_Payload):
+class FieldChange(Payload):
+    """A changed field: {"from": before, "to": after}."""
     before: Any = Field(alias="from")
     after: Any = Field(alias="to")
     model_config = ConfigDict(populate_by_name=True, extra="allow")
-
-
-class UserCreated(_Payload):
-    user: UserState
-
-
-class UserUpdated(_Payload):
-    user: UserState
-    changes: dict[str, FieldChange] = Field(default_factory=dict)
-
-
-class AccountState(_Payload):
-    id: uuid.UUID
-    name: str
-    credit_code: str | None = None
-    industry: str | None = None
-    region: str | None = None
-    owner_id: uuid.UUID | None = None
-    version: int
-
-
-class AccountCreated(_Payload):
-    account: AccountState
-
-
-class OpportunityState(_Payload):
-    id: uuid.UUID
-    account_id: uuid.UUID
-    name: str
-    amount: Money
-    currency: str
-    close_date: dt.date
-    owner_id: uuid.UUID
-    stage: int = Field(ge=1, le=8)
-    probability: int = Field(ge=0, le=100)
-    status: Literal["open", "won", "lost"]
-    version: int
-    updated_at: dt.datetime
-
-
-class OpportunityCreated(_Payload):
-    opportunity: OpportunityState
-
-
-class OpportunityStageChanged(_Payload):
-    opportunity: OpportunityState
-    from_stage: int
-    to_stage: int
-    changed_by: uuid.UUID | None = None
-
-
-class OpportunityClosed(_Payload):
-    opportunity: OpportunityState
-    outcome: Literal["won", "lost"]
-    reason: str
-    competitor: str | None = None
-    from_stage: int
-    closed_by: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -136,21 +67,15 @@ class EventSpec:
     summary: str
 
 
-CATALOGUE: dict[str, EventSpec] = {
-    spec.type: spec
-    for spec in [
-        EventSpec("kam.team.user_created.v1", TOPICS["team"], UserCreated, "A user joined the sales organisation."),
-        EventSpec("kam.team.user_updated.v1", TOPICS["team"], UserUpdated,
-                  "A user's role, superior (hierarchy move) or active flag changed; carries the full state."),
-        EventSpec("kam.account.created.v1", TOPICS["account"], AccountCreated, "An account was created."),
-        EventSpec("kam.opportunity.created.v1", TOPICS["opportunity"], OpportunityCreated,
-                  "An opportunity was created (stage 1)."),
-        EventSpec("kam.opportunity.stage_changed.v1", TOPICS["opportunity"], OpportunityStageChanged,
-                  "An open opportunity moved to another funnel stage (from_stage → to_stage)."),
-        EventSpec("kam.opportunity.closed.v1", TOPICS["opportunity"], OpportunityClosed,
-                  "An opportunity was closed won (stage 8, probability 100) or lost (probability 0)."),
-    ]
-}
+CATALOGUE: dict[str, EventSpec] = {}
+
+
+def register(*specs: EventSpec) -> None:
+    """Each domain module (team, account, opportunity, forecast) registers its event types."""
+    for spec in specs:
+        if spec.type in CATALOGUE and CATALOGUE[spec.type] is not spec:
+            raise ValueError(f"event type {spec.type} registered twice")
+        CATALOGUE[spec.type] = spec
 
 
 @dataclass
