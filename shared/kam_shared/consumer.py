@@ -94,24 +94,64 @@ class ConsumerRunner:
             batches = await consumer.getmany(timeout_ms=200, max_records=500)
             self.assigned = bool(consumer.assignment())
             for tp, messages in batches.items():
-                handled = []
-                for msg in messages:
-                    event = await self._handle_with_retries(msg)
-                    if event is not None:
-                        handled.append(event)
+                handled = await self._handle_batch(messages)
                 # The DB transactions above are committed; now the offsets may be.
                 await consumer.commit({tp: messages[-1].offset + 1})
                 if handled and self.after_commit:
                     self.after_commit(handled)
 
-    async def _handle_with_retries(self, msg) -> CloudEvent | None:
-        try:
-            event = self._parse(msg.value)
-        except PoisonMessage as exc:
-            await self._dead_letter(msg, str(exc))
-            return None
-        if event.type not in self.handlers:
-            return None  # another service's event on a shared topic, or a newer version we don't read
+    async def _handle_batch(self, messages) -> list[CloudEvent]:
+        """Apply a partition's batch in one transaction (the fast path under load); if anything in
+        it fails, fall back to one transaction per message, with retries and the DLQ."""
+        wanted: list[tuple[object, CloudEvent, object]] = []
+        for msg in messages:
+            try:
+                event = self._parse(msg.value)
+            except PoisonMessage as exc:
+                await self._dead_letter(msg, str(exc))
+                continue
+            if event.type not in self.handlers:
+                continue  # another service's event on a shared topic, or a version we don't read
+            try:
+                wanted.append((msg, event, parse_payload(event)))
+            except ValidationError as exc:
+                await self._dead_letter(msg, f"{event.type} payload invalid: {str(exc)[:300]}", event)
+        if not wanted:
+            return []
+        if len(wanted) > 1:
+            try:
+                return await self._apply_together([(e, p) for _, e, p in wanted])
+            except Exception as exc:  # one bad event must not block the rest: go one by one
+                log.warning("batch of %d failed (%s: %s); applying one by one", len(wanted), type(exc).__name__, exc)
+        handled = []
+        for msg, event, _ in wanted:
+            if await self._retry(msg, event):
+                handled.append(event)
+        return handled
+
+    async def _apply_together(self, items: list[tuple[CloudEvent, object]]) -> list[CloudEvent]:
+        inbox = self.tables.inbox
+        applied: list[CloudEvent] = []
+        async with self.db.session() as session, session.begin():
+            ids = [e.id for e, _ in items]
+            seen = set((await session.scalars(select(inbox.c.event_id).where(
+                inbox.c.consumer == self.group_id, inbox.c.event_id.in_(ids)))).all())
+            for event, payload in items:
+                if event.id in seen:
+                    continue
+                seen.add(event.id)
+                await self.handlers[event.type](session, event, payload)
+                applied.append(event)
+            if applied:
+                now = utcnow()
+                await session.execute(insert(inbox), [dict(consumer=self.group_id, event_id=e.id, event_type=e.type,
+                                                           processed_at=now) for e in applied])
+                await self._touch_status(session, applied[-1], len(applied))
+        for event in applied:
+            EVENTS_CONSUMED.labels(self.settings.service_name, event.type).inc()
+        return applied
+
+    async def _retry(self, msg, event: CloudEvent) -> CloudEvent | None:
         attempts = self.settings.consumer_max_attempts
         for attempt in range(1, attempts + 1):
             try:
@@ -164,14 +204,14 @@ class ConsumerRunner:
             raise
         return True
 
-    async def _touch_status(self, session: AsyncSession, event: CloudEvent) -> None:
+    async def _touch_status(self, session: AsyncSession, event: CloudEvent, count: int = 1) -> None:
         status = self.tables.read_model_status
         now = utcnow()
         result = await session.execute(update(status).where(status.c.name == self.group_id).values(
-            last_event_time=event.time, last_applied_at=now, events_applied=status.c.events_applied + 1))
+            last_event_time=event.time, last_applied_at=now, events_applied=status.c.events_applied + count))
         if result.rowcount == 0:
             await session.execute(insert(status).values(name=self.group_id, last_event_time=event.time,
-                                                        last_applied_at=now, events_applied=1))
+                                                        last_applied_at=now, events_applied=count))
 
     async def _dead_letter(self, msg, reason: str, event: CloudEvent | None = None) -> None:
         topic = dlq_topic(msg.topic)

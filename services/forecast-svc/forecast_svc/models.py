@@ -21,3 +21,19 @@ opportunity_facts = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_facts_owner_close", "owner_id", "close_date"),
 )
+
+# Pre-aggregated figures per owner, close month, currency, status and stage, maintained by the
+# consumer with exact deltas (old contribution out, new in) in the same transaction as the fact.
+# A roll-up then sums a few cells per person instead of scanning every opportunity.
+rollup_cells = Table(
+    "rollup_cells", metadata,
+    Column("owner_id", Uuid, primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("status", String(10), primary_key=True),
+    Column("stage", Integer, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("weighted_cents_x100", BigInteger, nullable=False),
+    Index("ix_rollup_cells_month", "month", "owner_id"),
+)
