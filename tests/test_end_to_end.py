@@ -5,76 +5,12 @@ import json
 import time
 import uuid
 
-import httpx
-import pytest
 from aiokafka import AIOKafkaConsumer
 
 from kam_shared.auth import SigningKey
-from kam_shared.devstack import Stack, free_port, stack_database_urls
 from kam_shared.events import CloudEvent
 from kam_shared.services import SERVICES
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    urls, cleanup = stack_database_urls("e2e")
-    log_dir = tmp_path_factory.mktemp("e2e-logs")
-    s = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=log_dir)
-    s.start()
-    yield s
-    s.stop()
-    cleanup()
-
-
-class Api:
-    def __init__(self, stack):
-        self.stack = stack
-        self.http = httpx.Client(timeout=10)
-
-    def token(self, email, password):
-        resp = self.http.post(f"{self.stack.url('team-svc')}/v1/auth/token",
-                              data={"username": email, "password": password})
-        assert resp.status_code == 200, resp.text
-        return {"Authorization": f"Bearer {resp.json()['access_token']}"}
-
-    def call(self, method, service, path, auth, **kw):
-        return self.http.request(method, f"{self.stack.url(service)}{path}", headers=auth, **kw)
-
-
-@pytest.fixture(scope="module")
-def org(stack):
-    api = Api(stack)
-    admin = api.token("admin@example.com", "admin")
-
-    def user(email, role, superior=None):
-        resp = api.call("POST", "team-svc", "/v1/users", admin, json={
-            "email": email, "name": email.split("@")[0], "role": role, "password": "pw-1234",
-            **({"superior_id": superior} if superior else {})})
-        assert resp.status_code == 201, resp.text
-        return resp.json()["id"]
-
-    manager = user("manager@e2e.test", "manager")
-    rep = user("rep@e2e.test", "rep", manager)
-    peer = user("peer@e2e.test", "rep", manager)
-    return api, {"admin": admin, "manager": api.token("manager@e2e.test", "pw-1234"),
-                 "rep": api.token("rep@e2e.test", "pw-1234"), "peer": api.token("peer@e2e.test", "pw-1234")}, \
-        {"manager": manager, "rep": rep, "peer": peer}
-
-
-def wait_for(fetch, predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fetch()
-        if predicate(last):
-            return last, time.monotonic()
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last}")
-
-
-def rollup(api, auth, node, period="2026-Q4"):
-    resp = api.call("GET", "forecast-svc", "/v1/rollups", auth, params={"node": node, "period": period})
-    return resp.json() if resp.status_code == 200 else {"status": resp.status_code}
+from kam_shared.testing import wait_for
 
 
 async def read_events(bootstrap, key, expected, timeout=10.0):
@@ -109,7 +45,7 @@ def test_stage_change_reaches_rep_and_manager_rollups_and_won_moves_to_won_amoun
     assert moved.status_code == 200 and moved.json()["probability"] == 50
     accepted = time.monotonic()
     for who, node in (("rep", ids["rep"]), ("manager", ids["manager"])):
-        view, seen = wait_for(lambda: rollup(api, auth[who], node),
+        view, seen = wait_for(lambda: api.rollup(auth[who], node),
                               lambda r: r.get("weighted_amount") == "50000.00", timeout=5)
         assert view["stages"][4] == {"stage": 5, "count": 1, "amount": "100000.00", "weighted_amount": "50000.00"}
         assert view["open_amount"] == "100000.00" and view["as_of"]
@@ -118,7 +54,7 @@ def test_stage_change_reaches_rep_and_manager_rollups_and_won_moves_to_won_amoun
     won = api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp_id}/close", auth["rep"],
                    json={"outcome": "won", "reason": "best total cost of ownership"})
     assert (won.json()["stage"], won.json()["probability"], won.json()["status"]) == (8, 100, "won")
-    view, _ = wait_for(lambda: rollup(api, auth["manager"], ids["manager"]),
+    view, _ = wait_for(lambda: api.rollup(auth["manager"], ids["manager"]),
                        lambda r: r.get("won_amount") == "100000.00", timeout=5)
     assert view["open_count"] == 0 and view["weighted_amount"] == "0.00" and view["won_count"] == 1
 
@@ -178,12 +114,12 @@ def test_a_restarted_forecast_service_catches_up_from_its_committed_offset(stack
     opp = api.call("POST", "opportunity-svc", "/v1/opportunities", auth["rep"], json={
         "account_id": account["id"], "name": "Restart deal", "amount": "20000.00", "currency": "CNY",
         "close_date": "2026-10-15", "owner_id": ids["rep"]}).json()
-    wait_for(lambda: rollup(api, auth["rep"], ids["rep"], "2026-10"), lambda r: r.get("open_count") == 1)
+    wait_for(lambda: api.rollup(auth["rep"], ids["rep"], "2026-10"), lambda r: r.get("open_count") == 1)
     stack.stop_service("forecast-svc")
     api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp['id']}/stage", auth["rep"], json={"stage": 7})
     stack.start_service("forecast-svc")
     stack.wait_ready("forecast-svc")
-    view, _ = wait_for(lambda: rollup(api, auth["rep"], ids["rep"], "2026-10"),
+    view, _ = wait_for(lambda: api.rollup(auth["rep"], ids["rep"], "2026-10"),
                        lambda r: r.get("weighted_amount") == "18000.00", timeout=15)
     assert view["stages"][6]["count"] == 1 and view["open_count"] == 1  # applied once, not twice
 
@@ -201,12 +137,12 @@ def test_moving_a_rep_to_another_manager_moves_their_numbers(stack, org):
         "account_id": account["id"], "name": "Mover deal", "amount": "30000.00", "currency": "CNY",
         "close_date": "2027-02-10", "owner_id": mover["id"]})
     other_auth = api.token("other.manager@e2e.test", "pw-1234")
-    wait_for(lambda: rollup(api, auth["manager"], ids["manager"], "2027-02"), lambda r: r.get("open_count") == 1)
-    assert rollup(api, other_auth, other["id"], "2027-02")["open_count"] == 0
+    wait_for(lambda: api.rollup(auth["manager"], ids["manager"], "2027-02"), lambda r: r.get("open_count") == 1)
+    assert api.rollup(other_auth, other["id"], "2027-02")["open_count"] == 0
 
     resp = api.call("PATCH", "team-svc", f"/v1/users/{mover['id']}", auth["admin"], json={"superior_id": other["id"]})
     assert resp.status_code == 200, resp.text
-    wait_for(lambda: rollup(api, other_auth, other["id"], "2027-02"), lambda r: r.get("open_amount") == "30000.00")
-    assert rollup(api, auth["manager"], ids["manager"], "2027-02")["open_count"] == 0
+    wait_for(lambda: api.rollup(other_auth, other["id"], "2027-02"), lambda r: r.get("open_amount") == "30000.00")
+    assert api.rollup(auth["manager"], ids["manager"], "2027-02")["open_count"] == 0
     # ... and visibility moved with them.
-    assert rollup(api, auth["manager"], mover["id"], "2027-02") == {"status": 404}
+    assert api.rollup(auth["manager"], mover["id"], "2027-02") == {"status": 404}

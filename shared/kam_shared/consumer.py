@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import zlib
 from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +35,17 @@ class PoisonMessage(Exception):
     """The message can never be handled (malformed, or violates the event contract)."""
 
 
+def read_model_lock_key(group_id: str) -> int:
+    return zlib.crc32(f"kam.read-models.{group_id}".encode()) & 0x7FFFFFFF
+
+
+async def exclusive_read_model_lock(session: AsyncSession, group_id: str) -> None:
+    """Wait for in-flight event transactions of every replica to finish and hold new ones off
+    until this transaction ends (a read-model rebuild)."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": read_model_lock_key(group_id)})
+
+
 def is_stale(current_version: int | None, sequence: int) -> bool:
     """Per-aggregate sequence guard: an event older than (or equal to) what we hold is ignored."""
     return current_version is not None and sequence <= current_version
@@ -43,6 +55,9 @@ class ConsumerRunner:
     def __init__(self, settings: ServiceSettings, db: Database, tables: PlumbingTables,
                  handlers: dict[str, Handler], *, group_id: str | None = None,
                  after_commit: Callable[[list[CloudEvent]], None] | None = None):
+        """Every handler transaction takes `read_model_lock` in shared mode (PostgreSQL), so an
+        exclusive holder (`exclusive_read_model_lock`, e.g. a rebuild) sees no event half-applied
+        on any replica of the service."""
         self.settings = settings
         self.db = db
         self.tables = tables
@@ -133,6 +148,7 @@ class ConsumerRunner:
         inbox = self.tables.inbox
         applied: list[CloudEvent] = []
         async with self.db.session() as session, session.begin():
+            await self._share_read_model_lock(session)
             ids = [e.id for e, _ in items]
             seen = set((await session.scalars(select(inbox.c.event_id).where(
                 inbox.c.consumer == self.group_id, inbox.c.event_id.in_(ids)))).all())
@@ -187,6 +203,7 @@ class ConsumerRunner:
         inbox = self.tables.inbox
         try:
             async with self.db.session() as session, session.begin():
+                await self._share_read_model_lock(session)
                 seen = await session.scalar(select(inbox.c.event_id).where(
                     inbox.c.consumer == self.group_id, inbox.c.event_id == event.id))
                 if seen:
@@ -203,6 +220,11 @@ class ConsumerRunner:
                     return False
             raise
         return True
+
+    async def _share_read_model_lock(self, session: AsyncSession) -> None:
+        if not self.db.sqlite:  # SQLite has one writer at a time anyway
+            await session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"),
+                                  {"k": read_model_lock_key(self.group_id)})
 
     async def _touch_status(self, session: AsyncSession, event: CloudEvent, count: int = 1) -> None:
         status = self.tables.read_model_status

@@ -106,3 +106,38 @@ def user_event(user_id: uuid.UUID, role: str, superior_id: uuid.UUID | None, ver
     kind = "kam.team.user_created.v1" if created else "kam.team.user_updated.v1"
     ce: CloudEvent = DomainEvent(kind, user_id, version, data).to_cloudevent("/kam/team-svc")
     return ce
+
+
+class StackClient:
+    """What a client of a running stack does: sign in, call services, read roll-ups."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.http = httpx.Client(timeout=10)
+
+    def token(self, email: str, password: str) -> dict[str, str]:
+        resp = self.http.post(f"{self.stack.url('team-svc')}/v1/auth/token",
+                              data={"username": email, "password": password})
+        assert resp.status_code == 200, resp.text
+        return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+    def call(self, method: str, service: str, path: str, auth: dict, **kw) -> httpx.Response:
+        return self.http.request(method, f"{self.stack.url(service)}{path}", headers=auth, **kw)
+
+    def rollup(self, auth: dict, node: str, period: str = "2026-Q4", **params) -> dict:
+        resp = self.call("GET", "forecast-svc", "/v1/rollups", auth, params={"node": node, "period": period, **params})
+        return resp.json() if resp.status_code == 200 else {"status": resp.status_code}
+
+
+def wait_for(fetch, predicate, timeout: float = 10.0):
+    """Poll `fetch()` until `predicate` holds; returns (value, monotonic time seen)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fetch()
+        if predicate(last):
+            return last, time.monotonic()
+        time.sleep(0.02)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last}")

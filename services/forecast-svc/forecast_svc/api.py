@@ -20,3 +20,9 @@ async def get_rollup(principal: PrincipalDep, runtime: RuntimeDep,
                      currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None):
     async with runtime.db.session() as session:
         return await service.rollup_for(session, runtime, principal, node, period, currency)
+
+
+@router.post("/v1/admin/rebuild", tags=["operations"],
+             summary="Rebuild the read models from team-svc and opportunity-svc snapshots (admin)")
+async def rebuild(principal: PrincipalDep, runtime: RuntimeDep):
+    return await service.rebuild(runtime, principal)

@@ -1,18 +1,26 @@
 """Use cases of forecast-svc."""
 from __future__ import annotations
 
+import datetime as dt
+import time
 import uuid
+from decimal import Decimal
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Date, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.app import Runtime
 from kam_shared.auth import Principal
-from kam_shared.errors import NotFound
-from kam_shared.money import validate_currency
+from kam_shared.consumer import exclusive_read_model_lock
+from kam_shared.errors import Forbidden, NotFound
+from kam_shared.events import utcnow
+from kam_shared.peers import snapshot
+from kam_shared.replicas import upsert_versioned_many
+from kam_shared.money import to_cents, validate_currency
 
 from .domain.periods import parse_period
 from .domain.rollup import Group, rollup_from_groups
+from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
 
 
@@ -39,3 +47,48 @@ async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Princip
     rollup = rollup_from_groups([Group(r[0], r[1], r[2], r[3] or 0, r[4] or 0) for r in rows])
     return {"node": node, "period": period.label, "period_start": period.start, "period_end": period.end,
             "currency": currency, "other_currencies": sorted(others), "as_of": as_of, **rollup.__dict__}
+
+
+async def rebuild(runtime: Runtime, principal: Principal) -> dict:
+    """Rebuild every read model from the owners' HTTP snapshots (team-svc users, opportunity-svc
+    opportunities), then recompute the roll-up cells from the facts.
+
+    Events keep flowing meanwhile: snapshot rows are written with the same version guard as
+    events (the newer of the two wins), facts missing from the snapshot are removed only if they
+    predate the rebuild, and the cells are recomputed under an exclusive lock that no event
+    transaction of any replica can interleave with. So the result equals the live stream's.
+    """
+    if not principal.is_admin:
+        raise Forbidden("only an admin can rebuild read models")
+    started = utcnow()
+    clock = time.perf_counter()
+    users_rows = [dict(id=uuid.UUID(u["id"]), email=u["email"], name=u["name"], role=u["role"],
+                       superior_id=uuid.UUID(u["superior_id"]) if u.get("superior_id") else None,
+                       active=u.get("active", True), version=u["version"])
+                  async for u in snapshot(runtime, "team-svc", "/v1/users", principal.token)]
+    fact_rows = [dict(id=uuid.UUID(o["id"]), account_id=uuid.UUID(o["account_id"]), owner_id=uuid.UUID(o["owner_id"]),
+                      amount_cents=to_cents(Decimal(o["amount"])), currency=o["currency"],
+                      close_date=dt.date.fromisoformat(o["close_date"]), stage=o["stage"],
+                      probability=o["probability"], status=o["status"], version=o["version"],
+                      updated_at=dt.datetime.fromisoformat(o["updated_at"].replace("Z", "+00:00")))
+                 async for o in snapshot(runtime, "opportunity-svc", "/v1/opportunities", principal.token)]
+    users = runtime.tables.user_replica
+    async with runtime.db.session() as session, session.begin():
+        await exclusive_read_model_lock(session, runtime.settings.service_name)
+        await upsert_versioned_many(session, users, users_rows)
+        await upsert_versioned_many(session, facts, fact_rows)
+        in_snapshot = {r["id"] for r in fact_rows}
+        stale = [r.id for r in (await session.execute(select(facts.c.id, facts.c.updated_at))).all()
+                 if r.id not in in_snapshot and r.updated_at < started]
+        for start in range(0, len(stale), 1000):
+            await session.execute(delete(facts).where(facts.c.id.in_(stale[start:start + 1000])))
+        await session.execute(delete(cells))
+        month = (func.date_trunc("month", facts.c.close_date).cast(Date) if session.bind.dialect.name == "postgresql"
+                 else func.date(facts.c.close_date, "start of month"))
+        await session.execute(insert(cells).from_select(
+            ["owner_id", "month", "currency", "status", "stage", "count", "amount_cents", "weighted_cents_x100"],
+            select(facts.c.owner_id, month, facts.c.currency, facts.c.status, facts.c.stage, func.count(),
+                   func.sum(facts.c.amount_cents), func.sum(facts.c.amount_cents * facts.c.probability))
+            .group_by(facts.c.owner_id, month, facts.c.currency, facts.c.status, facts.c.stage)))
+    return {"users": len(users_rows), "opportunities": len(fact_rows), "removed": len(stale),
+            "started_at": started, "took_ms": round((time.perf_counter() - clock) * 1000, 1)}

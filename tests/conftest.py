@@ -1,0 +1,42 @@
+"""Shared by the cross-service tests: one running stack (broker + four services as processes)
+per test session, a small organisation in it, and the helpers a client would write."""
+import pytest
+
+from kam_shared.devstack import Stack, free_port, stack_database_urls
+from kam_shared.services import SERVICES
+from kam_shared.testing import StackClient
+
+
+stack_urls: dict[str, str] = {}  # service → database URL of the running stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    urls, cleanup = stack_database_urls("e2e")
+    stack_urls.update(urls)
+    log_dir = tmp_path_factory.mktemp("e2e-logs")
+    s = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=log_dir)
+    s.start()
+    yield s
+    s.stop()
+    cleanup()
+
+
+@pytest.fixture(scope="session")
+def org(stack):
+    api = StackClient(stack)
+    admin = api.token("admin@example.com", "admin")
+
+    def user(email, role, superior=None):
+        resp = api.call("POST", "team-svc", "/v1/users", admin, json={
+            "email": email, "name": email.split("@")[0], "role": role, "password": "pw-1234",
+            **({"superior_id": superior} if superior else {})})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["id"]
+
+    manager = user("manager@e2e.test", "manager")
+    rep = user("rep@e2e.test", "rep", manager)
+    peer = user("peer@e2e.test", "rep", manager)
+    return api, {"admin": admin, "manager": api.token("manager@e2e.test", "pw-1234"),
+                 "rep": api.token("rep@e2e.test", "pw-1234"), "peer": api.token("peer@e2e.test", "pw-1234")}, \
+        {"manager": manager, "rep": rep, "peer": peer}
