@@ -7,13 +7,9 @@ from kam_shared.services import SERVICES
 from kam_shared.testing import StackClient
 
 
-stack_urls: dict[str, str] = {}  # service → database URL of the running stack
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     urls, cleanup = stack_database_urls("e2e")
-    stack_urls.update(urls)
     log_dir = tmp_path_factory.mktemp("e2e-logs")
     s = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=log_dir)
     s.start()

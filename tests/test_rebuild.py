@@ -4,8 +4,8 @@ import asyncio
 import random
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
-from conftest import stack_urls
 from kam_shared.devstack import _pg_admin
 from kam_shared.testing import wait_for
 
@@ -123,14 +123,14 @@ def test_live_rollups_match_a_model_and_a_rebuild_restores_them_exactly(stack, o
 
     # The read-model database is lost; forecast-svc restarts empty, its group offsets still committed.
     stack.stop_service("forecast-svc")
-    url = stack_urls["forecast-svc"]
+    url = stack.database_urls["forecast-svc"]
     if url.startswith("postgresql"):
         name = url.rsplit("/", 1)[1]
         asyncio.run(_pg_admin([f'DROP DATABASE "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"']))
     else:
         path = url.split("///", 1)[1]
         for suffix in ("", "-wal", "-shm"):
-            __import__("pathlib").Path(path + suffix).unlink(missing_ok=True)
+            Path(path + suffix).unlink(missing_ok=True)
     stack.start_service("forecast-svc")
     stack.wait_ready("forecast-svc")
     assert api.rollup(admin, head, "2026") == {"status": 404}  # not even the hierarchy is known now
