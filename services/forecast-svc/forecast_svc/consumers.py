@@ -3,18 +3,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.events import CloudEvent
+from kam_shared.consumer import batch_handler
 from kam_shared.money import to_cents
-from kam_shared.replicas import upsert_versioned
+from kam_shared.replicas import upsert_versioned_many
 
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
+
+CELL_KEY = ("owner_id", "month", "currency", "status", "stage")
 
 
 @dataclass(frozen=True)
@@ -28,39 +31,9 @@ class Contribution:
     amount_cents: int
     probability: int
 
-    def key(self) -> dict:
-        return dict(owner_id=self.owner_id, month=self.month, currency=self.currency, status=self.status,
-                    stage=self.stage)
-
-
-async def _bump(session: AsyncSession, c: Contribution, sign: int) -> None:
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(cells).values(**c.key(), count=sign, amount_cents=sign * c.amount_cents,
-                                        weighted_cents_x100=sign * c.amount_cents * c.probability)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[cells.c.owner_id, cells.c.month, cells.c.currency, cells.c.status, cells.c.stage],
-        set_={"count": cells.c.count + stmt.excluded.count,
-              "amount_cents": cells.c.amount_cents + stmt.excluded.amount_cents,
-              "weighted_cents_x100": cells.c.weighted_cents_x100 + stmt.excluded.weighted_cents_x100})
-    await session.execute(stmt)
-
-
-async def apply_opportunity(session: AsyncSession, event: CloudEvent, payload) -> None:
-    """created / stage_changed / closed all carry the full state after the change: replace the fact
-    and move its contribution between cells, exactly, in the same transaction."""
-    o = payload.opportunity
-    query = select(facts).where(facts.c.id == o.id)
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
-    old = (await session.execute(query)).mappings().first()
-    new = dict(id=o.id, account_id=o.account_id, owner_id=o.owner_id, amount_cents=to_cents(o.amount),
-               currency=o.currency, close_date=o.close_date, stage=o.stage, probability=o.probability,
-               status=o.status, version=o.version, updated_at=o.updated_at)
-    if not await upsert_versioned(session, facts, new):
-        return  # stale or replayed: the fact (and so the cells) already reflect something newer
-    if old is not None:
-        await _bump(session, contribution(old), -1)
-    await _bump(session, contribution(new), +1)
+    @property
+    def key(self) -> tuple:
+        return (self.owner_id, self.month, self.currency, self.status, self.stage)
 
 
 def contribution(fact) -> Contribution:
@@ -68,6 +41,66 @@ def contribution(fact) -> Contribution:
                         status=fact["status"], stage=fact["stage"], amount_cents=fact["amount_cents"],
                         probability=fact["probability"])
 
+
+def cell_deltas(changes: list[tuple[dict | None, dict]]) -> dict[tuple, list[int]]:
+    """Net change per cell for a set of (old fact or None, new fact): pure arithmetic, exact."""
+    deltas: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for old, new in changes:
+        for fact, sign in ((old, -1), (new, +1)):
+            if fact is None:
+                continue
+            c = contribution(fact)
+            d = deltas[c.key]
+            d[0] += sign
+            d[1] += sign * c.amount_cents
+            d[2] += sign * c.amount_cents * c.probability
+    return {k: v for k, v in deltas.items() if v != [0, 0, 0]}
+
+
+async def _bump_cells(session: AsyncSession, deltas: dict[tuple, list[int]]) -> None:
+    if not deltas:
+        return
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(cells)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[cells.c[k] for k in CELL_KEY],
+        set_={"count": cells.c.count + stmt.excluded.count,
+              "amount_cents": cells.c.amount_cents + stmt.excluded.amount_cents,
+              "weighted_cents_x100": cells.c.weighted_cents_x100 + stmt.excluded.weighted_cents_x100})
+    rows = [dict(zip(CELL_KEY, key), count=d[0], amount_cents=d[1], weighted_cents_x100=d[2])
+            for key, d in sorted(deltas.items(), key=lambda kv: tuple(map(str, kv[0])))]  # fixed order: no deadlocks
+    await session.execute(stmt, rows)
+
+
+async def apply_opportunities(session: AsyncSession, items: list) -> None:
+    """created / stage_changed / closed all carry the full state after the change. For a run of
+    them: keep the newest state per opportunity, replace the facts that are older, and move the
+    contributions between cells by their exact net deltas, all in the caller's transaction."""
+    newest: dict[uuid.UUID, object] = {}
+    for _, payload in items:
+        o = payload.opportunity
+        if o.id not in newest or o.version > newest[o.id].version:
+            newest[o.id] = o
+    query = select(facts).where(facts.c.id.in_(list(newest)))
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    old_rows = {r["id"]: dict(r) for r in (await session.execute(query)).mappings().all()}
+    changes = []
+    for o in newest.values():
+        old = old_rows.get(o.id)
+        if old is not None and old["version"] >= o.version:
+            continue  # stale or replayed: the fact already reflects something as new or newer
+        changes.append((old, dict(id=o.id, account_id=o.account_id, owner_id=o.owner_id,
+                                  amount_cents=to_cents(o.amount), currency=o.currency, close_date=o.close_date,
+                                  stage=o.stage, probability=o.probability, status=o.status, version=o.version,
+                                  updated_at=o.updated_at)))
+    if not changes:
+        return
+    await upsert_versioned_many(session, facts, [new for _, new in changes])
+    await _bump_cells(session, cell_deltas(changes))
+
+
+apply_opportunity = batch_handler(apply_opportunities)
 
 HANDLERS = {
     "kam.opportunity.created.v1": apply_opportunity,
