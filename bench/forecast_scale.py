@@ -1,0 +1,315 @@
+"""forecast-svc at scale: 2,000 users in 6 levels, 200,000 opportunities.
+
+(a) events applied per second by one forecast-svc instance (catching up on a full topic);
+(b) p99 of the top node's quarter roll-up read;
+(c) p99 of "stage change accepted by opportunity-svc → top node's roll-up shows it" while
+    background stage changes run at 200/s, beside the broker's raw produce→consume round trip.
+
+The organisation and the 200,000 opportunities are published as the owning services would
+publish them (CloudEvents on kam.team.events / kam.opportunity.events); the live stage changes
+of (c) go through opportunity-svc's HTTP API. Probe opportunities are in USD and the
+background load in CNY, so each probe's effect on the top node's USD roll-up is known exactly.
+
+    .venv/bin/python bench/forecast_scale.py [--opportunities 200000] [--probes 100]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import random
+import statistics
+import time
+import uuid
+from decimal import Decimal
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from kam_shared.broker import ensure_topics
+from kam_shared.devstack import Stack, free_port, postgres_available, stack_database_urls
+from kam_shared.events import (TOPICS, AccountCreated, AccountState, DomainEvent, OpportunityCreated,
+                               OpportunityState, UserCreated, UserState, utcnow)
+from kam_shared.services import SERVICES
+from kam_shared.settings import ServiceSettings
+from kam_shared.testing import jwks_json_for_tests, token_for
+
+LEVEL_SIZES = [1, 4, 16, 80, 400, 1499]  # 2,000 users in 6 levels
+PROBABILITY = [10, 20, 30, 40, 50, 70, 90]
+QUARTER = "2026-Q4"
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))], 2)
+
+
+def build_org(rng: random.Random) -> tuple[list[UserState], list[uuid.UUID]]:
+    users: list[UserState] = []
+    previous: list[uuid.UUID] = []
+    for level, size in enumerate(LEVEL_SIZES):
+        current = []
+        for i in range(size):
+            uid = uuid.uuid4()
+            superior = previous[i % len(previous)] if previous else None
+            role = "rep" if level == len(LEVEL_SIZES) - 1 else "manager"
+            users.append(UserState(id=uid, email=f"u{level}-{i}@bench.kam", name=f"u{level}-{i}", role=role,
+                                   superior_id=superior, version=1))
+            current.append(uid)
+        previous = current
+    return users, previous  # everyone, and the reps (leaf level)
+
+
+async def publish(bootstrap: str, topic: str, events: list[DomainEvent], source: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all",
+                                linger_ms=5, max_batch_size=1 << 20)
+    await producer.start()
+    try:
+        pending = []
+        for event in events:
+            ce = event.to_cloudevent(source)
+            pending.append(await producer.send(topic, ce.model_dump_json().encode(), key=ce.partitionkey.encode()))
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def broker_round_trip(bootstrap: str, samples: int = 500) -> list[float]:
+    topic = f"bench.roundtrip.{uuid.uuid4().hex[:6]}"
+    await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap, kafka_topic_partitions=1), [topic])
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="latest")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=0)
+    await consumer.start()
+    await producer.start()
+    try:
+        await consumer.seek_to_end()
+        await producer.send_and_wait(topic, b"warm-up")
+        await consumer.getone()
+        times = []
+        for i in range(samples):
+            start = time.perf_counter()
+            await producer.send_and_wait(topic, str(i).encode())
+            await consumer.getone()
+            times.append((time.perf_counter() - start) * 1000)
+        return times
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+async def wait_until(check, timeout: float, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(interval)
+    raise TimeoutError("condition not met")
+
+
+async def run(args, urls: dict[str, str]) -> dict:
+    rng = random.Random(42)
+    ports = {name: free_port() for name in SERVICES}
+    stack = Stack(database_urls=urls, ports=ports, services=["opportunity-svc"],
+                  extra_env={"KAM_JWKS_JSON": jwks_json_for_tests(), "LOG_LEVEL": "WARNING"})
+    admin = {"Authorization": f"Bearer {token_for(uuid.uuid4(), 'admin')}"}
+    result: dict = {"bench": "forecast_scale", "database": "postgresql" if postgres_available() else "sqlite"}
+    try:
+        stack.start()
+        bootstrap = stack.bootstrap
+        users, reps = build_org(rng)
+        top = users[0].id
+        print(f"publishing {len(users)} users and {args.opportunities} opportunities ...", flush=True)
+        await ensure_topics(ServiceSettings(kafka_bootstrap_servers=bootstrap), list(TOPICS.values()))
+        await publish(bootstrap, TOPICS["team"], [
+            DomainEvent("kam.team.user_created.v1", u.id, 1, UserCreated(user=u)) for u in users], "/kam/team-svc")
+        start_day = dt.date(2026, 1, 1)
+        opportunities = []
+        for _ in range(args.opportunities):
+            stage = rng.randint(1, 7)
+            status = "open" if rng.random() < 0.8 else rng.choice(["won", "lost"])
+            state = OpportunityState(
+                id=uuid.uuid4(), account_id=uuid.uuid4(), name="bench", amount=Decimal(rng.randrange(10**5, 10**9)) / 100,
+                currency="CNY", close_date=start_day + dt.timedelta(days=rng.randrange(0, 730)),
+                owner_id=rng.choice(reps), stage=8 if status != "open" else stage,
+                probability={"won": 100, "lost": 0}.get(status, PROBABILITY[stage - 1]), status=status, version=1,
+                updated_at=utcnow())
+            opportunities.append(DomainEvent("kam.opportunity.created.v1", state.id, 1,
+                                             OpportunityCreated(opportunity=state)))
+        await publish(bootstrap, TOPICS["opportunity"], opportunities, "/kam/opportunity-svc")
+        total_events = len(users) + len(opportunities)
+
+        # (a) one forecast-svc instance catches up on the full topics.
+        stack.services.append("forecast-svc")
+        started = time.monotonic()
+        stack.start_service("forecast-svc")
+        http = httpx.AsyncClient(timeout=30)
+        fc = stack.url("forecast-svc")
+
+        async def applied() -> int:
+            try:
+                counts = 0
+                for year in ("2026", "2027"):
+                    r = (await http.get(f"{fc}/v1/rollups", params={"node": str(top), "period": year},
+                                        headers=admin)).json()
+                    counts += r["open_count"] + r["won_count"] + r["lost_count"]
+                return counts
+            except (httpx.HTTPError, KeyError, ValueError):
+                return 0
+
+        samples: list[tuple[float, int]] = []
+
+        async def caught_up():
+            n = await applied()
+            samples.append((time.monotonic(), n))
+            return n >= len(opportunities)
+
+        await wait_until(caught_up, timeout=1800, interval=0.5)
+        first = next((t, n) for t, n in samples if n > 0)
+        last = samples[-1]
+        steady_rate = (last[1] - first[1]) / max(last[0] - first[0], 1e-9)
+        result.update(users=len(users), opportunities=len(opportunities), events=total_events,
+                      catch_up_s=round(last[0] - started, 1), apply_rate_per_s=round(steady_rate),
+                      target_apply_rate_per_s=3000)
+        print(f"(a) caught up on {total_events} events in {last[0] - started:.1f}s "
+              f"(incl. start-up); steady rate {steady_rate:.0f} events/s", flush=True)
+
+        # (b) the top node's quarter roll-up, read 500 times.
+        reads = []
+        for _ in range(500):
+            t = time.perf_counter()
+            r = await http.get(f"{fc}/v1/rollups", params={"node": str(top), "period": QUARTER}, headers=admin)
+            reads.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 200
+        result.update(rollup_read_p50_ms=pct(reads, 50), rollup_read_p99_ms=pct(reads, 99),
+                      target_rollup_read_p99_ms=20)
+        print(f"(b) top-node {QUARTER} roll-up read: p50 {pct(reads, 50)} ms, p99 {pct(reads, 99)} ms", flush=True)
+
+        # (c) live stage changes through opportunity-svc.
+        op = stack.url("opportunity-svc")
+        accounts = [AccountState(id=uuid.uuid4(), name=f"Bench account {i}", owner_id=reps[i], version=1)
+                    for i in range(20)]
+        await publish(bootstrap, TOPICS["account"], [
+            DomainEvent("kam.account.created.v1", a.id, 1, AccountCreated(account=a)) for a in accounts],
+            "/kam/account-svc")
+
+        async def create(currency: str) -> dict:
+            body = {"account_id": str(rng.choice(accounts).id), "name": "live", "currency": currency,
+                    "amount": f"{rng.randrange(10**5, 10**8) / 100:.2f}", "close_date": "2026-11-15",
+                    "owner_id": str(rng.choice(reps))}
+            for _ in range(100):
+                r = await http.post(f"{op}/v1/opportunities", json=body, headers=admin)
+                if r.status_code == 201:
+                    return r.json()
+                await asyncio.sleep(0.1)  # the account replica may still be catching up
+            raise RuntimeError(r.text)
+
+        background = [await create("CNY") for _ in range(300)]
+        probes = [await create("USD") for _ in range(20)]
+        usd_weighted = {p["id"]: Decimal(p["amount"]) * 10 / 100 for p in probes}
+        stages = {p["id"]: 1 for p in probes + background}
+
+        async def usd_view() -> str | None:
+            r = await http.get(f"{fc}/v1/rollups", params={"node": str(top), "period": QUARTER, "currency": "USD"},
+                               headers=admin)
+            return r.json().get("weighted_amount")
+
+        expected = f"{sum(usd_weighted.values()):.2f}"
+        await wait_until(lambda: _eq(usd_view, expected), timeout=60, interval=0.05)
+
+        stop = asyncio.Event()
+        sent = 0
+
+        async def background_load(rate: float = 200.0) -> None:
+            nonlocal sent
+            bg_http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=32))
+            in_flight: set[asyncio.Task] = set()
+            begin = time.monotonic()
+            while not stop.is_set():
+                target = int((time.monotonic() - begin) * rate)
+                while sent < target:
+                    opp = rng.choice(background)
+                    stage = rng.choice([s for s in range(1, 8) if s != stages[opp["id"]]])
+                    stages[opp["id"]] = stage
+                    task = asyncio.create_task(bg_http.post(f"{op}/v1/opportunities/{opp['id']}/stage",
+                                                            json={"stage": stage}, headers=admin))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                    sent += 1
+                await asyncio.sleep(0.002)
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            await bg_http.aclose()
+
+        load = asyncio.create_task(background_load())
+        load_start = time.monotonic()
+        latencies, timeouts = [], 0
+        for i in range(args.probes):
+            probe = probes[i % len(probes)]
+            stage = rng.choice([s for s in range(1, 8) if s != stages[probe["id"]]])
+            stages[probe["id"]] = stage
+            usd_weighted[probe["id"]] = Decimal(probe["amount"]) * PROBABILITY[stage - 1] / 100
+            expected = f"{sum(usd_weighted.values()).quantize(Decimal('0.01'))}"
+            r = await http.post(f"{op}/v1/opportunities/{probe['id']}/stage", json={"stage": stage}, headers=admin)
+            accepted = time.perf_counter()
+            assert r.status_code == 200, r.text
+            while True:
+                if await usd_view() == expected:
+                    latencies.append((time.perf_counter() - accepted) * 1000)
+                    break
+                if time.perf_counter() - accepted > 5:
+                    timeouts += 1
+                    break
+        stop.set()
+        await load
+        achieved = sent / (time.monotonic() - load_start)
+        floor = await broker_round_trip(bootstrap)
+        result.update(probes=args.probes, change_to_rollup_p50_ms=pct(latencies, 50),
+                      change_to_rollup_p99_ms=pct(latencies, 99), change_to_rollup_max_ms=pct(latencies, 100),
+                      probe_timeouts=timeouts, background_changes_per_s=round(achieved, 1),
+                      target_change_to_rollup_p99_ms=50, floor_p50_ms=pct(floor, 50), floor_p99_ms=pct(floor, 99))
+        await http.aclose()
+    finally:
+        stack.stop()
+    return result
+
+
+async def _eq(fetch, expected) -> bool:
+    return await fetch() == expected
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--opportunities", type=int, default=200_000)
+    parser.add_argument("--probes", type=int, default=100)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    urls, cleanup = stack_database_urls("bench_fscale")  # creates databases: outside the event loop
+    try:
+        result = asyncio.run(run(args, urls))
+    finally:
+        cleanup()
+    print()
+    print(f"{'figure':44} {'value':>12} {'target':>10}")
+    rows = [("users / opportunities", f"{result['users']}/{result['opportunities']}", ""),
+            ("(a) events applied per second (steady)", result["apply_rate_per_s"], ">= 3000"),
+            ("(a) catch-up incl. start-up, s", result["catch_up_s"], ""),
+            ("(b) top-node quarter roll-up read p50 ms", result["rollup_read_p50_ms"], ""),
+            ("(b) top-node quarter roll-up read p99 ms", result["rollup_read_p99_ms"], "< 20"),
+            ("(c) stage change -> roll-up p50 ms", result["change_to_rollup_p50_ms"], ""),
+            ("(c) stage change -> roll-up p99 ms", result["change_to_rollup_p99_ms"], "< 50"),
+            ("(c) probe timeouts (5 s)", result["probe_timeouts"], "0"),
+            ("(c) background stage changes per s", result["background_changes_per_s"], "200"),
+            ("broker round trip p50 / p99 ms (floor)", f"{result['floor_p50_ms']} / {result['floor_p99_ms']}", ""),
+            ("database", result["database"], "")]
+    for name, value, target in rows:
+        print(f"{name:44} {value!s:>12} {target:>10}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
