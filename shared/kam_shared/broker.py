@@ -32,6 +32,7 @@ def make_consumer(settings: ServiceSettings, *topics: str, group_id: str | None,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         client_id=settings.service_name,
     )
     kwargs.update(overrides)

@@ -135,6 +135,8 @@ class Stack:
             "DATABASE_URL": self.database_urls[service],
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "KAFKA_IDEMPOTENCE": "false" if self.broker else os.environ.get("KAFKA_IDEMPOTENCE", "true"),
+            # Tansu holds a fetch for the whole wait even when data is there (see settings.py).
+            "KAFKA_FETCH_MAX_WAIT_MS": "5" if self.broker else os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", "500"),
             "PORT": str(self.ports[service]),
             "HOST": "127.0.0.1",
             "KAM_JWKS_URL": f"{self.url('team-svc')}/.well-known/jwks.json",

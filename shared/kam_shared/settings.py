@@ -20,6 +20,10 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Apache Kafka supports the idempotent producer; the Tansu dev broker does not.
     kafka_idempotence: bool = True
+    # How long a fetch may wait for data. Apache Kafka answers as soon as data arrives, so the
+    # default is harmless there; Tansu holds every fetch for the full wait, so against it a
+    # short wait is what keeps event latency in milliseconds (the dev stack sets 5).
+    kafka_fetch_max_wait_ms: int = 500
     kafka_topic_partitions: int = 6
     kafka_replication_factor: int = 1
     # Consumers retry a failing event this many times before sending it to <topic>.dlq.
