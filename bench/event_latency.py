@@ -42,6 +42,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import random
 import shutil
 import statistics
@@ -134,6 +135,7 @@ class Results:
     floor_lost: int = 0
     settle_waits: list[float] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)          # raw per-step samples for --samples
+    load: list[float] = field(default_factory=list)          # 1-minute load average before / after
     log_dir: str = ""
 
 
@@ -444,7 +446,8 @@ def report(results: Results, args) -> dict:
     print()
     print(f"event latency — {args.changes} sequential stage changes, {results.opportunities} opportunities, "
           f"database {results.database}, broker Tansu (memory), pause 0..{args.gap_ms:g} ms, "
-          f"poll interval {args.poll_ms:g} ms")
+          f"poll interval {args.poll_ms:g} ms, {os.cpu_count()} CPUs, "
+          f"load average {' → '.join(f'{x:.2f}' for x in results.load)}")
     print(f"{'':{width}}  {'n':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'mean':>8}   (ms)")
     for name, s in rows:
         cells = [f"{s[k]:8.2f}" if s[k] is not None else f"{'-':>8}" for k in ("p50", "p95", "p99", "max", "mean")]
@@ -468,6 +471,7 @@ def report(results: Results, args) -> dict:
         "floor_p50_ms": floor["p50"], "floor_p99_ms": floor["p99"],
         "floor_default_fetch_p50_ms": summary(results.floor_default)["p50"],
         "floor_default_fetch_p99_ms": summary(results.floor_default)["p99"],
+        "load_1m": [round(x, 2) for x in results.load], "cpus": os.cpu_count(),
         "target_p99_ms": TARGET_P99_MS,
     }
 
@@ -495,11 +499,13 @@ def main() -> None:
         print(f"starting broker and services ({database}; logs in {run_dir / 'log'}) ...", file=sys.stderr,
               flush=True)
         stack.start()
+        results.load.append(os.getloadavg()[0])
         asyncio.run(measure(stack, args, results))
+        results.load.append(os.getloadavg()[0])
     finally:
         stack.stop()
         drop()
-        if database == "sqlite":  # test_database_urls leaves SQLite files behind; they are ours
+        if database == "sqlite":  # the cleanup callable leaves SQLite files behind; they are ours
             sqlite_dir = Path(next(iter(urls.values())).removeprefix("sqlite+aiosqlite:///")).parent
             shutil.rmtree(sqlite_dir, ignore_errors=True)
         (run_dir / "team-svc-jwt.pem").unlink(missing_ok=True)
