@@ -12,4 +12,6 @@ def create_app(settings: Settings | None = None):
         settings, title="KAM opportunity-svc",
         description="Opportunities: the 8-stage funnel, value assessment, tenders, sales teams.",
         tables=plumbing, routers=[router],
-        handlers={"kam.account.created.v1": service.on_account_created})
+        handlers={"kam.account.created.v1": service.on_account_created,
+                  "kam.account.merged.v1": service.on_account_merged},
+        after_events=service.kick_relay_after_merges)

@@ -2,8 +2,11 @@ import datetime as dt
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from kam_shared.events.opportunity import (AssessmentDimensionScore, EvaluationWeights, ForecastCategory,
+                                           OpportunityLineState, OpportunityState, TeamRole, TenderLot, TenderPartner,
+                                           TenderState)
 from kam_shared.money import Money
 
 
@@ -15,6 +18,30 @@ class OpportunityCreate(BaseModel):
     currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. CNY")
     close_date: dt.date
     owner_id: uuid.UUID | None = Field(default=None, description="defaults to the caller")
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    quantity: int = Field(ge=1, description="whole units, at least 1")
+    expected_price: Money | None = Field(default=None, description="the customer's expected unit price (希望价格)")
+    quoted_price: Money | None = Field(default=None, description="our quoted unit price (报价)")
+    currency: str | None = Field(default=None, description="if given, must be the opportunity's currency")
+
+
+class OpportunityPatch(BaseModel):
+    """Send only what changes. `lines` replaces all product lines. With `amount_from_lines` true the
+    amount is Σ quantity × (quoted, else expected) price and follows the lines."""
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    amount: Money | None = None
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    close_date: dt.date | None = None
+    forecast_category: ForecastCategory | None = Field(
+        default=None, description="the primary owner's override; null clears it (derived from the stage)")
+    lines: list[LineIn] | None = Field(default=None, max_length=200)
+    amount_from_lines: StrictBool | None = None
 
 
 class StageChange(BaseModel):
@@ -29,23 +56,68 @@ class Close(BaseModel):
     competitor: str | None = Field(default=None, max_length=200, description="who won, when lost")
 
 
-class OpportunityOut(BaseModel):
-    id: uuid.UUID
-    account_id: uuid.UUID
-    name: str
-    amount: Money
-    currency: str
-    close_date: dt.date
+class Reopen(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+    stage: int | None = Field(default=None, ge=1, le=7,
+                              description="open stage to reopen into; defaults to the stage it was closed from")
+
+
+class Confirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirmed: StrictBool = True
+
+
+class OwnerChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     owner_id: uuid.UUID
-    stage: int
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class TeamMemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: TeamRole
+
+
+class AssessmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answers: dict[str, StrictBool] = Field(description="all 20 question keys (GET /v1/opportunities/assessment-"
+                                                       "questions), each true or false")
+
+
+FORBID = ConfigDict(extra="forbid")  # the event models keep unknown fields; API input refuses them
+
+
+class LotIn(TenderLot):
+    model_config = FORBID
+
+
+class PartnerIn(TenderPartner):
+    model_config = FORBID
+
+
+class WeightsIn(EvaluationWeights):
+    model_config = FORBID
+
+
+class TenderIn(TenderState):
+    """Replaces the tender details as a whole (the event's TenderState, refusing unknown fields)."""
+    model_config = FORBID
+    lots: list[LotIn] = Field(default_factory=list, max_length=100)
+    partners: list[PartnerIn] = Field(default_factory=list, max_length=100)
+    evaluation_weights: WeightsIn | None = None
+    competing_brands: list[str] = Field(default_factory=list, max_length=100)
+
+
+class LineOut(OpportunityLineState):
+    pass
+
+
+class OpportunityOut(OpportunityState):
     stage_name: str
-    probability: int
-    status: Literal["open", "won", "lost"]
-    close_reason: str | None = None
-    lost_to_competitor: str | None = None
-    version: int
     created_at: dt.datetime
-    updated_at: dt.datetime
+    stage_entered_at: dt.datetime
+    confirmed_by: uuid.UUID | None = None
 
 
 class OpportunityPage(BaseModel):
@@ -53,12 +125,24 @@ class OpportunityPage(BaseModel):
     next_cursor: str | None
 
 
+class SnapshotPage(BaseModel):
+    """Opportunities in id order with their versions, as events carry them (for read-model rebuilds)."""
+    items: list[OpportunityState]
+    next_cursor: str | None
+    stage_model_version: int
+    as_of: dt.datetime
+
+
 class StageHistoryEntry(BaseModel):
+    kind: str = Field(description="created | advanced | skipped_forward | moved_back | won | lost | reopened")
     from_stage: int | None
     to_stage: int
     status: str
     changed_by: uuid.UUID | None
     changed_at: dt.datetime
+    reason: str | None = None
+    left_at: dt.datetime | None = Field(description="when the next entry moved it on; null while current")
+    days_in_stage: float | None = Field(description="days spent in to_stage (so far, while current and open)")
 
 
 class StageOut(BaseModel):
@@ -66,3 +150,67 @@ class StageOut(BaseModel):
     name: str
     description: str
     probability: int
+
+
+class StageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: int
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=2000)
+    probability: int = Field(ge=0, le=100)
+
+
+class QuestionOut(BaseModel):
+    key: str
+    text: str
+
+
+class DimensionOut(BaseModel):
+    key: str
+    title: str
+    questions: list[QuestionOut]
+
+
+class AssessmentOut(BaseModel):
+    number: int
+    answers: dict[str, bool]
+    dimensions: list[AssessmentDimensionScore]
+    total: int
+    high_value: bool
+    assessed_by: uuid.UUID | None
+    assessed_at: dt.datetime
+    opportunity_version: int
+
+
+class TeamMemberOut(BaseModel):
+    user_id: uuid.UUID
+    role: TeamRole | Literal["primary_owner"]
+    primary: bool = False
+    name: str | None = Field(default=None, description="from the user replica")
+    added_at: dt.datetime | None = None
+
+
+class StageSummary(BaseModel):
+    stage: int
+    name: str
+    status: Literal["open", "won", "lost"]
+    probability: int | None = Field(description="the stage model's probability (open stages)")
+    count: int
+    amounts: list["CurrencyAmount"]
+
+
+class CurrencyAmount(BaseModel):
+    currency: str
+    amount: Money
+    weighted_amount: Money
+
+
+class PipelineSummary(BaseModel):
+    stages: list[StageSummary] = Field(description="open stages 1..7, then won and lost")
+    open_count: int
+    open_amounts: list[CurrencyAmount]
+    won_count: int
+    lost_count: int
+    high_value_count: int
+    confirmed_count: int
+    stage_model_version: int

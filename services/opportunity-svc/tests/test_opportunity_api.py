@@ -1,126 +1,141 @@
-"""opportunity-svc over HTTP (in-process app, real migrated database, real account-svc app for the
-fallback lookup, replicas fed through the service's own consumer path)."""
+"""opportunity-svc over HTTP: the core contract, funnel moves, closing, reopening, edits with product
+lines and If-Match, the stage history (in-process app, real migrated database, replicas fed through
+the service's own consumer path)."""
+import json
 import uuid
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
-from kam_shared.events import AccountCreated, AccountState, DomainEvent
-from kam_shared.testing import bearer, feed, outbox_rows, service_client, user_event
-from opportunity_svc.models import opportunities
-
-MANAGER, REP, OTHER_REP = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-ACCOUNT = uuid.uuid4()
+from kam_shared.testing import bearer
+from opportunity_svc.models import stage_history
 
 
-def account_event(account_id, owner):
-    return DomainEvent("kam.account.created.v1", account_id, 1, AccountCreated(account=AccountState(
-        id=account_id, name="Bank of Tests", owner_id=owner, version=1))).to_cloudevent("/kam/account-svc")
-
-
-@pytest.fixture(scope="module")
-async def accounts_app():
-    async with service_client("account-svc") as client:
-        await feed(client.runtime, user_event(MANAGER, "manager", None), user_event(REP, "rep", MANAGER))
-        yield client
-
-
-@pytest.fixture(scope="module")
-async def opps(accounts_app):
-    async with service_client("opportunity-svc") as client:
-        await feed(client.runtime, user_event(MANAGER, "manager", None), user_event(REP, "rep", MANAGER),
-                   user_event(OTHER_REP, "rep", None), account_event(ACCOUNT, REP))
-        account_app = accounts_app._transport.app
-        client.runtime.extras["account_svc_client"] = lambda: httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=account_app), base_url="http://account-svc")
-        yield client
-
-
-def body(**over):
-    return {"account_id": str(ACCOUNT), "name": "Core banking renewal", "amount": "100000.00", "currency": "CNY",
-            "close_date": "2026-12-15", "owner_id": str(REP), **over}
-
-
-def assert_problem(resp, status, mentions):
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/problem+json")
-    assert mentions in resp.json()["detail"] + str(resp.json().get("field", "")), resp.json()
-
-
-async def count_opps(client):
-    async with client.runtime.db.session() as session:
-        return await session.scalar(select(func.count()).select_from(opportunities))
-
-
-async def test_create_matches_the_core_contract(opps):
-    resp = await opps.post("/v1/opportunities", headers=bearer(REP), json=body(amount=125000))
+async def test_create_matches_the_core_contract(world):
+    rep = await world.user()
+    account = await world.account(rep)
+    resp = await world.client.post("/v1/opportunities", headers=bearer(rep),
+                                   json=world.body(account, rep, amount=125000))
     assert resp.status_code == 201, resp.text
     o = resp.json()
     assert (o["stage"], o["probability"], o["status"], o["version"]) == (1, 10, "open", 1)
     assert o["amount"] == "125000.00" and o["currency"] == "CNY" and resp.headers["etag"] == '"1"'
     assert o["created_at"].endswith("Z") or o["created_at"].endswith("+00:00")
+    assert (o["confirmed"], o["forecast_category"], o["lines"], o["team"], o["high_value"]) == (
+        False, None, [], [], None)
+    assert resp.headers["location"] == f"/v1/opportunities/{o['id']}"
+    event = json.loads((await world.outbox())[-1]["payload"])
+    assert event["type"] == "kam.opportunity.created.v1" and event["data"]["opportunity"]["amount"] == "125000.00"
 
 
-async def test_stage_moves_close_and_their_events(opps):
-    o = (await opps.post("/v1/opportunities", headers=bearer(REP), json=body())).json()
-    before = len(await outbox_rows(opps.runtime))
-    moved = await opps.post(f"/v1/opportunities/{o['id']}/stage", headers=bearer(REP), json={"stage": 5})
+async def test_stage_moves_close_and_their_events(world):
+    rep = await world.user()
+    o = await world.opportunity(rep)
+    client = world.client
+    before = len(await world.outbox())
+    moved = await client.post(f"/v1/opportunities/{o['id']}/stage", headers=bearer(rep), json={"stage": 5})
     assert moved.status_code == 200 and moved.json()["probability"] == 50 and moved.json()["version"] == 2
-    won = await opps.post(f"/v1/opportunities/{o['id']}/close", headers=bearer(REP),
-                          json={"outcome": "won", "reason": "best total cost"})
+    assert moved.json()["stage_name"] == "Shortlisted / bidding"
+    won = await client.post(f"/v1/opportunities/{o['id']}/close", headers=bearer(rep),
+                            json={"outcome": "won", "reason": "best total cost"})
     assert (won.json()["stage"], won.json()["probability"], won.json()["status"]) == (8, 100, "won")
-    rows = (await outbox_rows(opps.runtime))[before:]
+    rows = (await world.outbox())[before:]
     assert [r["event_type"] for r in rows] == ["kam.opportunity.stage_changed.v1", "kam.opportunity.closed.v1"]
     assert all(r["message_key"] == o["id"] for r in rows)
-    history = (await opps.get(f"/v1/opportunities/{o['id']}/stage-history", headers=bearer(REP))).json()
-    assert [(h["from_stage"], h["to_stage"], h["status"]) for h in history] == [
-        (None, 1, "open"), (1, 5, "open"), (5, 8, "won")]
-    assert all(h["changed_by"] == str(REP) for h in history)
+    moved_event = json.loads(rows[0]["payload"])["data"]
+    assert (moved_event["from_stage"], moved_event["to_stage"], moved_event["skipped"]) == (1, 5, True)
+    history = (await client.get(f"/v1/opportunities/{o['id']}/stage-history", headers=bearer(rep))).json()
+    assert [(h["from_stage"], h["to_stage"], h["status"], h["kind"]) for h in history] == [
+        (None, 1, "open", "created"), (1, 5, "open", "skipped_forward"), (5, 8, "won", "won")]
+    assert all(h["changed_by"] == str(rep) for h in history)
+    assert history[0]["left_at"] == history[1]["changed_at"] and history[0]["days_in_stage"] >= 0
+    assert history[-1]["days_in_stage"] is None and history[-1]["reason"] == "best total cost"
 
 
-async def test_closed_opportunity_cannot_move_and_nothing_is_written(opps):
-    o = (await opps.post("/v1/opportunities", headers=bearer(REP), json=body())).json()
-    lost = await opps.post(f"/v1/opportunities/{o['id']}/close", headers=bearer(REP),
-                           json={"outcome": "lost", "reason": "price", "competitor": "Rival Corp"})
-    assert lost.json()["probability"] == 0 and lost.json()["lost_to_competitor"] == "Rival Corp"
-    before = len(await outbox_rows(opps.runtime))
-    assert_problem(await opps.post(f"/v1/opportunities/{o['id']}/stage", headers=bearer(REP), json={"stage": 3}),
-                   409, "closed")
-    assert len(await outbox_rows(opps.runtime)) == before
-    assert (await opps.get(f"/v1/opportunities/{o['id']}", headers=bearer(REP))).json()["version"] == 2
-
-
-async def test_stale_if_match_is_412(opps):
-    o = (await opps.post("/v1/opportunities", headers=bearer(REP), json=body())).json()
-    await opps.post(f"/v1/opportunities/{o['id']}/stage", headers=bearer(REP), json={"stage": 2})
-    resp = await opps.post(f"/v1/opportunities/{o['id']}/stage", headers={**bearer(REP), "If-Match": '"1"'},
-                           json={"stage": 3})
-    assert_problem(resp, 412, "version 2")
-    ok = await opps.post(f"/v1/opportunities/{o['id']}/stage", headers={**bearer(REP), "If-Match": '"2"'},
-                         json={"stage": 3})
-    assert ok.status_code == 200 and ok.json()["stage"] == 3
-
-
-async def test_visibility_rep_manager_admin_and_outsider(opps):
-    o = (await opps.post("/v1/opportunities", headers=bearer(REP), json=body())).json()
+async def test_closed_opportunity_cannot_move_until_reopened(world, problem):
+    rep = await world.user()
+    o = await world.opportunity(rep)
     url = f"/v1/opportunities/{o['id']}"
-    assert (await opps.get(url, headers=bearer(MANAGER, "manager"))).status_code == 200
-    assert (await opps.get(url, headers=bearer(uuid.uuid4(), "admin"))).status_code == 200
-    assert_problem(await opps.get(url, headers=bearer(OTHER_REP)), 404, "not found")
-    before = len(await outbox_rows(opps.runtime))
-    assert_problem(await opps.post(f"{url}/stage", headers=bearer(OTHER_REP), json={"stage": 4}), 404, "not found")
-    assert len(await outbox_rows(opps.runtime)) == before
+    await world.client.post(f"{url}/stage", headers=bearer(rep), json={"stage": 4})
+    lost = await world.client.post(f"{url}/close", headers=bearer(rep),
+                                   json={"outcome": "lost", "reason": "price", "competitor": "Rival Corp"})
+    assert lost.json()["probability"] == 0 and lost.json()["lost_to_competitor"] == "Rival Corp"
+    marker = await world.unchanged(stage_history)
+    problem(await world.client.post(f"{url}/stage", headers=bearer(rep), json={"stage": 3}), 409, "reopen")
+    problem(await world.client.patch(url, headers=bearer(rep), json={"amount": "5.00"}), 409, "closed")
+    problem(await world.client.post(f"{url}/reopen", headers=bearer(rep), json={"reason": "x", "stage": 8}),
+            422, "stage")
+    problem(await world.client.post(f"{url}/reopen", headers=bearer(rep), json={"stage": 2}), 422, "reason")
+    await world.assert_unchanged(marker, stage_history)
+    assert (await world.client.get(url, headers=bearer(rep))).json()["version"] == 3
+
+    reopened = await world.client.post(f"{url}/reopen", headers=bearer(rep), json={"reason": "budget came back"})
+    assert reopened.status_code == 200, reopened.text
+    r = reopened.json()  # back to the stage it was closed from, with that stage's probability
+    assert (r["status"], r["stage"], r["probability"], r["close_reason"], r["version"]) == ("open", 4, 40, None, 4)
+    event = json.loads((await world.outbox())[-1]["payload"])
+    assert event["type"] == "kam.opportunity.reopened.v1" and event["data"]["from_status"] == "lost"
+    history = (await world.client.get(f"{url}/stage-history", headers=bearer(rep))).json()
+    assert [(h["kind"], h["from_stage"], h["to_stage"], h["reason"]) for h in history[-2:]] == [
+        ("lost", 4, 8, "price"), ("reopened", 8, 4, "budget came back")]
+    problem(await world.client.post(f"{url}/reopen", headers=bearer(rep), json={"reason": "again"}), 409, "open")
+    assert (await world.client.post(f"{url}/stage", headers=bearer(rep), json={"stage": 6})).status_code == 200
+
+
+async def test_stale_if_match_is_412(world, problem):
+    rep = await world.user()
+    o = await world.opportunity(rep)
+    url = f"/v1/opportunities/{o['id']}"
+    await world.client.post(f"{url}/stage", headers=bearer(rep), json={"stage": 2})
+    marker = await world.unchanged()
+    problem(await world.client.post(f"{url}/stage", headers={**bearer(rep), "If-Match": '"1"'}, json={"stage": 3}),
+            412, "version 2")
+    problem(await world.client.patch(url, headers={**bearer(rep), "If-Match": '"1"'}, json={"name": "New"}),
+            412, "version 2")
+    await world.assert_unchanged(marker)
+    ok = await world.client.post(f"{url}/stage", headers={**bearer(rep), "If-Match": '"2"'}, json={"stage": 3})
+    assert ok.status_code == 200 and ok.json()["stage"] == 3 and ok.headers["etag"] == '"3"'
+
+
+async def test_visibility_rep_manager_admin_and_outsider(world, problem):
+    manager = await world.user("manager")
+    rep = await world.user("rep", manager)
+    outsider = await world.user()
+    o = await world.opportunity(rep)
+    url = f"/v1/opportunities/{o['id']}"
+    assert (await world.client.get(url, headers=bearer(manager, "manager"))).status_code == 200
+    assert (await world.client.get(url, headers=bearer(uuid.uuid4(), "admin"))).status_code == 200
+    problem(await world.client.get(url, headers=bearer(outsider)), 404, "not found")
+    marker = await world.unchanged()
+    problem(await world.client.post(f"{url}/stage", headers=bearer(outsider), json={"stage": 4}), 404, "not found")
+    problem(await world.client.patch(url, headers=bearer(outsider), json={"name": "mine now"}), 404, "not found")
+    await world.assert_unchanged(marker)
     # A rep cannot create an opportunity on someone else's behalf.
-    assert_problem(await opps.post("/v1/opportunities", headers=bearer(OTHER_REP), json=body()), 403, "owner_id")
+    problem(await world.client.post("/v1/opportunities", headers=bearer(outsider),
+                                    json=world.body(uuid.uuid4(), rep)), 403, "owner_id")
 
 
-async def test_account_unknown_to_the_replica_is_looked_up_in_account_svc(opps, accounts_app):
-    created = await accounts_app.post("/v1/accounts", headers=bearer(REP), json={"name": "Fresh Account"})
-    fresh_id = created.json()["id"]
-    resp = await opps.post("/v1/opportunities", headers=bearer(REP), json=body(account_id=fresh_id))
-    assert resp.status_code == 201, resp.text
-    assert resp.json()["account_id"] == fresh_id
+async def test_account_unknown_to_the_replica_is_looked_up_in_account_svc(world):
+    account_id, rep = uuid.uuid4(), await world.user()
+
+    async def fake_account_svc(request: httpx.Request) -> httpx.Response:
+        if request.url.path == f"/v1/accounts/{account_id}":
+            assert request.headers["authorization"].startswith("Bearer ")
+            return httpx.Response(200, json={"id": str(account_id), "name": "Fresh Account", "owner_id": str(rep),
+                                             "version": 1})
+        return httpx.Response(404, json={"detail": "not found"})
+
+    world.runtime.extras["account_svc_client"] = lambda: httpx.AsyncClient(
+        transport=httpx.MockTransport(fake_account_svc), base_url="http://account-svc")
+    try:
+        resp = await world.client.post("/v1/opportunities", headers=bearer(rep), json=world.body(account_id, rep))
+        assert resp.status_code == 201, resp.text
+        assert resp.json()["account_id"] == str(account_id)
+        unknown = await world.client.post("/v1/opportunities", headers=bearer(rep),
+                                          json=world.body(uuid.uuid4(), rep))
+        assert unknown.status_code == 422 and "does not exist" in unknown.json()["detail"]
+    finally:
+        world.runtime.extras.pop("account_svc_client")
 
 
 @pytest.mark.parametrize("override, status, mentions", [
@@ -130,67 +145,195 @@ async def test_account_unknown_to_the_replica_is_looked_up_in_account_svc(opps, 
     ({"currency": "XYZ"}, 422, "currency"),
     ({"currency": "EURO"}, 422, "currency"),
     ({"close_date": "next week"}, 422, "close_date"),
-    ({"account_id": str(uuid.uuid4())}, 422, "account_id"),
     ({"stage": 3}, 422, "stage"),
     ({"name": ""}, 422, "name"),
 ])
-async def test_bad_create_input_is_a_problem_and_writes_nothing(opps, override, status, mentions):
-    before_rows, before_opps = len(await outbox_rows(opps.runtime)), await count_opps(opps)
-    assert_problem(await opps.post("/v1/opportunities", headers=bearer(REP), json=body(**override)), status, mentions)
-    assert len(await outbox_rows(opps.runtime)) == before_rows
-    assert await count_opps(opps) == before_opps
+async def test_bad_create_input_is_a_problem_and_writes_nothing(world, problem, override, status, mentions):
+    rep = await world.user()
+    account = await world.account(rep)
+    marker = await world.unchanged(stage_history)
+    problem(await world.client.post("/v1/opportunities", headers=bearer(rep),
+                                    json=world.body(account, rep, **override)), status, mentions)
+    await world.assert_unchanged(marker, stage_history)
+
+
+async def test_account_svc_down_is_503_not_500(world, problem):
+    rep = await world.user()
+    saved = world.runtime.settings.kam_account_svc_url
+    world.runtime.settings.kam_account_svc_url = "http://127.0.0.1:1"
+    try:
+        problem(await world.client.post("/v1/opportunities", headers=bearer(rep),
+                                        json=world.body(uuid.uuid4(), rep)), 503, "account-svc")
+    finally:
+        world.runtime.settings.kam_account_svc_url = saved
 
 
 @pytest.mark.parametrize("payload, mentions", [
-    ({"stage": 0}, "stage"), ({"stage": 8}, "stage"), ({"stage": "five"}, "stage"), ({}, "stage"),
-    ({"stage": 3, "force": True}, "force"),
+    ({"stage": 0}, "stage"), ({"stage": 8}, "stage"), ({"stage": 9}, "stage"), ({"stage": "five"}, "stage"),
+    ({}, "stage"), ({"stage": 3, "force": True}, "force"),
 ])
-async def test_bad_stage_input_is_422(opps, payload, mentions):
-    o = (await opps.post("/v1/opportunities", headers=bearer(REP), json=body())).json()
-    before = len(await outbox_rows(opps.runtime))
-    assert_problem(await opps.post(f"/v1/opportunities/{o['id']}/stage", headers=bearer(REP), json=payload),
-                   422, mentions)
-    assert len(await outbox_rows(opps.runtime)) == before
+async def test_stage_outside_the_model_is_422(world, problem, payload, mentions):
+    rep = await world.user()
+    o = await world.opportunity(rep)
+    marker = await world.unchanged(stage_history)
+    problem(await world.client.post(f"/v1/opportunities/{o['id']}/stage", headers=bearer(rep), json=payload),
+            422, mentions)
+    await world.assert_unchanged(marker, stage_history)
 
 
 @pytest.mark.parametrize("payload, mentions", [
     ({"outcome": "draw", "reason": "x"}, "outcome"), ({"outcome": "lost"}, "reason"),
     ({"outcome": "lost", "reason": "  "}, "reason"), ({"outcome": "won", "reason": "x", "competitor": "Y"}, "competitor"),
 ])
-async def test_bad_close_input_is_422(opps, payload, mentions):
-    o = (await opps.post("/v1/opportunities", headers=bearer(REP), json=body())).json()
-    before = len(await outbox_rows(opps.runtime))
-    assert_problem(await opps.post(f"/v1/opportunities/{o['id']}/close", headers=bearer(REP), json=payload),
-                   422, mentions)
-    assert len(await outbox_rows(opps.runtime)) == before
-    assert (await opps.get(f"/v1/opportunities/{o['id']}", headers=bearer(REP))).json()["status"] == "open"
+async def test_bad_close_input_is_422(world, problem, payload, mentions):
+    rep = await world.user()
+    o = await world.opportunity(rep)
+    marker = await world.unchanged(stage_history)
+    problem(await world.client.post(f"/v1/opportunities/{o['id']}/close", headers=bearer(rep), json=payload),
+            422, mentions)
+    await world.assert_unchanged(marker, stage_history)
+    assert (await world.client.get(f"/v1/opportunities/{o['id']}", headers=bearer(rep))).json()["status"] == "open"
 
 
-async def test_account_svc_down_is_503_not_500(opps):
-    saved = opps.runtime.extras.pop("account_svc_client")
-    opps.runtime.settings.kam_account_svc_url = "http://127.0.0.1:1"
-    try:
-        assert_problem(await opps.post("/v1/opportunities", headers=bearer(REP),
-                                       json=body(account_id=str(uuid.uuid4()))), 503, "account-svc")
-    finally:
-        opps.runtime.extras["account_svc_client"] = saved
+# ---------------------------------------------------------------- PATCH and product lines
+async def test_patch_changes_fields_and_publishes_from_and_to(world):
+    rep = await world.user()
+    o = await world.opportunity(rep)
+    url = f"/v1/opportunities/{o['id']}"
+    resp = await world.client.patch(url, headers={**bearer(rep), "If-Match": '"1"'}, json={
+        "name": "Core banking, phase 2", "close_date": "2027-03-31", "forecast_category": "best_case"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert (body["name"], body["close_date"], body["forecast_category"], body["version"]) == (
+        "Core banking, phase 2", "2027-03-31", "best_case", 2)
+    assert resp.headers["etag"] == '"2"'
+    event = json.loads((await world.outbox())[-1]["payload"])
+    assert event["type"] == "kam.opportunity.updated.v1" and event["sequence"] == 2
+    assert event["data"]["changes"] == {
+        "name": {"from": "Core banking renewal", "to": "Core banking, phase 2"},
+        "close_date": {"from": "2026-12-15", "to": "2027-03-31"},
+        "forecast_category": {"from": None, "to": "best_case"}}
+    assert event["data"]["opportunity"]["forecast_category"] == "best_case"
+    # Sending what is already there changes nothing and publishes nothing.
+    marker = await world.unchanged()
+    same = await world.client.patch(url, headers=bearer(rep), json={"name": "Core banking, phase 2"})
+    assert same.json()["version"] == 2
+    await world.assert_unchanged(marker)
 
 
-async def test_stage_model_lists_eight_stages(opps):
-    stages = (await opps.get("/v1/stage-model", headers=bearer(REP))).json()
+async def test_amount_derived_from_product_lines(world):
+    rep = await world.user()
+    o = await world.opportunity(rep)
+    url = f"/v1/opportunities/{o['id']}"
+    resp = await world.client.patch(url, headers=bearer(rep), json={"amount_from_lines": True, "lines": [
+        {"product": "Core banking licence", "quantity": 2, "expected_price": "40000", "quoted_price": "45000.50"},
+        {"product": "Onsite support", "description": "3 years", "quantity": 3, "expected_price": "5000.00",
+         "currency": "CNY"}]})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["amount"] == "105001.00" and body["amount_from_lines"] is True
+    assert [(line["product"], line["quantity"], line["amount"]) for line in body["lines"]] == [
+        ("Core banking licence", 2, "90001.00"), ("Onsite support", 3, "15000.00")]
+    event = json.loads((await world.outbox())[-1]["payload"])
+    assert set(event["data"]["changes"]) == {"amount", "amount_from_lines", "lines"}
+    assert event["data"]["opportunity"]["lines"][0]["quoted_price"] == "45000.50"
+    got = (await world.client.get(url, headers=bearer(rep))).json()
+    assert got["lines"] == body["lines"] and got["amount"] == "105001.00"
+
+
+@pytest.mark.parametrize("payload, status, mentions", [
+    ({"lines": [{"product": "Server", "quantity": -2}]}, 422, "quantity"),
+    ({"lines": [{"product": "Server", "quantity": 0}]}, 422, "quantity"),
+    ({"lines": [{"product": "Server", "quantity": 1, "quoted_price": "9", "currency": "USD"}]}, 422, "currency"),
+    ({"lines": [{"product": "Server", "quantity": 1, "expected_price": "-9"}]}, 422, "expected_price"),
+    ({"amount": "-1.00"}, 422, "amount"),
+    ({"currency": "ABC"}, 422, "currency"),
+    ({"name": ""}, 422, "name"),
+    ({"stage": 3}, 422, "stage"),
+    ({"owner_id": str(uuid.uuid4())}, 422, "owner_id"),
+    ({"forecast_category": "maybe"}, 422, "forecast_category"),
+])
+async def test_bad_patch_is_a_problem_and_writes_nothing(world, problem, payload, status, mentions):
+    rep = await world.user()
+    o = await world.opportunity(rep)
+    marker = await world.unchanged()
+    problem(await world.client.patch(f"/v1/opportunities/{o['id']}", headers=bearer(rep), json=payload),
+            status, mentions)
+    await world.assert_unchanged(marker)
+    assert (await world.client.get(f"/v1/opportunities/{o['id']}", headers=bearer(rep))).json()["version"] == 1
+
+
+async def test_currency_change_must_bring_lines_in_the_new_currency(world, problem):
+    rep = await world.user()
+    o = await world.opportunity(rep)
+    url = f"/v1/opportunities/{o['id']}"
+    await world.client.patch(url, headers=bearer(rep), json={"lines": [
+        {"product": "Server", "quantity": 1, "quoted_price": "1000"}]})
+    marker = await world.unchanged()
+    problem(await world.client.patch(url, headers=bearer(rep), json={"currency": "USD"}), 422, "mismatch")
+    problem(await world.client.patch(url, headers=bearer(rep), json={"currency": "USD", "lines": [
+        {"product": "Server", "quantity": 1, "quoted_price": "140", "currency": "CNY"}]}), 422, "currency")
+    await world.assert_unchanged(marker)
+    ok = await world.client.patch(url, headers=bearer(rep), json={"currency": "usd", "lines": [
+        {"product": "Server", "quantity": 1, "quoted_price": "140", "currency": "USD"}]})
+    assert ok.status_code == 200 and ok.json()["currency"] == "USD"
+
+
+async def test_forecast_category_override_belongs_to_the_primary_owner(world, problem):
+    manager = await world.user("manager")
+    rep = await world.user("rep", manager)
+    o = await world.opportunity(rep)
+    marker = await world.unchanged()
+    problem(await world.client.patch(f"/v1/opportunities/{o['id']}", headers=bearer(manager, "manager"),
+                                     json={"forecast_category": "commit"}), 403, "primary owner")
+    await world.assert_unchanged(marker)
+    ok = await world.client.patch(f"/v1/opportunities/{o['id']}", headers=bearer(rep),
+                                  json={"forecast_category": "commit"})
+    assert ok.json()["forecast_category"] == "commit"
+
+
+# ---------------------------------------------------------------- stage model
+async def test_stage_model_lists_eight_stages_with_its_version(world):
+    resp = await world.client.get("/v1/stage-model", headers=bearer(uuid.uuid4()))
+    stages = resp.json()
     assert [s["probability"] for s in stages] == [10, 20, 30, 40, 50, 70, 90, 100]
+    assert [s["number"] for s in stages] == list(range(1, 9)) and resp.headers["etag"] == '"1"'
 
 
-async def test_list_is_scoped_to_what_you_may_see_and_pages(opps):
-    mine = {(await opps.post("/v1/opportunities", headers=bearer(REP), json=body())).json()["id"] for _ in range(3)}
-    seen, cursor = [], None
-    while True:
-        params = {"limit": 2, "owner_id": str(REP), **({"cursor": cursor} if cursor else {})}
-        page = (await opps.get("/v1/opportunities", headers=bearer(MANAGER, "manager"), params=params)).json()
-        seen += [o["id"] for o in page["items"]]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    assert mine <= set(seen) and len(seen) == len(set(seen))
-    outsider = (await opps.get("/v1/opportunities", headers=bearer(OTHER_REP))).json()["items"]
-    assert not mine & {o["id"] for o in outsider}
+async def test_stage_model_is_configurable_by_an_admin_and_reweights_open_opportunities(isolated, problem):
+    async with isolated() as world:  # a database of its own: the stage model is global
+        rep, admin = await world.user(), bearer(uuid.uuid4(), "admin")
+        in_three = await world.opportunity(rep)
+        await world.client.post(f"/v1/opportunities/{in_three['id']}/stage", headers=bearer(rep), json={"stage": 3})
+        in_two = await world.opportunity(rep)
+        await world.client.post(f"/v1/opportunities/{in_two['id']}/stage", headers=bearer(rep), json={"stage": 2})
+        stages = (await world.client.get("/v1/stage-model", headers=admin)).json()
+        stages[2].update(probability=35, name="Map the buying centre")
+
+        marker = await world.unchanged()
+        problem(await world.client.put("/v1/stage-model", headers=bearer(rep), json=stages), 403, "admin")
+        bad = [dict(s) for s in stages]
+        bad[3]["probability"] = 20
+        problem(await world.client.put("/v1/stage-model", headers=admin, json=bad), 422, "must not fall")
+        problem(await world.client.put("/v1/stage-model", headers=admin, json=stages[:7]), 422, "missing [8]")
+        problem(await world.client.put("/v1/stage-model", headers={**admin, "If-Match": '"7"'}, json=stages),
+                412, "version 1")
+        await world.assert_unchanged(marker)
+
+        resp = await world.client.put("/v1/stage-model", headers={**admin, "If-Match": '"1"'}, json=stages)
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["etag"] == '"2"' and resp.json()[2]["probability"] == 35
+        event = json.loads((await world.outbox())[-1]["payload"])
+        assert event["type"] == "kam.opportunity.stage_model_changed.v1" and event["sequence"] == 2
+        assert event["subject"] == "stage-model" and len(event["data"]["stages"]) == 8
+        assert event["data"]["changes"] == {"stage_3.probability": {"from": 30, "to": 35},
+                                            "stage_3.name": {"from": "Map the organisation",
+                                                             "to": "Map the buying centre"}}
+        # Open opportunities in stage 3 now weigh 35%, without a version bump; stage 2 is untouched.
+        got = (await world.client.get(f"/v1/opportunities/{in_three['id']}", headers=bearer(rep))).json()
+        assert (got["probability"], got["version"], got["stage_name"]) == (35, 2, "Map the buying centre")
+        assert (await world.client.get(f"/v1/opportunities/{in_two['id']}", headers=bearer(rep))).json()[
+            "probability"] == 20
+        moved = await world.client.post(f"/v1/opportunities/{in_two['id']}/stage", headers=bearer(rep),
+                                        json={"stage": 3})
+        assert moved.json()["probability"] == 35

@@ -1,4 +1,11 @@
-"""The opportunity aggregate (商机): funnel moves and closing. Pure: records events, no I/O."""
+"""The opportunity aggregate (商机): funnel moves, closing and reopening, field edits with product
+lines, confirmation, the sales team and its primary owner, value assessments and tender details.
+
+Pure: every change checks its rules, bumps the version once, records one domain event carrying
+the full state after the change plus what changed, and (for funnel moves) a stage-history entry
+for the repository to write. No I/O; facts that need the database (is the caller above the owner
+in the hierarchy?) are passed in.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,12 +13,46 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from kam_shared.errors import Conflict, ValidationProblem
-from kam_shared.money import CENT
-from kam_shared.events import (DomainEvent, OpportunityClosed, OpportunityCreated, OpportunityStageChanged,
-                               OpportunityState, utcnow)
+from kam_shared.errors import Conflict, Forbidden, ValidationProblem
+from kam_shared.events import DomainEvent, FieldChange, utcnow
+from kam_shared.events.opportunity import (AssessmentDimensionScore, AssessmentState, OpportunityAssessmentRecorded,
+                                           OpportunityClosed, OpportunityConfirmationChanged, OpportunityCreated,
+                                           OpportunityLineState, OpportunityOwnerChanged, OpportunityReopened,
+                                           OpportunityStageChanged, OpportunityState, OpportunityTeamChanged,
+                                           OpportunityTenderUpdated, OpportunityUpdated, TeamMemberState, TenderState)
+from kam_shared.money import CENT, validate_currency
 
-from .funnel import OPEN_STAGES, WON_STAGE, probability_of
+from .assessment import Score
+from .funnel import OPEN_STAGES, WON_STAGE, StageModel, move_kind
+from .lines import MAX_AMOUNT, ProductLine, amount_of, clean_lines
+from .tender import clean_tender, tender_changes
+
+FORECAST_CATEGORIES = ("pipeline", "best_case", "commit", "omitted")
+# Fields an edit (PATCH) may change, as they appear in the event state.
+EDITABLE = ("name", "amount", "currency", "close_date", "forecast_category", "lines", "amount_from_lines")
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    user_id: uuid.UUID
+    role: str
+    added_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StageLogEntry:
+    """One row of the stage history: who moved it, when, from where to where, and how."""
+    kind: str  # created | advanced | skipped_forward | moved_back | won | lost | reopened
+    from_stage: int | None
+    to_stage: int
+    status: str
+    by: uuid.UUID | None
+    at: dt.datetime
+    reason: str | None = None
+
+
+def _days(since: dt.datetime | None, until: dt.datetime) -> float | None:
+    return round((until - since).total_seconds() / 86400, 4) if since else None
 
 
 @dataclass
@@ -30,31 +71,66 @@ class Opportunity:
     lost_to_competitor: str | None = None
     version: int = 1
     updated_at: dt.datetime = field(default_factory=utcnow)
+    created_at: dt.datetime | None = None
+    stage_entered_at: dt.datetime | None = None
+    confirmed: bool = False
+    confirmed_at: dt.datetime | None = None
+    confirmed_by: uuid.UUID | None = None
+    forecast_category: str | None = None
+    amount_from_lines: bool = False
+    lines: tuple[ProductLine, ...] = ()
+    team: tuple[TeamMember, ...] = ()
+    assessment_total: int | None = None
+    high_value: bool | None = None
+    tender: TenderState | None = None
     events: list[DomainEvent] = field(default_factory=list, repr=False)
+    stage_log: list[StageLogEntry] = field(default_factory=list, repr=False)
 
+    # ---------------------------------------------------------------- creation
     @classmethod
     def open(cls, *, account_id: uuid.UUID, name: str, amount: Decimal, currency: str, close_date: dt.date,
-             owner_id: uuid.UUID) -> "Opportunity":
+             owner_id: uuid.UUID, model: StageModel = StageModel(), by: uuid.UUID | None = None) -> "Opportunity":
         name = " ".join(name.split())
         if not name:
             raise ValidationProblem("name must not be blank", field="name")
         if amount < 0:
             raise ValidationProblem("amount must not be negative", field="amount")
+        now = utcnow()
         opp = cls(id=uuid.uuid4(), account_id=account_id, name=name, amount=amount.quantize(CENT), currency=currency,
-                  close_date=close_date, owner_id=owner_id, stage=1, probability=probability_of(1))
-        opp.events.append(DomainEvent("kam.opportunity.created.v1", opp.id, opp.version,
-                                      OpportunityCreated(opportunity=opp.state())))
+                  close_date=close_date, owner_id=owner_id, stage=1, probability=model.probability(1),
+                  updated_at=now, created_at=now, stage_entered_at=now)
+        opp.stage_log.append(StageLogEntry("created", None, 1, "open", by, now))
+        opp._record("kam.opportunity.created.v1", OpportunityCreated, bump=False)
         return opp
 
+    # ---------------------------------------------------------------- helpers
     def _require_open(self) -> None:
         if self.status != "open":
             raise Conflict(f"opportunity is closed ({self.status}); reopen it before changing it", field="status")
 
-    def _touch(self) -> None:
+    def _touch(self) -> dt.datetime:
         self.version += 1
         self.updated_at = utcnow()
+        return self.updated_at
 
-    def move_to(self, stage: int, by: uuid.UUID | None) -> bool:
+    def _record(self, event_type: str, payload_cls, bump: bool = True, **data) -> None:
+        if bump:
+            self._touch()
+        self.events.append(DomainEvent(event_type, self.id, self.version,
+                                       payload_cls(opportunity=self.state(), **data)))
+
+    def _enter_stage(self, stage: int, probability: int) -> float | None:
+        """Set the stage as a new version; returns the days spent in the stage being left."""
+        now = self._touch()
+        days = _days(self.stage_entered_at, now)
+        self.stage, self.probability, self.stage_entered_at = stage, probability, now
+        return days
+
+    def _snapshot(self) -> dict:
+        return self.state().model_dump(mode="json")
+
+    # ---------------------------------------------------------------- funnel
+    def move_to(self, stage: int, model: StageModel, by: uuid.UUID | None) -> bool:
         """Move within the open funnel (1-7). Skipping forward and stepping back are allowed and
         recorded; moving to the current stage changes nothing. Returns whether anything changed."""
         self._require_open()
@@ -63,11 +139,12 @@ class Opportunity:
         if stage == self.stage:
             return False
         before = self.stage
-        self.stage, self.probability = stage, probability_of(stage)
-        self._touch()
-        self.events.append(DomainEvent("kam.opportunity.stage_changed.v1", self.id, self.version,
-                                       OpportunityStageChanged(opportunity=self.state(), from_stage=before,
-                                                               to_stage=stage, changed_by=by)))
+        kind = move_kind(before, stage)
+        days = self._enter_stage(stage, model.probability(stage))
+        self._record("kam.opportunity.stage_changed.v1", OpportunityStageChanged, bump=False,
+                     from_stage=before, to_stage=stage,
+                     changed_by=by, skipped=kind == "skipped_forward", days_in_from_stage=days)
+        self.stage_log.append(StageLogEntry(kind, before, stage, "open", by, self.updated_at))
         return True
 
     def close(self, outcome: str, reason: str, competitor: str | None, by: uuid.UUID | None) -> None:
@@ -81,18 +158,206 @@ class Opportunity:
             raise ValidationProblem("competitor names who won a lost opportunity; omit it when won",
                                     field="competitor")
         before = self.stage
-        self.stage = WON_STAGE
-        self.probability = 100 if outcome == "won" else 0
+        days = self._enter_stage(WON_STAGE, 100 if outcome == "won" else 0)
         self.status = outcome
         self.close_reason = reason
         self.lost_to_competitor = (competitor or "").strip() or None
-        self._touch()
-        self.events.append(DomainEvent("kam.opportunity.closed.v1", self.id, self.version, OpportunityClosed(
-            opportunity=self.state(), outcome=outcome, reason=reason, competitor=self.lost_to_competitor,
-            from_stage=before, closed_by=by)))
+        self._record("kam.opportunity.closed.v1", OpportunityClosed, bump=False, outcome=outcome, reason=reason,
+                     competitor=self.lost_to_competitor, from_stage=before, closed_by=by, days_in_from_stage=days)
+        self.stage_log.append(StageLogEntry(outcome, before, WON_STAGE, outcome, by, self.updated_at, reason))
 
+    def reopen(self, reason: str, to_stage: int, model: StageModel, by: uuid.UUID | None) -> None:
+        """Only a closed opportunity can be reopened; it goes back to an open stage (1-7)."""
+        if self.status == "open":
+            raise Conflict("opportunity is open; only a closed opportunity can be reopened", field="status")
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationProblem("a reason is required to reopen an opportunity", field="reason")
+        if to_stage not in OPEN_STAGES:
+            raise ValidationProblem("an opportunity reopens into stage 1..7", field="stage")
+        from_status, from_stage = self.status, self.stage
+        self._enter_stage(to_stage, model.probability(to_stage))
+        self.status, self.close_reason, self.lost_to_competitor = "open", None, None
+        self._record("kam.opportunity.reopened.v1", OpportunityReopened, bump=False, from_status=from_status,
+                     from_stage=from_stage, to_stage=to_stage, reason=reason, reopened_by=by)
+        self.stage_log.append(StageLogEntry("reopened", from_stage, to_stage, "open", by, self.updated_at, reason))
+
+    def reweight(self, model: StageModel) -> None:
+        """The stage model changed: an open opportunity takes its stage's new probability. Not a change
+        of the opportunity (no version, no event): the stage_model_changed event tells subscribers."""
+        if self.status == "open":
+            self.probability = model.probability(self.stage)
+
+    # ---------------------------------------------------------------- fields and lines
+    def update(self, fields: dict, by: uuid.UUID | None) -> bool:
+        """Apply an edit. `fields` holds only what the caller sent (name, amount, currency, close_date,
+        forecast_category, lines as dicts, amount_from_lines). Returns whether anything changed."""
+        unknown = set(fields) - set(EDITABLE)
+        if unknown:
+            raise ValidationProblem(f"cannot edit {', '.join(sorted(unknown))} here", field=sorted(unknown)[0])
+        self._require_open()
+        before = self._snapshot()
+        if "forecast_category" in fields and fields["forecast_category"] != self.forecast_category:
+            if by != self.owner_id:
+                raise Forbidden("only the primary owner sets the forecast category of an opportunity",
+                                field="forecast_category")
+            if fields["forecast_category"] not in (None, *FORECAST_CATEGORIES):
+                raise ValidationProblem(f"forecast_category must be one of {', '.join(FORECAST_CATEGORIES)} "
+                                        "or null", field="forecast_category")
+            self.forecast_category = fields["forecast_category"]
+        if "name" in fields:
+            name = " ".join((fields["name"] or "").split())
+            if not name:
+                raise ValidationProblem("name must not be blank", field="name")
+            self.name = name
+        if "close_date" in fields:
+            if fields["close_date"] is None:
+                raise ValidationProblem("close_date is required", field="close_date")
+            self.close_date = fields["close_date"]
+        if "currency" in fields:
+            currency = validate_currency(fields["currency"] or "")
+            if currency != self.currency and "lines" not in fields and any(
+                    line.expected_price is not None or line.quoted_price is not None for line in self.lines):
+                raise ValidationProblem(f"currency mismatch: the product lines are priced in {self.currency}; "
+                                        f"send the lines priced in {currency} with the new currency",
+                                        field="currency")
+            self.currency = currency
+        if "lines" in fields:
+            self.lines = clean_lines(fields["lines"] or [], self.currency)
+        if "amount_from_lines" in fields:
+            self.amount_from_lines = bool(fields["amount_from_lines"])
+        if self.amount_from_lines:
+            derived = amount_of(self.lines)
+            if "amount" in fields and fields["amount"] is not None and Decimal(fields["amount"]) != derived:
+                raise ValidationProblem(f"amount is derived from the product lines ({derived}); send "
+                                        "amount_from_lines false to set it by hand", field="amount")
+            self.amount = derived
+        elif "amount" in fields:
+            amount = fields["amount"]
+            if amount is None or Decimal(amount) < 0:
+                raise ValidationProblem("amount must be a non-negative decimal", field="amount")
+            if Decimal(amount) > MAX_AMOUNT:
+                raise ValidationProblem("amount is too large", field="amount")
+            self.amount = Decimal(amount).quantize(CENT)
+        after = self._snapshot()
+        changes = {k: FieldChange(before=before[k], after=after[k]) for k in EDITABLE if before[k] != after[k]}
+        if not changes:
+            return False
+        self._record("kam.opportunity.updated.v1", OpportunityUpdated, changes=changes, changed_by=by)
+        return True
+
+    def repoint_account(self, survivor_id: uuid.UUID, cause: str) -> bool:
+        """The account was merged into `survivor_id` (a system change: closed opportunities move too)."""
+        if self.account_id == survivor_id:
+            return False
+        before = self.account_id
+        self.account_id = survivor_id
+        self._record("kam.opportunity.updated.v1", OpportunityUpdated,
+                     changes={"account_id": FieldChange(before=str(before), after=str(survivor_id))},
+                     changed_by=None, cause=cause)
+        return True
+
+    # ---------------------------------------------------------------- confirmation
+    def set_confirmed(self, confirmed: bool, by: uuid.UUID | None) -> bool:
+        """The primary owner confirms (确认) an opportunity before it counts in a forecast."""
+        if by != self.owner_id:
+            raise Forbidden("only the primary owner confirms an opportunity", field="confirmed")
+        self._require_open()
+        if confirmed == self.confirmed:
+            return False
+        self.confirmed = confirmed
+        self.confirmed_at = utcnow() if confirmed else None
+        self.confirmed_by = by if confirmed else None
+        self._record("kam.opportunity.confirmation_changed.v1", OpportunityConfirmationChanged,
+                     confirmed=FieldChange(before=not confirmed, after=confirmed), changed_by=by)
+        return True
+
+    # ---------------------------------------------------------------- sales team and owner
+    def change_owner(self, new_owner: uuid.UUID, by: uuid.UUID | None, *, by_is_admin: bool,
+                     by_is_above_owner: bool, reason: str | None = None) -> bool:
+        """Only a superior of the current primary owner (any level up) or an admin may hand the
+        opportunity to someone else. The new owner has not confirmed it yet."""
+        if not (by_is_admin or by_is_above_owner):
+            who = "the owner themselves" if by == self.owner_id else "a peer or subordinate of the owner"
+            raise Forbidden(f"only a superior of the current primary owner or an admin may change the primary "
+                            f"owner; you are {who}", field="owner_id")
+        self._require_open()
+        if new_owner == self.owner_id:
+            return False
+        before = self.owner_id
+        self.owner_id = new_owner
+        self.team = tuple(m for m in self.team if m.user_id != new_owner)
+        self.confirmed, self.confirmed_at, self.confirmed_by = False, None, None
+        self._record("kam.opportunity.owner_changed.v1", OpportunityOwnerChanged, from_owner_id=before,
+                     to_owner_id=new_owner, changed_by=by, reason=(reason or "").strip() or None)
+        return True
+
+    def set_team_member(self, user_id: uuid.UUID, role: str, by: uuid.UUID | None) -> bool:
+        self._require_open()
+        if user_id == self.owner_id:
+            raise ValidationProblem("that user is the primary owner; change the owner instead", field="user_id")
+        current = next((m for m in self.team if m.user_id == user_id), None)
+        if current is not None and current.role == role:
+            return False
+        now = utcnow()
+        member = TeamMember(user_id, role, current.added_at if current else now)
+        self.team = tuple(member if m.user_id == user_id else m for m in self.team) if current else \
+            (*self.team, member)
+        self._record("kam.opportunity.team_changed.v1", OpportunityTeamChanged, user_id=user_id,
+                     change="role_changed" if current else "added",
+                     role=FieldChange(before=current.role if current else None, after=role), changed_by=by)
+        return True
+
+    def remove_team_member(self, user_id: uuid.UUID, by: uuid.UUID | None) -> None:
+        self._require_open()
+        if user_id == self.owner_id:
+            raise ValidationProblem("the primary owner cannot leave the team; change the owner first",
+                                    field="user_id")
+        current = next((m for m in self.team if m.user_id == user_id), None)
+        if current is None:
+            raise ValidationProblem(f"user {user_id} is not on this opportunity's team", field="user_id")
+        self.team = tuple(m for m in self.team if m.user_id != user_id)
+        self._record("kam.opportunity.team_changed.v1", OpportunityTeamChanged, user_id=user_id, change="removed",
+                     role=FieldChange(before=current.role, after=None), changed_by=by)
+
+    # ---------------------------------------------------------------- assessment and tender
+    def record_assessment(self, score: Score, number: int, by: uuid.UUID | None) -> AssessmentState:
+        """Keep the latest result on the opportunity (for filtering); the caller keeps the history."""
+        self._require_open()
+        before_total, before_high = self.assessment_total, self.high_value
+        self.assessment_total, self.high_value = score.total, score.high_value
+        self._touch()
+        assessment = AssessmentState(
+            number=number, answers=score.answers, total=score.total, high_value=score.high_value,
+            dimensions=[AssessmentDimensionScore(key=k, title=t, score=s) for k, t, s in score.dimensions],
+            assessed_by=by, assessed_at=self.updated_at)
+        self._record("kam.opportunity.assessment_recorded.v1", OpportunityAssessmentRecorded, bump=False,
+                     assessment=assessment, total=FieldChange(before=before_total, after=score.total),
+                     high_value=FieldChange(before=before_high, after=score.high_value))
+        return assessment
+
+    def set_tender(self, tender: TenderState, by: uuid.UUID | None) -> bool:
+        self._require_open()
+        tender = clean_tender(tender)
+        changes = tender_changes(self.tender, tender)
+        if not changes:
+            return False
+        self.tender = tender
+        self._record("kam.opportunity.tender_updated.v1", OpportunityTenderUpdated, tender=tender,
+                     changes={k: FieldChange(before=b, after=a) for k, (b, a) in changes.items()}, changed_by=by)
+        return True
+
+    # ---------------------------------------------------------------- state
     def state(self) -> OpportunityState:
-        return OpportunityState(id=self.id, account_id=self.account_id, name=self.name, amount=self.amount,
-                                currency=self.currency, close_date=self.close_date, owner_id=self.owner_id,
-                                stage=self.stage, probability=self.probability, status=self.status,
-                                version=self.version, updated_at=self.updated_at)
+        return OpportunityState(
+            id=self.id, account_id=self.account_id, name=self.name, amount=self.amount, currency=self.currency,
+            close_date=self.close_date, owner_id=self.owner_id, stage=self.stage, probability=self.probability,
+            status=self.status, version=self.version, updated_at=self.updated_at, created_at=self.created_at,
+            stage_entered_at=self.stage_entered_at, close_reason=self.close_reason,
+            lost_to_competitor=self.lost_to_competitor, confirmed=self.confirmed, confirmed_at=self.confirmed_at,
+            forecast_category=self.forecast_category, amount_from_lines=self.amount_from_lines,
+            lines=[OpportunityLineState(product=line.product, description=line.description, quantity=line.quantity,
+                                        expected_price=line.expected_price, quoted_price=line.quoted_price,
+                                        amount=line.amount) for line in self.lines],
+            team=[TeamMemberState(user_id=m.user_id, role=m.role, added_at=m.added_at) for m in self.team],
+            assessment_total=self.assessment_total, high_value=self.high_value, tender=self.tender)
