@@ -84,8 +84,13 @@ def jwks_document(keys: list[SigningKey]) -> dict:
 class TokenVerifier:
     """Verifies bearer tokens against team-svc's JWKS, fetched once and refreshed on an unknown kid."""
 
+    CACHE_SIZE = 10_000
+
     def __init__(self, settings: ServiceSettings):
         self.settings = settings
+        # Verified tokens until they expire: RSA verification on every request is pure overhead,
+        # and a JWT cannot be revoked before its expiry anyway.
+        self._verified: dict[str, tuple[Principal, float]] = {}
         self._keys: dict[str, object] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
@@ -114,6 +119,19 @@ class TokenVerifier:
             self._fetched_at = time.monotonic()
 
     async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires = cached
+            if time.time() < expires:
+                return principal
+            del self._verified[token]
+        principal, expires = await self._verify(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()  # crude but bounded; refills with the tokens in use
+        self._verified[token] = (principal, expires)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -139,7 +157,8 @@ class TokenVerifier:
             user_id = uuid.UUID(claims["sub"])
         except ValueError:
             raise Unauthorized("bearer token subject is not a user id") from None
-        return Principal(user_id=user_id, role=claims["role"], email=claims.get("email", ""), token=token)
+        principal = Principal(user_id=user_id, role=claims["role"], email=claims.get("email", ""), token=token)
+        return principal, float(claims["exp"])
 
 
 _bearer = HTTPBearer(auto_error=False, description="JWT from team-svc `POST /v1/auth/token`")

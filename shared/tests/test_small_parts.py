@@ -36,3 +36,26 @@ def test_if_match_accepts_current_version_only():
     check_if_match('W/"3"', 3)
     with pytest.raises(PreconditionFailed):
         check_if_match('"2"', 3)
+
+
+async def test_verifier_caches_only_until_the_token_expires():
+    import time as _time
+
+    from kam_shared.auth import TokenVerifier
+    from kam_shared.errors import Unauthorized
+    from kam_shared.settings import ServiceSettings
+    from kam_shared.testing import jwks_json_for_tests, token_for
+
+    verifier = TokenVerifier(ServiceSettings(kam_jwks_json=jwks_json_for_tests()))
+    user = uuid.uuid4()
+    token = token_for(user, "manager")
+    first = await verifier.verify(token)
+    assert (first.user_id, first.role) == (user, "manager")
+    assert await verifier.verify(token) is first  # served from the cache
+    from kam_shared.auth import Principal
+
+    stale = Principal(user_id=uuid.uuid4(), role="admin", email="stale")
+    verifier._verified[token] = (stale, _time.time() - 1)  # a cache entry past its token's expiry
+    assert (await verifier.verify(token)).user_id == user  # verified again, not served stale
+    with pytest.raises(Unauthorized):
+        await verifier.verify(token_for(user, "manager", lifetime_s=-10))
