@@ -2,9 +2,13 @@
 and a rebuild from the owners' snapshots after losing the read-model database gives exactly the same."""
 import asyncio
 import random
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+
+import httpx
 
 from kam_shared.devstack import _pg_admin
 from kam_shared.testing import wait_for
@@ -47,7 +51,6 @@ def observed(view):
 def test_live_rollups_match_a_model_and_a_rebuild_restores_them_exactly(stack, org):
     api, auth, _ = org
     admin = auth["admin"]
-    rng = random.Random(2000)
     tag = uuid.uuid4().hex[:6]
 
     def new_user(name, role, superior):
@@ -64,47 +67,62 @@ def test_live_rollups_match_a_model_and_a_rebuild_restores_them_exactly(stack, o
     accounts = [api.call("POST", "account-svc", "/v1/accounts", admin,
                          json={"name": f"Rebuild {tag} {i}", "owner_id": reps[i]}).json()["id"] for i in range(4)]
     opps: dict[str, dict] = {}
+    lock = threading.Lock()
 
-    def create():
-        owner = rng.choice(reps)
-        cents = rng.randrange(100, 10**9)
-        close = rng.choice(CLOSE_DATES)
-        resp = api.call("POST", "opportunity-svc", "/v1/opportunities", admin, json={
-            "account_id": rng.choice(accounts), "name": "deal", "amount": f"{Decimal(cents) / 100:.2f}",
-            "currency": "CNY", "close_date": close, "owner_id": owner})
-        assert resp.status_code == 201, resp.text
-        opps[resp.json()["id"]] = {"owner": owner, "cents": cents, "close": close, "stage": 1, "prob": 10,
-                                   "status": "open"}
+    def worker(index: int, changes: int) -> None:
+        """Each worker owns the opportunities it creates, so the model stays exact under concurrency;
+        worker 0 also moves reps between managers."""
+        rng = random.Random(2000 + index)
+        http = httpx.Client(timeout=30)
+        mine: list[str] = []
 
-    for _ in range(30):
-        create()
-    changes = 30
-    while changes < 2000:
-        roll = rng.random()
-        open_ids = [i for i, o in opps.items() if o["status"] == "open"]
-        if roll < 0.08 or not open_ids:
+        def call(method, service, path, **kw):
+            resp = http.request(method, f"{stack.url(service)}{path}", headers=admin, **kw)
+            assert resp.status_code in (200, 201), resp.text
+            return resp.json()
+
+        def create():
+            owner = rng.choice(reps)
+            cents = rng.randrange(100, 10**9)
+            close = rng.choice(CLOSE_DATES)
+            body = call("POST", "opportunity-svc", "/v1/opportunities", json={
+                "account_id": rng.choice(accounts), "name": "deal", "amount": f"{Decimal(cents) / 100:.2f}",
+                "currency": "CNY", "close_date": close, "owner_id": owner})
+            with lock:
+                opps[body["id"]] = {"owner": owner, "cents": cents, "close": close, "stage": 1, "prob": 10,
+                                    "status": "open"}
+            mine.append(body["id"])
+
+        for _ in range(8):
             create()
-        elif roll < 0.12:  # a hierarchy move: a rep changes manager
-            rep = rng.choice(reps)
-            target = managers[0] if superior[rep] == managers[1] else managers[1]
-            resp = api.call("PATCH", "team-svc", f"/v1/users/{rep}", admin, json={"superior_id": target})
-            assert resp.status_code == 200, resp.text
-            superior[rep] = target
-        elif roll < 0.16:
-            opp_id = rng.choice(open_ids)
-            outcome = rng.choice(["won", "lost"])
-            resp = api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp_id}/close", admin,
-                            json={"outcome": outcome, "reason": "test"})
-            assert resp.status_code == 200, resp.text
-            opps[opp_id].update(stage=8, prob=100 if outcome == "won" else 0, status=outcome)
-        else:
-            opp_id = rng.choice(open_ids)
-            stage = rng.choice([s for s in range(1, 8) if s != opps[opp_id]["stage"]])
-            resp = api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp_id}/stage", admin,
-                            json={"stage": stage})
-            assert resp.status_code == 200, resp.text
-            opps[opp_id].update(stage=stage, prob=PROBABILITY[stage - 1])
-        changes += 1
+        for _ in range(changes - 8):
+            roll = rng.random()
+            open_ids = [i for i in mine if opps[i]["status"] == "open"]
+            if roll < 0.08 or not open_ids:
+                create()
+            elif roll < 0.12 and index == 0:  # a hierarchy move: a rep changes manager
+                rep = rng.choice(reps)
+                target = managers[0] if superior[rep] == managers[1] else managers[1]
+                call("PATCH", "team-svc", f"/v1/users/{rep}", json={"superior_id": target})
+                with lock:
+                    superior[rep] = target
+            elif roll < 0.16:
+                opp_id = rng.choice(open_ids)
+                outcome = rng.choice(["won", "lost"])
+                call("POST", "opportunity-svc", f"/v1/opportunities/{opp_id}/close",
+                     json={"outcome": outcome, "reason": "test"})
+                with lock:
+                    opps[opp_id].update(stage=8, prob=100 if outcome == "won" else 0, status=outcome)
+            else:
+                opp_id = rng.choice(open_ids)
+                stage = rng.choice([s for s in range(1, 8) if s != opps[opp_id]["stage"]])
+                call("POST", "opportunity-svc", f"/v1/opportunities/{opp_id}/stage", json={"stage": stage})
+                with lock:
+                    opps[opp_id].update(stage=stage, prob=PROBABILITY[stage - 1])
+        http.close()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda i: worker(i, 500), range(4)))  # 2,000 changes; list() re-raises failures
 
     def subtree(node):
         if node == head:
