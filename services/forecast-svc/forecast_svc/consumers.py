@@ -6,16 +6,18 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.consumer import batch_handler
 from kam_shared.money import to_cents
-from kam_shared.replicas import upsert_versioned_many
+from kam_shared.events import CloudEvent
+from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
+from .models import stage_probabilities
 
 CELL_KEY = ("owner_id", "month", "currency", "status", "stage")
 
@@ -81,6 +83,7 @@ async def apply_opportunities(session: AsyncSession, items: list) -> None:
         o = payload.opportunity
         if o.id not in newest or o.version > newest[o.id].version:
             newest[o.id] = o
+    probability = await stage_probability_map(session)
     query = select(facts).where(facts.c.id.in_(list(newest)))
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -92,7 +95,9 @@ async def apply_opportunities(session: AsyncSession, items: list) -> None:
             continue  # stale or replayed: the fact already reflects something as new or newer
         changes.append((old, dict(id=o.id, account_id=o.account_id, owner_id=o.owner_id,
                                   amount_cents=to_cents(o.amount), currency=o.currency, close_date=o.close_date,
-                                  stage=o.stage, probability=o.probability, status=o.status, version=o.version,
+                                  stage=o.stage, status=o.status, version=o.version,
+                                  probability=probability.get(o.stage, o.probability) if o.status == "open"
+                                  else o.probability,
                                   updated_at=o.updated_at)))
     if not changes:
         return
@@ -100,10 +105,33 @@ async def apply_opportunities(session: AsyncSession, items: list) -> None:
     await _bump_cells(session, cell_deltas(changes))
 
 
+async def stage_probability_map(session: AsyncSession) -> dict[int, int]:
+    return dict((await session.execute(select(stage_probabilities.c.stage, stage_probabilities.c.probability))).all())
+
+
+async def apply_stage_model(session: AsyncSession, event: CloudEvent, payload) -> None:
+    """Re-weight open pipeline in every stage whose probability changed: the facts and, exactly,
+    their cells (every open fact in a stage carries that stage's probability)."""
+    current = await session.scalar(select(func.max(stage_probabilities.c.version)))
+    if current is not None and payload.version <= current:
+        return
+    before = await stage_probability_map(session)
+    for stage in payload.stages:
+        if stage.number > 7:
+            continue
+        if before.get(stage.number) != stage.probability:
+            await session.execute(update(facts).where(facts.c.status == "open", facts.c.stage == stage.number)
+                                  .values(probability=stage.probability))
+            await session.execute(update(cells).where(cells.c.status == "open", cells.c.stage == stage.number)
+                                  .values(weighted_cents_x100=cells.c.amount_cents * stage.probability))
+        await upsert_versioned(session, stage_probabilities, dict(stage=stage.number, probability=stage.probability,
+                                                                  version=payload.version), key="stage")
+
+
 apply_opportunity = batch_handler(apply_opportunities)
 
-HANDLERS = {
-    "kam.opportunity.created.v1": apply_opportunity,
-    "kam.opportunity.stage_changed.v1": apply_opportunity,
-    "kam.opportunity.closed.v1": apply_opportunity,
-}
+# Every per-opportunity event carries the full state after the change: one handler for all.
+HANDLERS = {f"kam.opportunity.{kind}.v1": apply_opportunity for kind in (
+    "created", "stage_changed", "closed", "reopened", "updated", "owner_changed", "confirmation_changed",
+    "assessment_recorded", "tender_updated", "team_changed")}
+HANDLERS["kam.opportunity.stage_model_changed.v1"] = apply_stage_model

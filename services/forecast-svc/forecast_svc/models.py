@@ -37,3 +37,12 @@ rollup_cells = Table(
     Column("weighted_cents_x100", BigInteger, nullable=False),
     Index("ix_rollup_cells_month", "month", "owner_id"),
 )
+
+# Replica of opportunity-svc's stage model: open pipeline is weighted with these probabilities
+# (an open opportunity's own event may predate a re-weighting published on another partition).
+stage_probabilities = Table(
+    "stage_probabilities", metadata,
+    Column("stage", Integer, primary_key=True),
+    Column("probability", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+)

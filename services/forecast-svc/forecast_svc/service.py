@@ -6,15 +6,16 @@ import time
 import uuid
 from decimal import Decimal
 
+import httpx
 from sqlalchemy import Date, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.app import Runtime
 from kam_shared.auth import Principal
 from kam_shared.consumer import exclusive_read_model_lock
-from kam_shared.errors import Forbidden, NotFound
+from kam_shared.errors import Forbidden, NotFound, UpstreamUnavailable
 from kam_shared.events import utcnow
-from kam_shared.peers import snapshot
+from kam_shared.peers import peer_client, snapshot
 from kam_shared.replicas import upsert_versioned_many
 from kam_shared.money import to_cents, validate_currency
 
@@ -22,6 +23,7 @@ from .domain.periods import parse_period
 from .domain.rollup import Group, rollup_from_groups
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
+from .models import stage_probabilities
 
 
 async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
@@ -49,6 +51,18 @@ async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Princip
             "currency": currency, "other_currencies": sorted(others), "as_of": as_of, **rollup.__dict__}
 
 
+async def stage_model_snapshot(runtime: Runtime, token: str) -> tuple[int, list[dict]]:
+    """opportunity-svc's stage model and its version (the ETag)."""
+    async with peer_client(runtime, "opportunity-svc") as client:
+        try:
+            resp = await client.get("/v1/stage-model", headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"opportunity-svc unreachable ({type(exc).__name__})") from None
+    if resp.status_code != 200:
+        raise UpstreamUnavailable(f"opportunity-svc answered {resp.status_code} for /v1/stage-model")
+    return int(resp.headers.get("etag", '"0"').strip('W/"') or 0), resp.json()
+
+
 async def rebuild(runtime: Runtime, principal: Principal) -> dict:
     """Rebuild every read model from the owners' HTTP snapshots (team-svc users, opportunity-svc
     opportunities), then recompute the roll-up cells from the facts.
@@ -72,9 +86,13 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
                       probability=o["probability"], status=o["status"], version=o["version"],
                       updated_at=dt.datetime.fromisoformat(o["updated_at"].replace("Z", "+00:00")))
                  async for o in snapshot(runtime, "opportunity-svc", "/v1/opportunities", principal.token)]
+    model_version, stages = await stage_model_snapshot(runtime, principal.token)
     users = runtime.tables.user_replica
     async with runtime.db.session() as session, session.begin():
         await exclusive_read_model_lock(session, runtime.settings.service_name)
+        await upsert_versioned_many(session, stage_probabilities, [
+            dict(stage=s["number"], probability=s["probability"], version=model_version)
+            for s in stages if s["number"] <= 7], key="stage")
         await upsert_versioned_many(session, users, users_rows)
         await upsert_versioned_many(session, facts, fact_rows)
         in_snapshot = {r["id"] for r in fact_rows}
