@@ -1,52 +1,150 @@
+"""Account routes: thin — parse, call a use case, shape the response."""
+import datetime as dt
 import uuid
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
-from sqlalchemy import select
+from fastapi import APIRouter, Header, Query, Response
 
 from kam_shared.app import RuntimeDep, etag
 from kam_shared.auth import PrincipalDep
-from kam_shared.pagination import decode_cursor, encode_cursor
 
-from . import service
-from .models import accounts
-from .schemas import AccountCreate, AccountOut, AccountPage
+from . import classification_service, service
+from .api_records import sent
+from .schemas import (AccountCreate, AccountOut, AccountPage, AccountPatch, AccountType, Classify, Duplicates, Merge,
+                      OwnerHistoryEntry, ParetoOut, Reassign, SnapshotPage, Status, Tier, TierRecommendationOut, Tree)
 
 router = APIRouter(tags=["accounts"])
+IfMatch = Annotated[str | None, Header(description="ETag of the version you changed; 412 if stale")]
+Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-@router.post("/v1/accounts", status_code=201, response_model=AccountOut)
-async def create_account(body: AccountCreate, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
-    async with runtime.uow() as uow:
-        account = await service.open_account(uow, runtime, principal, **body.model_dump())
+def _with_etag(response: Response, account: dict) -> dict:
     response.headers["ETag"] = etag(account["version"])
-    response.headers["Location"] = f"/v1/accounts/{account['id']}"
     return account
 
 
-@router.get("/v1/accounts/{account_id}", response_model=AccountOut)
-async def get_account(account_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
-    async with runtime.db.session() as session:
-        row = await service.visible_account(session, runtime, principal, account_id)
-    response.headers["ETag"] = etag(row["version"])
-    return dict(row)
+@router.post("/v1/accounts", status_code=201, response_model=AccountOut,
+             summary="Create an account after the uniqueness check (409 names the existing one)",
+             responses={200: {"description": "on_duplicate=enrich: the existing account, its empty fields filled"},
+                        409: {"description": "same credit code or normalised name: `existing_id`, `match`"}})
+async def create_account(body: AccountCreate, principal: PrincipalDep, runtime: RuntimeDep, response: Response,
+                         on_duplicate: Literal["reject", "enrich"] = "reject"):
+    async with runtime.uow() as uow:
+        account, created = await service.open_account(uow, runtime, principal, sent(body), on_duplicate)
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = f"/v1/accounts/{account['id']}"
+    return _with_etag(response, account)
 
 
 @router.get("/v1/accounts", response_model=AccountPage,
-            summary="Accounts you may see, ordered by id (admins: all, the snapshot for rebuilds)")
-async def list_accounts(principal: PrincipalDep, runtime: RuntimeDep,
-                        limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
-                        owner_id: uuid.UUID | None = None):
-    after = decode_cursor(cursor, uuid.UUID)
-    query = select(accounts).order_by(accounts.c.id).limit(limit + 1)
-    if after:
-        query = query.where(accounts.c.id > after)
-    if owner_id:
-        query = query.where(accounts.c.owner_id == owner_id)
+            summary="Accounts you may see, ordered by id, with filters and name search (q)")
+async def list_accounts(principal: PrincipalDep, runtime: RuntimeDep, limit: Limit = 100, cursor: str | None = None,
+                        owner_id: uuid.UUID | None = None, tier: Tier | None = None, type: AccountType | None = None,
+                        industry: str | None = None, region: str | None = None, status: Status | None = None,
+                        parent_id: uuid.UUID | None = None,
+                        q: Annotated[str | None, Query(min_length=1, max_length=300,
+                                                       description="name contains (width, case, punctuation and "
+                                                                   "legal form ignored)")] = None,
+                        include_merged: bool = False):
     async with runtime.db.session() as session:
-        owners = await runtime.visibility.owner_ids(session, principal)
-        if owners is not None:
-            query = query.where(accounts.c.owner_id.in_(owners))
-        rows = (await session.execute(query)).mappings().all()
-    items = [dict(r) for r in rows[:limit]]
-    return AccountPage(items=items, next_cursor=encode_cursor(str(items[-1]["id"])) if len(rows) > limit else None)
+        return await service.list_accounts(session, runtime, principal, limit=limit, cursor=cursor, q=q,
+                                           include_merged=include_merged, owner_id=owner_id, tier=tier, type=type,
+                                           industry=industry, region=region, status=status, parent_id=parent_id)
+
+
+@router.get("/v1/accounts/duplicates", response_model=Duplicates,
+            summary="Possible duplicates of a name and/or credit code, scored 0-100")
+async def find_duplicates(principal: PrincipalDep, runtime: RuntimeDep,
+                          name: Annotated[str | None, Query(max_length=300)] = None,
+                          credit_code: Annotated[str | None, Query(max_length=40)] = None,
+                          region: Annotated[str | None, Query(max_length=100)] = None,
+                          limit: Annotated[int, Query(ge=1, le=50)] = 10):
+    async with runtime.db.session() as session:
+        return await service.duplicates(session, runtime, principal, name=name, credit_code=credit_code,
+                                        region=region, limit=limit)
+
+
+@router.get("/v1/accounts/pareto", response_model=ParetoOut,
+            summary="Which accounts make up 80% (threshold_pct) of won revenue, from the opportunities won")
+async def pareto(principal: PrincipalDep, runtime: RuntimeDep,
+                 currency: Annotated[str, Query(min_length=3, max_length=3)] = "CNY",
+                 since: Annotated[dt.date | None, Query(description="close date from")] = None,
+                 until: Annotated[dt.date | None, Query(description="close date to")] = None,
+                 threshold_pct: Annotated[Decimal, Query(gt=0, le=100)] = Decimal(80), limit: Limit = 100):
+    async with runtime.db.session() as session:
+        return await classification_service.pareto_view(session, runtime, principal, currency=currency, since=since,
+                                                        until=until, threshold_pct=threshold_pct, limit=limit)
+
+
+@router.get("/v1/accounts/snapshot", response_model=SnapshotPage,
+            summary="Every account incl. tombstones, ordered by id, with version: for read-model rebuilds (admin)")
+async def account_snapshot(principal: PrincipalDep, runtime: RuntimeDep, limit: Limit = 500,
+                           cursor: str | None = None):
+    async with runtime.db.session() as session:
+        return await service.snapshot(session, principal, limit=limit, cursor=cursor)
+
+
+@router.get("/v1/accounts/{account_id}", response_model=AccountOut,
+            summary="An account; a merged one is a tombstone with merged_into_id")
+async def get_account(account_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
+    async with runtime.db.session() as session:
+        return _with_etag(response, await service.get_account(session, runtime, principal, account_id))
+
+
+@router.patch("/v1/accounts/{account_id}", response_model=AccountOut,
+              summary="Change profile fields (only those sent; null clears). Owner, type and tier have own endpoints")
+async def patch_account(account_id: uuid.UUID, body: AccountPatch, principal: PrincipalDep, runtime: RuntimeDep,
+                        response: Response, if_match: IfMatch = None):
+    async with runtime.uow() as uow:
+        account = await service.update_account(uow, runtime, principal, account_id, sent(body), if_match)
+    return _with_etag(response, account)
+
+
+@router.get("/v1/accounts/{account_id}/tree", response_model=Tree,
+            summary="The hierarchy: ancestors up to the group, and everything below this account")
+async def account_tree(account_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep):
+    async with runtime.db.session() as session:
+        return await service.tree(session, runtime, principal, account_id)
+
+
+@router.post("/v1/accounts/{account_id}/merge", response_model=AccountOut,
+             summary="Merge the duplicate from_id into this account (the survivor)")
+async def merge_accounts(account_id: uuid.UUID, body: Merge, principal: PrincipalDep, runtime: RuntimeDep,
+                         response: Response, if_match: IfMatch = None):
+    async with runtime.uow() as uow:
+        account = await service.merge(uow, runtime, principal, account_id, body.from_id, if_match)
+    return _with_etag(response, account)
+
+
+@router.post("/v1/accounts/{account_id}/reassign", response_model=AccountOut,
+             summary="Give the account to another account manager (recorded in the owner history)")
+async def reassign_account(account_id: uuid.UUID, body: Reassign, principal: PrincipalDep, runtime: RuntimeDep,
+                           response: Response, if_match: IfMatch = None):
+    async with runtime.uow() as uow:
+        account = await service.reassign(uow, runtime, principal, account_id, body.owner_id, body.reason, if_match)
+    return _with_etag(response, account)
+
+
+@router.get("/v1/accounts/{account_id}/owner-history", response_model=list[OwnerHistoryEntry])
+async def owner_history(account_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep):
+    async with runtime.db.session() as session:
+        return await service.owner_history_of(session, runtime, principal, account_id)
+
+
+@router.post("/v1/accounts/{account_id}/classification", response_model=AccountOut,
+             summary="Set type and/or tier, or apply the tier the score recommends")
+async def classify_account(account_id: uuid.UUID, body: Classify, principal: PrincipalDep, runtime: RuntimeDep,
+                           response: Response, if_match: IfMatch = None):
+    async with runtime.uow() as uow:
+        account = await service.classify(uow, runtime, principal, account_id, if_match=if_match, **body.model_dump())
+    return _with_etag(response, account)
+
+
+@router.get("/v1/accounts/{account_id}/tier-score", response_model=TierRecommendationOut,
+            summary="Tier recommendation with each criterion's contribution (won revenue, margin, continuity, "
+                    "strategic flags)")
+async def tier_score(account_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep,
+                     currency: Annotated[str, Query(min_length=3, max_length=3)] = "CNY"):
+    async with runtime.db.session() as session:
+        return await classification_service.tier_recommendation(session, runtime, principal, account_id, currency)

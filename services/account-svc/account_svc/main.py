@@ -1,6 +1,8 @@
 from kam_shared.app import create_service_app
 
-from .api import router
+from .api import router as accounts_router
+from .api_records import router as records_router
+from .consumers import HANDLERS
 from .models import plumbing
 from .settings import Settings
 
@@ -9,5 +11,6 @@ def create_app(settings: Settings | None = None):
     settings = settings or Settings()
     return create_service_app(
         settings, title="KAM account-svc",
-        description="Accounts: uniqueness and merge, hierarchy, buying centre, competitors, plans.",
-        tables=plumbing, routers=[router])
+        description="Accounts: uniqueness and merge, hierarchy, assignment, classification, buying centre, "
+                    "competitors, plans, interactions, complaints.",
+        tables=plumbing, routers=[accounts_router, records_router], handlers=HANDLERS)
