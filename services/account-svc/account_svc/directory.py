@@ -12,15 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kam_shared.app import Runtime
 from kam_shared.auth import Principal
 from kam_shared.errors import UpstreamUnavailable, ValidationProblem
+from kam_shared.peers import peer_client
 from kam_shared.replicas import upsert_versioned
-
-
-def team_svc_client(runtime: Runtime) -> httpx.AsyncClient:
-    """HTTP client for team-svc; replaceable through runtime.extras (tests use the in-process app)."""
-    factory = runtime.extras.get("team_svc_client")
-    if factory:
-        return factory()
-    return httpx.AsyncClient(base_url=runtime.settings.kam_team_svc_url, timeout=5)
 
 
 async def lookup_user(session: AsyncSession, runtime: Runtime, principal: Principal, user_id: uuid.UUID,
@@ -31,7 +24,7 @@ async def lookup_user(session: AsyncSession, runtime: Runtime, principal: Princi
     if row is not None:
         return dict(row)
     try:
-        async with team_svc_client(runtime) as client:
+        async with peer_client(runtime, "team-svc", timeout=5) as client:
             resp = await client.get(f"/v1/users/{user_id}", headers={"Authorization": f"Bearer {principal.token}"})
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable(f"cannot verify {field}: team-svc unreachable ({type(exc).__name__})",

@@ -26,6 +26,7 @@ from kam_shared.hierarchy import is_above, subtree_ids
 from kam_shared.money import from_cents, validate_currency
 from kam_shared.outbox import add_to_outbox
 from kam_shared.pagination import decode_cursor, encode_cursor
+from kam_shared.peers import peer_client
 from kam_shared.replicas import upsert_versioned
 
 from . import repository as repo
@@ -59,7 +60,7 @@ async def account_exists(session: AsyncSession, runtime: Runtime, principal: Pri
                                     field="account_id", survivor_id=str(row.merged_into))
         return True
     try:
-        async with account_svc_client(runtime) as client:
+        async with peer_client(runtime, "account-svc", timeout=5) as client:
             resp = await client.get(f"/v1/accounts/{account_id}",
                                     headers={"Authorization": f"Bearer {principal.token}"})
     except httpx.HTTPError as exc:
@@ -74,14 +75,6 @@ async def account_exists(session: AsyncSession, runtime: Runtime, principal: Pri
     await upsert_account(session, uuid.UUID(body["id"]), body["name"],
                          uuid.UUID(body["owner_id"]) if body.get("owner_id") else None, body["version"])
     return True
-
-
-def account_svc_client(runtime: Runtime) -> httpx.AsyncClient:
-    """HTTP client for account-svc; replaceable through runtime.extras (tests use an in-process app)."""
-    factory = runtime.extras.get("account_svc_client")
-    if factory:
-        return factory()
-    return httpx.AsyncClient(base_url=runtime.settings.kam_account_svc_url, timeout=5)
 
 
 async def upsert_account(session: AsyncSession, account_id: uuid.UUID, name: str, owner_id, version: int,

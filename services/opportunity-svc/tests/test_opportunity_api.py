@@ -116,26 +116,28 @@ async def test_visibility_rep_manager_admin_and_outsider(world, problem):
 
 
 async def test_account_unknown_to_the_replica_is_looked_up_in_account_svc(world):
-    account_id, rep = uuid.uuid4(), await world.user()
+    """The fallback speaks to account-svc's real app (in-process, its own migrated database)."""
+    from kam_shared.testing import feed, service_client, user_event
 
-    async def fake_account_svc(request: httpx.Request) -> httpx.Response:
-        if request.url.path == f"/v1/accounts/{account_id}":
-            assert request.headers["authorization"].startswith("Bearer ")
-            return httpx.Response(200, json={"id": str(account_id), "name": "Fresh Account", "owner_id": str(rep),
-                                             "version": 1})
-        return httpx.Response(404, json={"detail": "not found"})
-
-    world.runtime.extras["account_svc_client"] = lambda: httpx.AsyncClient(
-        transport=httpx.MockTransport(fake_account_svc), base_url="http://account-svc")
-    try:
-        resp = await world.client.post("/v1/opportunities", headers=bearer(rep), json=world.body(account_id, rep))
-        assert resp.status_code == 201, resp.text
-        assert resp.json()["account_id"] == str(account_id)
-        unknown = await world.client.post("/v1/opportunities", headers=bearer(rep),
-                                          json=world.body(uuid.uuid4(), rep))
-        assert unknown.status_code == 422 and "does not exist" in unknown.json()["detail"]
-    finally:
-        world.runtime.extras.pop("account_svc_client")
+    rep = await world.user()
+    async with service_client("account-svc") as accounts:
+        await feed(accounts.runtime, user_event(rep, "rep", None))
+        created = await accounts.post("/v1/accounts", headers=bearer(rep), json={"name": "Fresh Account Ltd"})
+        assert created.status_code == 201, created.text
+        account_id = created.json()["id"]
+        app = accounts._transport.app
+        world.runtime.extras["peer:account-svc"] = lambda: httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://account-svc")
+        try:
+            resp = await world.client.post("/v1/opportunities", headers=bearer(rep),
+                                           json=world.body(uuid.UUID(account_id), rep))
+            assert resp.status_code == 201, resp.text
+            assert resp.json()["account_id"] == account_id
+            unknown = await world.client.post("/v1/opportunities", headers=bearer(rep),
+                                              json=world.body(uuid.uuid4(), rep))
+            assert unknown.status_code == 422 and "does not exist" in unknown.json()["detail"]
+        finally:
+            world.runtime.extras.pop("peer:account-svc")
 
 
 @pytest.mark.parametrize("override, status, mentions", [
