@@ -48,6 +48,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         lg.propagate = True
     logging.getLogger("uvicorn.access").setLevel("WARNING")
     logging.getLogger("aiokafka").setLevel("WARNING")
+    logging.getLogger("httpx").setLevel("WARNING")  # a line per peer call would drown the service's own
 
 
 class MetricsMiddleware:
