@@ -1,20 +1,12 @@
-"""team-svc over HTTP (in-process app, real migrated database)."""
+"""team-svc over HTTP (in-process app, real migrated database): the core user and token contract.
+The `team` fixture (conftest.py) is one app shared by all of team-svc's API tests."""
 import uuid
 
 import jwt
 import pytest
 
 from kam_shared.auth import SigningKey
-from kam_shared.testing import outbox_rows, service_client
-
-
-@pytest.fixture(scope="module")
-async def team(tmp_path_factory):
-    key_file = tmp_path_factory.mktemp("team") / "jwt.pem"
-    async with service_client("team-svc", kam_bootstrap_admin_email="admin@example.com",
-                              kam_bootstrap_admin_password="admin", kam_jwt_private_key_file=key_file,
-                              kam_jwks_json="") as client:
-        yield client
+from kam_shared.testing import outbox_rows
 
 
 async def login(client, email, password):

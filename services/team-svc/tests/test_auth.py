@@ -1,0 +1,170 @@
+"""Auth hardening over HTTP: key rotation (JWKS with kids, old keys kept until their tokens
+expire, several replicas on one database), sign-in rate limits, argon2 re-hashing."""
+import datetime as dt
+import uuid
+
+import httpx
+import jwt
+from argon2 import PasswordHasher
+from sqlalchemy import select, update
+
+from team_svc.domain.ratelimit import SlidingWindowLimiter
+from team_svc.main import create_app
+from team_svc.models import signing_keys, users
+from team_svc.service.auth import LoginLimits
+
+
+async def fresh_token(api, email, password="secret"):
+    resp = await api.client.post("/v1/auth/token", data={"username": email, "password": password})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["access_token"]
+
+
+def kid(token):
+    return jwt.get_unverified_header(token)["kid"]
+
+
+async def test_rotation_signs_with_the_new_key_and_keeps_the_old_one_until_its_tokens_expire(api, problem):
+    admin = await api.admin()
+    rep = await api.user("rep")
+    old_token = await fresh_token(api, rep["email"])
+    problem(await api.client.post("/v1/auth/keys/rotate", headers=await api.auth(rep)), 403, "admin")
+    before = await api.outbox_count()
+    rotated = await api.client.post("/v1/auth/keys/rotate", headers=admin)
+    assert rotated.status_code == 201, rotated.text
+    body = rotated.json()
+    assert body["previous_kid"] == kid(old_token) and body["kid"] != body["previous_kid"]
+    [(event_type, event)] = await api.events_since(before)
+    assert event_type == "kam.team.signing_key_rotated.v1" and event["data"]["kid"] == body["kid"]
+
+    jwks = (await api.client.get("/.well-known/jwks.json")).json()
+    kids = [k["kid"] for k in jwks["keys"]]
+    assert kids[0] == body["kid"] and kid(old_token) in kids
+    # The token signed before the rotation still works; new tokens carry the new kid.
+    assert (await api.client.get(f"/v1/users/{rep['id']}", headers={"Authorization": f"Bearer {old_token}"})
+            ).status_code == 200
+    new_token = await fresh_token(api, rep["email"])
+    assert kid(new_token) == body["kid"]
+    listing = {k["kid"]: k for k in (await api.client.get("/v1/auth/keys", headers=admin)).json()}
+    assert listing[body["kid"]]["status"] == "signing"
+    old = listing[kid(old_token)]
+    assert old["status"] == "verifying"
+    lifetime = dt.timedelta(seconds=api.runtime.settings.kam_token_lifetime_s)
+    assert dt.datetime.fromisoformat(old["valid_until"]) - dt.datetime.fromisoformat(old["superseded_at"]) >= lifetime
+
+    # Once its last token has expired the old key leaves the JWKS, and the next rotation erases it.
+    async with api.runtime.db.session() as session, session.begin():
+        await session.execute(update(signing_keys).where(signing_keys.c.kid == kid(old_token)).values(
+            valid_until=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+    assert kid(old_token) not in [k["kid"] for k in (await api.client.get("/.well-known/jwks.json")).json()["keys"]]
+    await api.client.post("/v1/auth/keys/rotate", headers=admin)
+    async with api.runtime.db.session() as session:
+        assert await session.scalar(select(signing_keys.c.private_pem).where(
+            signing_keys.c.kid == kid(old_token))) is None
+
+
+async def test_a_second_replica_on_the_same_database_shares_the_key_ring(api, tmp_path):
+    """Rotation on one replica: the other signs with the new key and verifies its tokens (it looks
+    the unknown kid up in the shared ring); starting it with the same key file adds no key."""
+    settings = api.runtime.settings.model_copy()
+    second = create_app(settings)
+    async with second.router.lifespan_context(second):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://replica-2") as other:
+            async with api.runtime.db.session() as session:
+                keys_before = len((await session.execute(select(signing_keys.c.kid))).all())
+            rep = await api.user("rep")
+            rotated = (await api.client.post("/v1/auth/keys/rotate", headers=await api.admin())).json()
+            token = (await other.post("/v1/auth/token", data={"username": rep["email"], "password": "secret"})).json()
+            assert kid(token["access_token"]) == rotated["kid"]
+            on_first = await api.client.get(f"/v1/users/{rep['id']}",
+                                            headers={"Authorization": f"Bearer {token['access_token']}"})
+            assert on_first.status_code == 200
+            async with api.runtime.db.session() as session:
+                assert len((await session.execute(select(signing_keys.c.kid))).all()) == keys_before + 1
+
+
+async def test_sign_in_is_rate_limited_per_account_and_per_address(api, problem):
+    rep = await api.user("rep")
+    other = await api.user("rep")
+    now = [1000.0]
+    saved = api.runtime.extras["login_limits"]
+    api.runtime.extras["login_limits"] = LoginLimits(SlidingWindowLimiter(3, 300, clock=lambda: now[0]),
+                                                     SlidingWindowLimiter(8, 60, clock=lambda: now[0]))
+    try:
+        for _ in range(3):
+            problem(await api.client.post("/v1/auth/token", data={"username": rep["email"], "password": "nope"}),
+                    401, "wrong email or password")
+        # The account is locked for the window, even with the right password; other accounts are not.
+        locked = await api.client.post("/v1/auth/token", data={"username": rep["email"], "password": "secret"})
+        body = problem(locked, 429, "failed sign-ins for this account")
+        assert locked.headers["retry-after"] == "300" and body["retry_after"] == 300
+        assert (await api.client.post("/v1/auth/token", data={"username": other["email"], "password": "secret"})
+                ).status_code == 200
+        now[0] += 301
+        assert (await api.client.post("/v1/auth/token", data={"username": rep["email"], "password": "secret"})
+                ).status_code == 200
+        # A success clears the account's failures.
+        for _ in range(2):
+            await api.client.post("/v1/auth/token", data={"username": rep["email"], "password": "nope"})
+        assert (await api.client.post("/v1/auth/token", data={"username": rep["email"], "password": "secret"})
+                ).status_code == 200
+        # Per address: 8 attempts a minute from one client, whatever the accounts (unknown ones too):
+        # 4 since the clock jumped, 4 more now, then the address waits.
+        for n in range(4):
+            await api.client.post("/v1/auth/token", data={"username": f"ghost{n}@example.com", "password": "x"})
+        blocked = await api.client.post("/v1/auth/token", data={"username": other["email"], "password": "secret"})
+        problem(blocked, 429, "from this address")
+        assert 1 <= int(blocked.headers["retry-after"]) <= 60
+        now[0] += 61
+        assert (await api.client.post("/v1/auth/token", data={"username": other["email"], "password": "secret"})
+                ).status_code == 200
+    finally:
+        api.runtime.extras["login_limits"] = saved
+
+
+async def test_passwords_are_argon2_and_are_rehashed_when_the_cost_goes_up(api):
+    rep = await api.user("rep")
+    async with api.runtime.db.session() as session:
+        stored = await session.scalar(select(users.c.password_hash).where(users.c.id == uuid.UUID(rep["id"])))
+    assert stored.startswith("$argon2id$") and "t=1" in stored and "secret" not in stored
+    saved = api.runtime.extras["password_hasher"]
+    api.runtime.extras["password_hasher"] = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
+    try:
+        await fresh_token(api, rep["email"])
+        async with api.runtime.db.session() as session:
+            rehashed = await session.scalar(select(users.c.password_hash).where(users.c.id == uuid.UUID(rep["id"])))
+        assert rehashed != stored and "t=2" in rehashed
+        await fresh_token(api, rep["email"])  # the new hash verifies
+    finally:
+        api.runtime.extras["password_hasher"] = saved
+
+
+async def test_verified_tokens_are_remembered_only_until_they_expire():
+    import time
+
+    import pytest
+
+    from kam_shared.auth import SigningKey
+    from kam_shared.errors import Unauthorized
+    from kam_shared.settings import ServiceSettings
+    from team_svc.keyring import KeyRingVerifier
+
+    key = SigningKey.generate()
+
+    class Ring:
+        async def published(self):
+            return [key.jwk()]
+
+    verifier = KeyRingVerifier(ServiceSettings(kam_jwks_json=""), Ring())
+    token = key.issue(user_id=uuid.uuid4(), email="a@b.c", role="rep", issuer="kam-team-svc", audience="kam",
+                      lifetime_s=60)
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) is first  # remembered
+    # A remembered entry past its expiry is not trusted: the token is checked again (and this one fails).
+    verifier._verified["not.a.token"] = (first, time.time() - 1)
+    with pytest.raises(Unauthorized):
+        await verifier.verify("not.a.token")
+    forged = SigningKey.generate().issue(user_id=uuid.uuid4(), email="x@y.z", role="admin", issuer="kam-team-svc",
+                                         audience="kam", lifetime_s=60)
+    with pytest.raises(Unauthorized, match="known key"):
+        await verifier.verify(forged)
