@@ -48,6 +48,15 @@ def create_plumbing_tables(op, *, user_replica: bool = False) -> None:
             table.create(bind)
 
 
+def add_inbox_event_index(op) -> None:
+    """Revision helper for databases created before the inbox had its event-id index."""
+    op.create_index("ix_inbox_event_id", "inbox", ["event_id"], if_not_exists=True)
+
+
+def drop_inbox_event_index(op) -> None:
+    op.drop_index("ix_inbox_event_id", "inbox", if_exists=True)
+
+
 def drop_plumbing_tables(op) -> None:
     for name in ("user_replica", "read_model_status", "inbox", "outbox"):
         op.execute(f"DROP TABLE IF EXISTS {name}")

@@ -49,6 +49,9 @@ def plumbing_tables(metadata: MetaData, *, user_replica: bool = False) -> Plumbi
         Column("event_id", String(36), primary_key=True),
         Column("event_type", String(200), nullable=False),
         Column("processed_at", UtcDateTime(), nullable=False),
+        # The inbox is searched by event id (a batch's ids); the consumer column is nearly constant,
+        # so the primary key alone would scan every row of the consumer once statistics are stale.
+        Index("ix_inbox_event_id", "event_id"),
     )
     status = Table(
         "read_model_status", metadata,
