@@ -12,10 +12,12 @@ def stack(tmp_path_factory):
     urls, cleanup = stack_database_urls("e2e")
     log_dir = tmp_path_factory.mktemp("e2e-logs")
     s = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=log_dir)
-    s.start()
-    yield s
-    s.stop()
-    cleanup()
+    try:  # a stack that fails to start must not leave its databases behind either
+        s.start()
+        yield s
+    finally:
+        s.stop()
+        cleanup()
 
 
 @pytest.fixture(scope="session")
