@@ -160,8 +160,10 @@ class ConsumerRunner:
         async with self.db.session() as session, session.begin():
             await self._share_read_model_lock(session)
             ids = [e.id for e, _ in items]
-            seen = set((await session.scalars(select(inbox.c.event_id).where(
-                inbox.c.consumer == self.group_id, inbox.c.event_id.in_(ids)))).all())
+            # By event id alone: only ix_inbox_event_id can serve it, whatever the table statistics
+            # say (the consumer column is nearly constant; filtering on it invites a scan).
+            seen = {r.event_id for r in (await session.execute(select(inbox.c.event_id, inbox.c.consumer).where(
+                inbox.c.event_id.in_(ids)))).all() if r.consumer == self.group_id}
             fresh: list[tuple[CloudEvent, object]] = []
             for event, payload in items:
                 if event.id not in seen:
