@@ -152,13 +152,10 @@ async def run(args, urls: dict[str, str]) -> dict:
         fc = stack.url("forecast-svc")
 
         async def applied() -> int:
+            """Events applied so far, from the consumer's own counter (cheap, unlike a roll-up)."""
             try:
-                counts = 0
-                for year in ("2026", "2027"):
-                    r = (await http.get(f"{fc}/v1/rollups", params={"node": str(top), "period": year},
-                                        headers=admin)).json()
-                    counts += r["open_count"] + r["won_count"] + r["lost_count"]
-                return counts
+                r = await http.get(f"{fc}/v1/admin/consumer", headers=admin)
+                return r.json()["events_applied"]
             except (httpx.HTTPError, KeyError, ValueError):
                 return 0
 
@@ -167,7 +164,7 @@ async def run(args, urls: dict[str, str]) -> dict:
         async def caught_up():
             n = await applied()
             samples.append((time.monotonic(), n))
-            return n >= len(opportunities)
+            return n >= total_events
 
         await wait_until(caught_up, timeout=1800, interval=0.5)
         first = next((t, n) for t, n in samples if n > 0)

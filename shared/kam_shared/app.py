@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from .auth import TokenVerifier
+from .auth import PrincipalDep, TokenVerifier
 from .consumer import ConsumerRunner, Handler
 from .db import Database
-from .errors import PreconditionFailed, install_error_handlers
-from .events import DomainEvent
+from .errors import Forbidden, PreconditionFailed, install_error_handlers
+from .events import DomainEvent, utcnow
 from .hierarchy import Visibility, user_replica_handlers
 from .observability import configure_logging, install_observability
 from .outbox import OutboxRelay, add_to_outbox
@@ -153,4 +153,26 @@ def create_service_app(
     install_observability(app, settings.service_name, lambda: app.state.runtime.readiness())
     for router in routers:
         app.include_router(router)
+    if all_handlers:
+        app.include_router(_consumer_status_router())
     return app
+
+
+def _consumer_status_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/v1/admin/consumer", summary="Events applied by this service's consumer group, and its lag (admin)")
+    async def consumer_status(principal: PrincipalDep, runtime: RuntimeDep):
+        if not principal.is_admin:
+            raise Forbidden("only an admin can read consumer status")
+        status = runtime.tables.read_model_status
+        async with runtime.db.session() as session:
+            row = (await session.execute(select(status).where(
+                status.c.name == runtime.settings.service_name))).mappings().first()
+        last = row["last_event_time"] if row else None
+        return {"group": runtime.settings.service_name, "events_applied": row["events_applied"] if row else 0,
+                "last_event_time": last, "last_applied_at": row["last_applied_at"] if row else None,
+                "lag_s": round((utcnow() - last).total_seconds(), 3) if last else None,
+                "connected": bool(runtime.consumer and runtime.consumer.broker_ok)}
+
+    return router

@@ -172,3 +172,10 @@ async def test_an_owner_change_moves_the_numbers_between_subtrees(forecast):
     await feed(forecast.runtime, moved)
     assert (await rollup(forecast, MANAGER, period="2028-03")).json()["open_amount"] == "0.00"
     assert (await rollup(forecast, OUTSIDER, period="2028-03", role="rep")).json()["open_amount"] == "3000.00"
+
+
+async def test_consumer_status_is_for_admins_and_counts_applied_events(forecast):
+    resp = await forecast.get("/v1/admin/consumer", headers=bearer(uuid.uuid4(), "admin"))
+    body = resp.json()
+    assert resp.status_code == 200 and body["group"] == "forecast-svc" and body["events_applied"] >= 5
+    assert (await forecast.get("/v1/admin/consumer", headers=bearer(REP, "rep"))).status_code == 403
