@@ -212,8 +212,11 @@ async def run(args, urls: dict[str, str]) -> dict:
         stages = {p["id"]: 1 for p in probes + background}
 
         async def usd_view() -> str | None:
-            r = await http.get(f"{fc}/v1/rollups", params={"node": str(top), "period": QUARTER, "currency": "USD"},
-                               headers=admin)
+            params = {"node": str(top), "period": QUARTER, "currency": "USD"}
+            try:
+                r = await http.get(f"{fc}/v1/rollups", params=params, headers=admin)
+            except httpx.RemoteProtocolError:  # the server closed an idle keep-alive connection: retry once
+                r = await http.get(f"{fc}/v1/rollups", params=params, headers=admin)
             return r.json().get("weighted_amount")
 
         expected = f"{sum(usd_weighted.values()):.2f}"
