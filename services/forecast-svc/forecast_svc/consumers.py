@@ -17,7 +17,7 @@ from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
-from .models import stage_probabilities
+from .models import fiscal_calendar, stage_probabilities
 
 CELL_KEY = ("owner_id", "month", "currency", "status", "stage")
 
@@ -95,7 +95,8 @@ async def apply_opportunities(session: AsyncSession, items: list) -> None:
             continue  # stale or replayed: the fact already reflects something as new or newer
         changes.append((old, dict(id=o.id, account_id=o.account_id, owner_id=o.owner_id,
                                   amount_cents=to_cents(o.amount), currency=o.currency, close_date=o.close_date,
-                                  stage=o.stage, status=o.status, version=o.version,
+                                  stage=o.stage, status=o.status, version=o.version, confirmed=o.confirmed,
+                                  category_override=o.forecast_category,
                                   probability=probability.get(o.stage, o.probability) if o.status == "open"
                                   else o.probability,
                                   updated_at=o.updated_at)))
@@ -128,6 +129,13 @@ async def apply_stage_model(session: AsyncSession, event: CloudEvent, payload) -
                                                                   version=payload.version), key="stage")
 
 
+async def apply_fiscal_calendar(session: AsyncSession, event: CloudEvent, payload) -> None:
+    """Fiscal periods are month ranges over the monthly cells: nothing to recompute, only the start."""
+    calendar = payload.calendar
+    await upsert_versioned(session, fiscal_calendar, dict(id=1, fiscal_year_start_month=calendar.fiscal_year_start_month,
+                                                          version=calendar.version), key="id")
+
+
 apply_opportunity = batch_handler(apply_opportunities)
 
 # Every per-opportunity event carries the full state after the change: one handler for all.
@@ -135,3 +143,4 @@ HANDLERS = {f"kam.opportunity.{kind}.v1": apply_opportunity for kind in (
     "created", "stage_changed", "closed", "reopened", "updated", "owner_changed", "confirmation_changed",
     "assessment_recorded", "tender_updated", "team_changed")}
 HANDLERS["kam.opportunity.stage_model_changed.v1"] = apply_stage_model
+HANDLERS["kam.team.fiscal_calendar_changed.v1"] = apply_fiscal_calendar

@@ -1,4 +1,4 @@
-from sqlalchemy import BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Uuid
 
 from kam_shared.tables import UtcDateTime, plumbing_tables
 
@@ -19,6 +19,9 @@ opportunity_facts = Table(
     Column("status", String(10), nullable=False),
     Column("version", Integer, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("confirmed", Boolean, nullable=False, default=False),
+    # The owner's forecast-category override (pipeline | best_case | commit | omitted); null: from the stage.
+    Column("category_override", String(10), nullable=True),
     Index("ix_facts_owner_close", "owner_id", "close_date"),
 )
 
@@ -44,5 +47,23 @@ stage_probabilities = Table(
     "stage_probabilities", metadata,
     Column("stage", Integer, primary_key=True),
     Column("probability", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+# Forecast principles: which forecast category each open stage falls in (configurable, versioned).
+category_mapping = Table(
+    "category_mapping", metadata,
+    Column("stage", Integer, primary_key=True),
+    Column("category", String(10), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_by", Uuid, nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=True),
+)
+
+# Replica of team-svc's fiscal calendar (one row, id 1): names the FY periods.
+fiscal_calendar = Table(
+    "fiscal_calendar", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("fiscal_year_start_month", Integer, nullable=False),
     Column("version", Integer, nullable=False),
 )

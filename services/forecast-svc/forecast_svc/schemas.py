@@ -1,7 +1,9 @@
 import datetime as dt
 import uuid
 
-from pydantic import BaseModel
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from kam_shared.money import Money
 
@@ -13,12 +15,19 @@ class StageFiguresOut(BaseModel):
     weighted_amount: Money
 
 
+class CategoryFiguresOut(BaseModel):
+    category: str = Field(description="pipeline | best_case | commit | closed | omitted")
+    count: int
+    amount: Money
+
+
 class RollupOut(BaseModel):
     node: uuid.UUID
     period: str
     period_start: dt.date
     period_end: dt.date
     currency: str
+    confirmed_only: bool = Field(description="true: only opportunities their owner confirmed (what forecasts count)")
     other_currencies: list[str]
     stages: list[StageFiguresOut]
     open_count: int
@@ -28,4 +37,20 @@ class RollupOut(BaseModel):
     won_amount: Money
     lost_count: int
     lost_amount: Money
+    categories: list[CategoryFiguresOut] = Field(
+        description="forecast categories: open ones from the stage mapping or the owner's override; won is "
+                    "closed, lost is omitted")
     as_of: dt.datetime | None
+
+
+class StageCategoryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stage: int = Field(ge=1, le=7)
+    category: Literal["pipeline", "best_case", "commit", "omitted"]
+
+
+class CategoryMappingOut(BaseModel):
+    version: int
+    mapping: list[StageCategoryIn]
+    updated_by: uuid.UUID | None
+    updated_at: dt.datetime | None

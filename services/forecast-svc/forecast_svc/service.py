@@ -10,30 +10,88 @@ import httpx
 from sqlalchemy import Date, delete, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.app import Runtime
+from kam_shared.app import Runtime, UnitOfWork, check_if_match
 from kam_shared.auth import Principal
 from kam_shared.consumer import exclusive_read_model_lock
-from kam_shared.errors import Forbidden, NotFound, UpstreamUnavailable
-from kam_shared.events import utcnow
+from kam_shared.errors import Forbidden, NotFound, UpstreamUnavailable, ValidationProblem
+from kam_shared.events import DomainEvent, FieldChange, utcnow
+from kam_shared.events.forecast import CategoryMappingChanged, StageCategory
 from kam_shared.peers import peer_client, snapshot
 from kam_shared.replicas import upsert_versioned_many
-from kam_shared.money import to_cents, validate_currency
+from kam_shared.money import from_cents, to_cents, validate_currency
 
-from .domain.periods import parse_period
+from .domain.categories import CATEGORIES, effective_category, validate_mapping
+from .domain.periods import Period, parse_period
 from .domain.rollup import Group, rollup_from_groups
+from .models import category_mapping, fiscal_calendar
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
 from .models import stage_probabilities
 
 
-async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
-                     period_text: str, currency: str | None) -> dict:
-    period = parse_period(period_text)
-    currency = validate_currency(currency or runtime.settings.kam_reporting_currency)
+async def period_of(session: AsyncSession, text: str) -> Period:
+    """Parse a period label; fiscal labels (FY2026, FY2026-Q1) use the replicated fiscal calendar."""
+    start_month = await session.scalar(select(fiscal_calendar.c.fiscal_year_start_month)) or 1
+    return parse_period(text, start_month)
+
+
+async def category_map(session: AsyncSession) -> dict[int, str]:
+    """Open stage → forecast category, as configured (forecast principles)."""
+    return dict((await session.execute(select(category_mapping.c.stage, category_mapping.c.category))).all())
+
+
+async def ensure_node_visible(session: AsyncSession, runtime: Runtime, principal: Principal,
+                              node: uuid.UUID) -> None:
+    """A node is a user of the replicated hierarchy the principal may see; anything else is 404."""
+    if node == principal.user_id:
+        return
     users = runtime.tables.user_replica
     known = await session.scalar(select(users.c.id).where(users.c.id == node))
-    if node != principal.user_id and (known is None or not await runtime.visibility.can_see(session, principal, node)):
+    if known is None or not await runtime.visibility.can_see(session, principal, node):
         raise NotFound(f"node {node} not found")
+
+
+async def own_opportunities(session: AsyncSession, owner_id: uuid.UUID, period: Period, currency: str,
+                            confirmed_only: bool = True) -> list[dict]:
+    """The opportunities one person is primary owner of, closing in the period, in one currency,
+    each with its effective forecast category (the pre-fill of a rep's forecast record)."""
+    mapping = await category_map(session)
+    query = select(facts).where(facts.c.owner_id == owner_id, facts.c.currency == currency,
+                                facts.c.close_date >= period.start, facts.c.close_date < period.end)
+    if confirmed_only:
+        query = query.where(facts.c.confirmed.is_(True))
+    rows = (await session.execute(query.order_by(facts.c.close_date, facts.c.id))).mappings().all()
+    return [dict(r, category=effective_category(r["status"], r["stage"], r["category_override"], mapping))
+            for r in rows]
+
+
+async def category_figures(session: AsyncSession, runtime: Runtime, node: uuid.UUID, period: Period,
+                           currency: str, confirmed_only: bool) -> list[dict]:
+    """Count and amount per forecast category over the node's subtree."""
+    users = runtime.tables.user_replica
+    tree = select(literal(node, users.c.id.type).label("id")).cte("tree", recursive=True)
+    tree = tree.union(select(users.c.id).where(users.c.superior_id == tree.c.id))
+    query = (select(facts.c.status, facts.c.stage, facts.c.category_override, func.count(), func.sum(facts.c.amount_cents))
+             .where(facts.c.owner_id.in_(select(tree.c.id)), facts.c.currency == currency,
+                    facts.c.close_date >= period.start, facts.c.close_date < period.end)
+             .group_by(facts.c.status, facts.c.stage, facts.c.category_override))
+    if confirmed_only:
+        query = query.where(facts.c.confirmed.is_(True))
+    mapping = await category_map(session)
+    totals = {c: [0, 0] for c in CATEGORIES}
+    for status, stage, override, count, cents in (await session.execute(query)).all():
+        t = totals[effective_category(status, stage, override, mapping)]
+        t[0] += count
+        t[1] += int(cents or 0)
+    return [{"category": c, "count": n, "amount": from_cents(cents)} for c, (n, cents) in totals.items()]
+
+
+async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
+                     period_text: str, currency: str | None, confirmed_only: bool = False) -> dict:
+    period = await period_of(session, period_text)
+    currency = validate_currency(currency or runtime.settings.kam_reporting_currency)
+    await ensure_node_visible(session, runtime, principal, node)
+    users = runtime.tables.user_replica
     # The subtree and the cells in one round trip: a recursive CTE joined to the pre-aggregated cells.
     tree = select(literal(node, users.c.id.type).label("id")).cte("tree", recursive=True)
     tree = tree.union(select(users.c.id).where(users.c.superior_id == tree.c.id))  # UNION: stops on a cycle
@@ -47,8 +105,10 @@ async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Princip
     status = runtime.tables.read_model_status
     as_of = await session.scalar(select(status.c.last_event_time).where(status.c.name == runtime.settings.service_name))
     rollup = rollup_from_groups([Group(r[0], r[1], r[2], r[3] or 0, r[4] or 0) for r in rows])
+    categories = await category_figures(session, runtime, node, period, currency, confirmed_only)
     return {"node": node, "period": period.label, "period_start": period.start, "period_end": period.end,
-            "currency": currency, "other_currencies": sorted(others), "as_of": as_of, **rollup.__dict__}
+            "currency": currency, "confirmed_only": confirmed_only, "other_currencies": sorted(others),
+            "as_of": as_of, "categories": categories, **rollup.__dict__}
 
 
 async def stage_model_snapshot(runtime: Runtime, token: str) -> tuple[int, list[dict]]:
@@ -84,7 +144,8 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
                       amount_cents=to_cents(Decimal(o["amount"])), currency=o["currency"],
                       close_date=dt.date.fromisoformat(o["close_date"]), stage=o["stage"],
                       probability=o["probability"], status=o["status"], version=o["version"],
-                      updated_at=dt.datetime.fromisoformat(o["updated_at"].replace("Z", "+00:00")))
+                      updated_at=dt.datetime.fromisoformat(o["updated_at"].replace("Z", "+00:00")),
+                      confirmed=bool(o.get("confirmed", False)), category_override=o.get("forecast_category"))
                  async for o in snapshot(runtime, "opportunity-svc", "/v1/opportunities", principal.token)]
     model_version, stages = await stage_model_snapshot(runtime, principal.token)
     users = runtime.tables.user_replica
@@ -110,3 +171,45 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
             .group_by(facts.c.owner_id, month, facts.c.currency, facts.c.status, facts.c.stage)))
     return {"users": len(users_rows), "opportunities": len(fact_rows), "removed": len(stale),
             "started_at": started, "took_ms": round((time.perf_counter() - clock) * 1000, 1)}
+
+
+async def get_category_mapping(session: AsyncSession) -> dict:
+    rows = (await session.execute(select(category_mapping).order_by(category_mapping.c.stage))).mappings().all()
+    version = max((r["version"] for r in rows), default=0)
+    updated = max((r for r in rows if r["updated_at"] is not None), key=lambda r: r["updated_at"], default=None)
+    return {"version": version, "mapping": [{"stage": r["stage"], "category": r["category"]} for r in rows],
+            "updated_by": updated["updated_by"] if updated else None,
+            "updated_at": updated["updated_at"] if updated else None}
+
+
+async def put_category_mapping(uow: UnitOfWork, principal: Principal, proposed: list[dict],
+                               if_match: str | None) -> dict:
+    """Replace the stage → category mapping (admin). Roll-ups apply it at read time, so no stored
+    figure is rewritten; subscribers learn of it from `category_mapping_changed`."""
+    if not principal.is_admin:
+        raise Forbidden("only an admin changes the forecast principles")
+    stages = [p["stage"] for p in proposed]
+    if len(stages) != len(set(stages)):
+        raise ValidationProblem("each stage may appear once", field="mapping")
+    wanted = validate_mapping({p["stage"]: p["category"] for p in proposed})
+    session = uow.session
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(select(category_mapping.c.stage).with_for_update())
+    current = await get_category_mapping(session)
+    check_if_match(if_match, current["version"])
+    before = {m["stage"]: m["category"] for m in current["mapping"]}
+    changes = {str(s): FieldChange(before=before.get(s), after=c) for s, c in wanted.items() if before.get(s) != c}
+    if not changes:
+        return current
+    version, now = current["version"] + 1, utcnow()
+    await session.execute(delete(category_mapping))
+    await session.execute(insert(category_mapping), [dict(stage=s, category=c, version=version,
+                                                          updated_by=principal.user_id, updated_at=now)
+                                                     for s, c in wanted.items()])
+    uow.publish(DomainEvent("kam.forecast.category_mapping_changed.v1", "category-mapping", version,
+                            CategoryMappingChanged(version=version, changed_by=principal.user_id, changes=changes,
+                                                   mapping=[StageCategory(stage=s, category=c)
+                                                            for s, c in wanted.items()])))
+    await uow.commit()
+    return {"version": version, "mapping": [{"stage": s, "category": c} for s, c in wanted.items()],
+            "updated_by": principal.user_id, "updated_at": now}

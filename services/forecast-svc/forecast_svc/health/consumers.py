@@ -1,0 +1,2 @@
+"""Handlers of the funnel-health and attainment slice (team-svc quota events)."""
+HANDLERS: dict = {}
