@@ -1,83 +1,30 @@
 """Event handlers that keep forecast-svc's read models current."""
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.consumer import batch_handler
+from kam_shared.consumer import batch_handler, exclusive_read_model_lock
+from kam_shared.events import CloudEvent, UserCreated, UserUpdated
 from kam_shared.money import to_cents
-from kam_shared.events import CloudEvent
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 
+from .cells import bump, cell_deltas, chain_above, chains_of, shift
+from .models import fiscal_calendar, plumbing, stage_probabilities
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
-from .models import fiscal_calendar, stage_probabilities
+from .settings import Settings
 
-CELL_KEY = ("owner_id", "month", "currency", "status", "stage")
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """What one opportunity adds to one roll-up cell."""
-    owner_id: uuid.UUID
-    month: dt.date
-    currency: str
-    status: str
-    stage: int
-    amount_cents: int
-    probability: int
-
-    @property
-    def key(self) -> tuple:
-        return (self.owner_id, self.month, self.currency, self.status, self.stage)
-
-
-def contribution(fact) -> Contribution:
-    return Contribution(owner_id=fact["owner_id"], month=fact["close_date"].replace(day=1), currency=fact["currency"],
-                        status=fact["status"], stage=fact["stage"], amount_cents=fact["amount_cents"],
-                        probability=fact["probability"])
-
-
-def cell_deltas(changes: list[tuple[dict | None, dict]]) -> dict[tuple, list[int]]:
-    """Net change per cell for a set of (old fact or None, new fact): pure arithmetic, exact."""
-    deltas: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for old, new in changes:
-        for fact, sign in ((old, -1), (new, +1)):
-            if fact is None:
-                continue
-            c = contribution(fact)
-            d = deltas[c.key]
-            d[0] += sign
-            d[1] += sign * c.amount_cents
-            d[2] += sign * c.amount_cents * c.probability
-    return {k: v for k, v in deltas.items() if v != [0, 0, 0]}
-
-
-async def _bump_cells(session: AsyncSession, deltas: dict[tuple, list[int]]) -> None:
-    if not deltas:
-        return
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(cells)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[cells.c[k] for k in CELL_KEY],
-        set_={"count": cells.c.count + stmt.excluded.count,
-              "amount_cents": cells.c.amount_cents + stmt.excluded.amount_cents,
-              "weighted_cents_x100": cells.c.weighted_cents_x100 + stmt.excluded.weighted_cents_x100})
-    rows = [dict(zip(CELL_KEY, key), count=d[0], amount_cents=d[1], weighted_cents_x100=d[2])
-            for key, d in sorted(deltas.items(), key=lambda kv: tuple(map(str, kv[0])))]  # fixed order: no deadlocks
-    await session.execute(stmt, rows)
-
+users = plumbing.user_replica
+# The consumer group, which names the read-model lock every event transaction shares.
+RUNNING_AS = Settings.model_fields["service_name"].default
 
 async def apply_opportunities(session: AsyncSession, items: list) -> None:
-    """created / stage_changed / closed all carry the full state after the change. For a run of
-    them: keep the newest state per opportunity, replace the facts that are older, and move the
-    contributions between cells by their exact net deltas, all in the caller's transaction."""
+    """Every opportunity event carries the full state after the change. For a run of them: keep
+    the newest state per opportunity, replace the facts that are older, and move the contributions
+    between the cells of each owner's chain by their exact net deltas, in the caller's transaction."""
     newest: dict[uuid.UUID, object] = {}
     for _, payload in items:
         o = payload.opportunity
@@ -103,7 +50,27 @@ async def apply_opportunities(session: AsyncSession, items: list) -> None:
     if not changes:
         return
     await upsert_versioned_many(session, facts, [new for _, new in changes])
-    await _bump_cells(session, cell_deltas(changes))
+    owners = {f["owner_id"] for change in changes for f in change if f is not None}
+    await bump(session, cell_deltas(changes, await chains_of(session, users, owners)))
+
+
+async def apply_user(session: AsyncSession, event: CloudEvent, payload: UserCreated | UserUpdated) -> None:
+    """The user replica, plus: when a user gets a new superior (or first appears with one), their
+    subtree's totals move from the old chain of ancestors to the new one. Under the exclusive
+    read-model lock, so no opportunity change is being applied against the old chain meanwhile."""
+    state = payload.user
+    await exclusive_read_model_lock(session, RUNNING_AS)
+    before = (await session.execute(select(users.c.superior_id, users.c.version)
+                                    .where(users.c.id == state.id))).first()
+    if not await upsert_versioned(session, users, dict(id=state.id, email=state.email, name=state.name,
+                                                       role=state.role, superior_id=state.superior_id,
+                                                       active=state.active, version=state.version)):
+        return  # stale or replayed
+    old_superior = before.superior_id if before is not None else None
+    if old_superior == state.superior_id:
+        return
+    await shift(session, state.id, out_of=await chain_above(session, users, old_superior, stop_at=state.id),
+                into=await chain_above(session, users, state.superior_id, stop_at=state.id))
 
 
 async def stage_probability_map(session: AsyncSession) -> dict[int, int]:
@@ -144,3 +111,4 @@ HANDLERS = {f"kam.opportunity.{kind}.v1": apply_opportunity for kind in (
     "assessment_recorded", "tender_updated", "team_changed")}
 HANDLERS["kam.opportunity.stage_model_changed.v1"] = apply_stage_model
 HANDLERS["kam.team.fiscal_calendar_changed.v1"] = apply_fiscal_calendar
+HANDLERS["kam.team.user_created.v1"] = HANDLERS["kam.team.user_updated.v1"] = apply_user

@@ -25,20 +25,21 @@ opportunity_facts = Table(
     Index("ix_facts_owner_close", "owner_id", "close_date"),
 )
 
-# Pre-aggregated figures per owner, close month, currency, status and stage, maintained by the
-# consumer with exact deltas (old contribution out, new in) in the same transaction as the fact.
-# A roll-up then sums a few cells per person instead of scanning every opportunity.
+# Pre-aggregated subtree figures per node (a user), close month, currency, status, stage,
+# confirmation and category override, maintained by the consumer with exact deltas in the same
+# transaction as the fact (see cells.py). A roll-up reads its node's few cells, nothing else.
 rollup_cells = Table(
     "rollup_cells", metadata,
-    Column("owner_id", Uuid, primary_key=True),
+    Column("node_id", Uuid, primary_key=True),
     Column("month", Date, primary_key=True),
     Column("currency", String(3), primary_key=True),
     Column("status", String(10), primary_key=True),
     Column("stage", Integer, primary_key=True),
+    Column("confirmed", Boolean, primary_key=True),
+    Column("category_override", String(10), primary_key=True),  # "" = derived from the stage
     Column("count", BigInteger, nullable=False),
     Column("amount_cents", BigInteger, nullable=False),
     Column("weighted_cents_x100", BigInteger, nullable=False),
-    Index("ix_rollup_cells_month", "month", "owner_id"),
 )
 
 # Replica of opportunity-svc's stage model: open pipeline is weighted with these probabilities

@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 
 import httpx
-from sqlalchemy import Date, delete, func, insert, literal, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.app import Runtime, UnitOfWork, check_if_match
@@ -18,11 +18,12 @@ from kam_shared.events import DomainEvent, FieldChange, utcnow
 from kam_shared.events.forecast import CategoryMappingChanged, StageCategory
 from kam_shared.peers import peer_client, snapshot
 from kam_shared.replicas import upsert_versioned_many
-from kam_shared.money import from_cents, to_cents, validate_currency
+from kam_shared.money import to_cents, validate_currency
 
-from .domain.categories import CATEGORIES, effective_category, validate_mapping
+from .domain.categories import effective_category, validate_mapping
 from .domain.periods import Period, parse_period
 from .domain.rollup import Group, rollup_from_groups
+from .cells import recompute as recompute_cells
 from .models import category_mapping, fiscal_calendar
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
@@ -65,50 +66,28 @@ async def own_opportunities(session: AsyncSession, owner_id: uuid.UUID, period: 
             for r in rows]
 
 
-async def category_figures(session: AsyncSession, runtime: Runtime, node: uuid.UUID, period: Period,
-                           currency: str, confirmed_only: bool) -> list[dict]:
-    """Count and amount per forecast category over the node's subtree."""
-    users = runtime.tables.user_replica
-    tree = select(literal(node, users.c.id.type).label("id")).cte("tree", recursive=True)
-    tree = tree.union(select(users.c.id).where(users.c.superior_id == tree.c.id))
-    query = (select(facts.c.status, facts.c.stage, facts.c.category_override, func.count(), func.sum(facts.c.amount_cents))
-             .where(facts.c.owner_id.in_(select(tree.c.id)), facts.c.currency == currency,
-                    facts.c.close_date >= period.start, facts.c.close_date < period.end)
-             .group_by(facts.c.status, facts.c.stage, facts.c.category_override))
-    if confirmed_only:
-        query = query.where(facts.c.confirmed.is_(True))
-    mapping = await category_map(session)
-    totals = {c: [0, 0] for c in CATEGORIES}
-    for status, stage, override, count, cents in (await session.execute(query)).all():
-        t = totals[effective_category(status, stage, override, mapping)]
-        t[0] += count
-        t[1] += int(cents or 0)
-    return [{"category": c, "count": n, "amount": from_cents(cents)} for c, (n, cents) in totals.items()]
-
-
 async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
                      period_text: str, currency: str | None, confirmed_only: bool = False) -> dict:
+    """The node's subtree figures for the period: its own cells (see cells.py), nothing else."""
     period = await period_of(session, period_text)
     currency = validate_currency(currency or runtime.settings.kam_reporting_currency)
     await ensure_node_visible(session, runtime, principal, node)
-    users = runtime.tables.user_replica
-    # The subtree and the cells in one round trip: a recursive CTE joined to the pre-aggregated cells.
-    tree = select(literal(node, users.c.id.type).label("id")).cte("tree", recursive=True)
-    tree = tree.union(select(users.c.id).where(users.c.superior_id == tree.c.id))  # UNION: stops on a cycle
-    in_scope = (cells.c.owner_id.in_(select(tree.c.id)), cells.c.month >= period.start, cells.c.month < period.end)
+    in_scope = (cells.c.node_id == node, cells.c.month >= period.start, cells.c.month < period.end)
     rows = (await session.execute(
-        select(cells.c.status, cells.c.stage, func.sum(cells.c.count), func.sum(cells.c.amount_cents),
-               func.sum(cells.c.weighted_cents_x100))
-        .where(*in_scope, cells.c.currency == currency).group_by(cells.c.status, cells.c.stage))).all()
+        select(cells.c.status, cells.c.stage, cells.c.confirmed, cells.c.category_override, func.sum(cells.c.count),
+               func.sum(cells.c.amount_cents), func.sum(cells.c.weighted_cents_x100))
+        .where(*in_scope, cells.c.currency == currency)
+        .group_by(cells.c.status, cells.c.stage, cells.c.confirmed, cells.c.category_override))).all()
     others = (await session.scalars(select(cells.c.currency).distinct().where(
         *in_scope, cells.c.currency != currency, cells.c.count > 0))).all()
     status = runtime.tables.read_model_status
     as_of = await session.scalar(select(status.c.last_event_time).where(status.c.name == runtime.settings.service_name))
-    rollup = rollup_from_groups([Group(r[0], r[1], r[2], r[3] or 0, r[4] or 0) for r in rows])
-    categories = await category_figures(session, runtime, node, period, currency, confirmed_only)
+    groups = [Group(status=r[0], stage=r[1], confirmed=bool(r[2]), category_override=r[3] or None, count=int(r[4]),
+                    amount_cents=int(r[5] or 0), weighted_cents_x100=int(r[6] or 0)) for r in rows]
+    rollup = rollup_from_groups(groups, await category_map(session), confirmed_only)
     return {"node": node, "period": period.label, "period_start": period.start, "period_end": period.end,
             "currency": currency, "confirmed_only": confirmed_only, "other_currencies": sorted(others),
-            "as_of": as_of, "categories": categories, **rollup.__dict__}
+            "as_of": as_of, **rollup.__dict__}
 
 
 async def stage_model_snapshot(runtime: Runtime, token: str) -> tuple[int, list[dict]]:
@@ -162,13 +141,7 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
         for start in range(0, len(stale), 1000):
             await session.execute(delete(facts).where(facts.c.id.in_(stale[start:start + 1000])))
         await session.execute(delete(cells))
-        month = (func.date_trunc("month", facts.c.close_date).cast(Date) if session.bind.dialect.name == "postgresql"
-                 else func.date(facts.c.close_date, "start of month"))
-        await session.execute(insert(cells).from_select(
-            ["owner_id", "month", "currency", "status", "stage", "count", "amount_cents", "weighted_cents_x100"],
-            select(facts.c.owner_id, month, facts.c.currency, facts.c.status, facts.c.stage, func.count(),
-                   func.sum(facts.c.amount_cents), func.sum(facts.c.amount_cents * facts.c.probability))
-            .group_by(facts.c.owner_id, month, facts.c.currency, facts.c.status, facts.c.stage)))
+        await recompute_cells(session, users)
     return {"users": len(users_rows), "opportunities": len(fact_rows), "removed": len(stale),
             "started_at": started, "took_ms": round((time.perf_counter() - clock) * 1000, 1)}
 

@@ -40,3 +40,26 @@ def test_rollup_arithmetic_is_exact():
     assert r.weighted_amount == Decimal("50000.20")  # 50000 + 0.20 + 0.003, rounded once
     assert (r.won_count, r.won_amount, r.lost_count, r.lost_amount) == (2, Decimal("50000.00"), 1, Decimal("77.00"))
     assert [s.stage for s in r.stages] == list(range(1, 8))
+
+
+@pytest.mark.parametrize("text, start_month, label, start, end", [
+    ("FY2026", 1, "FY2026", dt.date(2026, 1, 1), dt.date(2027, 1, 1)),
+    ("FY2026", 4, "FY2026", dt.date(2026, 4, 1), dt.date(2027, 4, 1)),
+    ("fy2026-q1", 4, "FY2026-Q1", dt.date(2026, 4, 1), dt.date(2026, 7, 1)),
+    ("FY2026-Q4", 4, "FY2026-Q4", dt.date(2027, 1, 1), dt.date(2027, 4, 1)),
+    ("FY2026-Q2", 11, "FY2026-Q2", dt.date(2027, 2, 1), dt.date(2027, 5, 1)),
+])
+def test_fiscal_periods(text, start_month, label, start, end):
+    p = parse_period(text, start_month)
+    assert (p.label, p.start, p.end) == (label, start, end)
+    assert len(p.months) == (12 if p.kind == "fiscal_year" else 3)
+
+
+def test_categories_won_is_closed_lost_is_omitted_whatever_the_override():
+    from forecast_svc.domain.categories import effective_category
+
+    mapping = {1: "pipeline", 6: "commit"}
+    assert effective_category("open", 6, None, mapping) == "commit"
+    assert effective_category("open", 1, "best_case", mapping) == "best_case"
+    assert effective_category("won", 8, "omitted", mapping) == "closed"
+    assert effective_category("lost", 8, "commit", mapping) == "omitted"

@@ -1,0 +1,161 @@
+"""The roll-up cells: every node's subtree totals, kept exact by integer deltas.
+
+A cell holds, for one node of the hierarchy (a user), the figures of every opportunity owned
+by that user or by anyone below them, per close month, currency, status, stage, confirmation
+and forecast-category override. So a roll-up of any node and period reads a few dozen rows of
+its own, whatever the size of its subtree (the top node's quarter is ~3 months × ~30 keys).
+
+Writes pay instead: an opportunity change moves its contribution in the owner's cells and in
+the cells of every ancestor (the owner's chain, 4-8 nodes). A hierarchy move shifts the moved
+user's cells, which are exactly their subtree's totals, from the old chain to the new one. That
+shift must not interleave with opportunity changes being applied against the old chain, so it
+runs under the exclusive read-model lock (every event transaction holds it shared).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import Table, literal, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import opportunity_facts as facts
+from .models import rollup_cells as cells
+
+CELL_KEY = ("node_id", "month", "currency", "status", "stage", "confirmed", "category_override")
+FIGURES = ("count", "amount_cents", "weighted_cents_x100")
+NO_OVERRIDE = ""  # a primary-key column cannot be null: "" means "derived from the stage"
+MAX_DEPTH = 32  # a guard against a cycle in a half-replicated hierarchy
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one opportunity adds to its owner's cells (and so to each ancestor's)."""
+    owner_id: uuid.UUID
+    month: dt.date
+    currency: str
+    status: str
+    stage: int
+    confirmed: bool
+    category_override: str
+    amount_cents: int
+    probability: int
+
+    def key(self, node: uuid.UUID) -> tuple:
+        return (node, self.month, self.currency, self.status, self.stage, self.confirmed, self.category_override)
+
+
+def contribution(fact: dict) -> Contribution:
+    return Contribution(owner_id=fact["owner_id"], month=fact["close_date"].replace(day=1), currency=fact["currency"],
+                        status=fact["status"], stage=fact["stage"], confirmed=bool(fact.get("confirmed", False)),
+                        category_override=fact.get("category_override") or NO_OVERRIDE,
+                        amount_cents=fact["amount_cents"], probability=fact["probability"])
+
+
+def cell_deltas(changes: list[tuple[dict | None, dict]], chains: dict[uuid.UUID, list[uuid.UUID]]
+                ) -> dict[tuple, list[int]]:
+    """Net change per cell for (old fact or None, new fact) pairs, each counted in every node of
+    its owner's chain (owner first). Pure integer arithmetic: exact."""
+    deltas: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for old, new in changes:
+        for fact, sign in ((old, -1), (new, +1)):
+            if fact is None:
+                continue
+            c = contribution(fact)
+            for node in chains.get(c.owner_id, [c.owner_id]):
+                d = deltas[c.key(node)]
+                d[0] += sign
+                d[1] += sign * c.amount_cents
+                d[2] += sign * c.amount_cents * c.probability
+    return {k: v for k, v in deltas.items() if v != [0, 0, 0]}
+
+
+def _insert(session: AsyncSession):
+    return (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert(cells)
+
+
+def _adding(stmt):
+    """ON CONFLICT: add the incoming figures to the stored ones."""
+    return stmt.on_conflict_do_update(index_elements=[cells.c[k] for k in CELL_KEY],
+                                      set_={f: cells.c[f] + stmt.excluded[f] for f in FIGURES})
+
+
+async def bump(session: AsyncSession, deltas: dict[tuple, list[int]]) -> None:
+    if not deltas:
+        return
+    rows = [dict(zip(CELL_KEY, key), count=d[0], amount_cents=d[1], weighted_cents_x100=d[2])
+            for key, d in sorted(deltas.items(), key=lambda kv: tuple(map(str, kv[0])))]  # fixed order: no deadlocks
+    await session.execute(_adding(_insert(session)), rows)
+
+
+async def chains_of(session: AsyncSession, users: Table, owners: set[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Each owner's reporting chain, owner first, from the user replica. An owner the replica does
+    not know yet is a chain of one; when their user event arrives, `shift` moves their totals up."""
+    if not owners:
+        return {}
+    up = (select(users.c.id.label("owner"), users.c.superior_id.label("node"), literal(1).label("depth"))
+          .where(users.c.id.in_(list(owners)), users.c.superior_id.is_not(None)).cte("up", recursive=True))
+    up = up.union_all(select(up.c.owner, users.c.superior_id, up.c.depth + 1)
+                      .join(users, users.c.id == up.c.node)
+                      .where(users.c.superior_id.is_not(None), up.c.depth < MAX_DEPTH))
+    chains = {owner: [owner] for owner in owners}
+    for owner, node, _ in (await session.execute(select(up).order_by(up.c.owner, up.c.depth))).all():
+        chain = chains[owner]
+        if node not in chain:  # a cycle in a half-replicated hierarchy repeats nodes: count each once
+            chain.append(node)
+    return chains
+
+
+async def chain_above(session: AsyncSession, users: Table, superior: uuid.UUID | None,
+                      stop_at: uuid.UUID) -> list[uuid.UUID]:
+    """`superior` and everyone above them (stopping before `stop_at`, which would be a cycle)."""
+    chain: list[uuid.UUID] = []
+    node = superior
+    while node is not None and node != stop_at and node not in chain and len(chain) < MAX_DEPTH:
+        chain.append(node)
+        node = await session.scalar(select(users.c.superior_id).where(users.c.id == node))
+    return chain
+
+
+async def shift(session: AsyncSession, node: uuid.UUID, out_of: list[uuid.UUID], into: list[uuid.UUID]) -> None:
+    """Move `node`'s totals (its whole subtree's) out of one chain of ancestors and into another."""
+    common = set(out_of) & set(into)  # ancestors on both chains keep the totals: nothing to move
+    for sign, chain in ((-1, out_of), (+1, into)):
+        for ancestor in chain:
+            if ancestor in common:
+                continue
+            figures = [(cells.c[f] * sign).label(f) for f in FIGURES]
+            source = select(literal(ancestor, cells.c.node_id.type).label("node_id"),
+                            *[cells.c[k] for k in CELL_KEY[1:]], *figures).where(cells.c.node_id == node)
+            await session.execute(_adding(_insert(session).from_select(list(CELL_KEY) + list(FIGURES), source)))
+
+
+async def recompute(session: AsyncSession, users: Table) -> None:
+    """Every node's cells from the facts and the user replica, in SQL (a rebuild; caller holds the
+    exclusive read-model lock and has emptied the cells)."""
+    pg = session.bind.dialect.name == "postgresql"
+    month = "date_trunc('month', f.close_date)::date" if pg else "date(f.close_date, 'start of month')"
+    # closure(owner, node): every owner with itself and each of their ancestors; owners the
+    # replica does not know count for themselves only (as the live path does).
+    await session.execute(text(f"""
+        WITH RECURSIVE closure(owner, node, depth) AS (
+            SELECT id, id, 0 FROM {users.name}
+            UNION ALL
+            SELECT c.owner, u.superior_id, c.depth + 1 FROM closure c JOIN {users.name} u ON u.id = c.node
+            WHERE u.superior_id IS NOT NULL AND u.superior_id <> c.owner AND c.depth < {MAX_DEPTH}
+        ), owners AS (
+            SELECT DISTINCT owner, node FROM closure
+            UNION
+            SELECT DISTINCT f.owner_id, f.owner_id FROM {facts.name} f
+            WHERE NOT EXISTS (SELECT 1 FROM {users.name} u WHERE u.id = f.owner_id)
+        )
+        INSERT INTO {cells.name} (node_id, month, currency, status, stage, confirmed, category_override,
+                                  count, amount_cents, weighted_cents_x100)
+        SELECT o.node, {month}, f.currency, f.status, f.stage, f.confirmed, COALESCE(f.category_override, ''),
+               count(*), sum(f.amount_cents), sum(f.amount_cents * f.probability)
+        FROM {facts.name} f JOIN owners o ON o.owner = f.owner_id
+        GROUP BY o.node, {month}, f.currency, f.status, f.stage, f.confirmed, COALESCE(f.category_override, '')
+    """))
