@@ -18,10 +18,11 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import Table, literal, select, text
+from sqlalchemy import Table, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .models import hierarchy_version
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
 
@@ -86,26 +87,63 @@ def _adding(stmt):
 async def bump(session: AsyncSession, deltas: dict[tuple, list[int]]) -> None:
     if not deltas:
         return
-    rows = [dict(zip(CELL_KEY, key), count=d[0], amount_cents=d[1], weighted_cents_x100=d[2])
-            for key, d in sorted(deltas.items(), key=lambda kv: tuple(map(str, kv[0])))]  # fixed order: no deadlocks
+    ordered = sorted(deltas.items(), key=lambda kv: tuple(map(str, kv[0])))  # a fixed order: no deadlocks
+    if session.bind.dialect.name == "postgresql":
+        # One statement over arrays instead of an executemany of thousands of rows (a batch of 500
+        # changes touches ~2,000 cells across the chains): a third of the cost.
+        columns = list(zip(*(key + tuple(d) for key, d in ordered)))
+        await session.execute(_BUMP_PG, dict(zip(_BUMP_PARAMS, (list(c) for c in columns))))
+        return
+    rows = [dict(zip(CELL_KEY, key), count=d[0], amount_cents=d[1], weighted_cents_x100=d[2]) for key, d in ordered]
     await session.execute(_adding(_insert(session)), rows)
 
 
-async def chains_of(session: AsyncSession, users: Table, owners: set[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
-    """Each owner's reporting chain, owner first, from the user replica. An owner the replica does
-    not know yet is a chain of one; when their user event arrives, `shift` moves their totals up."""
+_BUMP_PARAMS = ("node_id", "month", "currency", "status", "stage", "confirmed", "category_override", "count",
+                "amount_cents", "weighted_cents_x100")
+_BUMP_TYPES = ("uuid", "date", "varchar", "varchar", "int", "bool", "varchar", "bigint", "bigint", "bigint")
+_BUMP_PG = text(f"""
+    INSERT INTO {cells.name} ({", ".join(_BUMP_PARAMS)})
+    SELECT * FROM unnest({", ".join(f"CAST(:{p} AS {t}[])" for p, t in zip(_BUMP_PARAMS, _BUMP_TYPES))})
+    ON CONFLICT ({", ".join(CELL_KEY)}) DO UPDATE SET
+    {", ".join(f"{f} = {cells.name}.{f} + excluded.{f}" for f in FIGURES)}""")
+
+
+class ChainCache:
+    """The user replica's superior map, kept in memory while `hierarchy_version` says it is
+    current. The version is read in the caller's transaction, which holds the read-model lock
+    shared, and every replica change bumps it under the exclusive lock: so a hit is never stale."""
+
+    def __init__(self):
+        self.version: int | None = None
+        self.superior_of: dict[uuid.UUID, uuid.UUID | None] = {}
+
+    async def superiors(self, session: AsyncSession, users: Table) -> dict[uuid.UUID, uuid.UUID | None]:
+        version = await session.scalar(select(hierarchy_version.c.version).where(hierarchy_version.c.id == 1))
+        if version is None or version != self.version:
+            self.superior_of = dict((await session.execute(select(users.c.id, users.c.superior_id))).all())
+            self.version = version
+        return self.superior_of
+
+
+async def hierarchy_changed(session: AsyncSession) -> None:
+    await session.execute(update(hierarchy_version).where(hierarchy_version.c.id == 1)
+                          .values(version=hierarchy_version.c.version + 1))
+
+
+async def chains_of(session: AsyncSession, users: Table, owners: set[uuid.UUID],
+                    cache: ChainCache) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Each owner's reporting chain, owner first. An owner the replica does not know yet is a
+    chain of one; when their user event arrives, `shift` moves their totals up."""
     if not owners:
         return {}
-    up = (select(users.c.id.label("owner"), users.c.superior_id.label("node"), literal(1).label("depth"))
-          .where(users.c.id.in_(list(owners)), users.c.superior_id.is_not(None)).cte("up", recursive=True))
-    up = up.union_all(select(up.c.owner, users.c.superior_id, up.c.depth + 1)
-                      .join(users, users.c.id == up.c.node)
-                      .where(users.c.superior_id.is_not(None), up.c.depth < MAX_DEPTH))
-    chains = {owner: [owner] for owner in owners}
-    for owner, node, _ in (await session.execute(select(up).order_by(up.c.owner, up.c.depth))).all():
-        chain = chains[owner]
-        if node not in chain:  # a cycle in a half-replicated hierarchy repeats nodes: count each once
+    superior_of = await cache.superiors(session, users)
+    chains = {}
+    for owner in owners:
+        chain, node = [owner], superior_of.get(owner)
+        while node is not None and node not in chain and len(chain) < MAX_DEPTH:
             chain.append(node)
+            node = superior_of.get(node)
+        chains[owner] = chain
     return chains
 
 

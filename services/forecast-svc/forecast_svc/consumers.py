@@ -11,13 +11,14 @@ from kam_shared.events import CloudEvent, UserCreated, UserUpdated
 from kam_shared.money import to_cents
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 
-from .cells import bump, cell_deltas, chain_above, chains_of, shift
+from .cells import ChainCache, bump, cell_deltas, chain_above, chains_of, hierarchy_changed, shift
 from .models import fiscal_calendar, plumbing, stage_probabilities
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
 from .settings import Settings
 
 users = plumbing.user_replica
+chain_cache = ChainCache()  # per process: one consumer per instance
 # The consumer group, which names the read-model lock every event transaction shares.
 RUNNING_AS = Settings.model_fields["service_name"].default
 
@@ -51,26 +52,51 @@ async def apply_opportunities(session: AsyncSession, items: list) -> None:
         return
     await upsert_versioned_many(session, facts, [new for _, new in changes])
     owners = {f["owner_id"] for change in changes for f in change if f is not None}
-    await bump(session, cell_deltas(changes, await chains_of(session, users, owners)))
+    await bump(session, cell_deltas(changes, await chains_of(session, users, owners, chain_cache)))
 
 
-async def apply_user(session: AsyncSession, event: CloudEvent, payload: UserCreated | UserUpdated) -> None:
-    """The user replica, plus: when a user gets a new superior (or first appears with one), their
-    subtree's totals move from the old chain of ancestors to the new one. Under the exclusive
-    read-model lock, so no opportunity change is being applied against the old chain meanwhile."""
-    state = payload.user
+def _user_row(state) -> dict:
+    return dict(id=state.id, email=state.email, name=state.name, role=state.role, superior_id=state.superior_id,
+                active=state.active, version=state.version)
+
+
+async def apply_users(session: AsyncSession, items: list[tuple[CloudEvent, UserCreated | UserUpdated]]) -> None:
+    """The user replica, plus: when a user with a non-empty subtree gets a new superior, their
+    subtree's totals (their own cells) move from the old chain of ancestors to the new one.
+
+    Under the exclusive read-model lock, so no opportunity change is being applied against the
+    old chain meanwhile. Users with nothing in their subtree (new users, typically) are upserted
+    in bulk: changing their superior moves no totals. Movers are then shifted one by one, each
+    against the replica as it stands, which keeps every node's cells equal to its subtree's sum.
+    """
     await exclusive_read_model_lock(session, RUNNING_AS)
-    before = (await session.execute(select(users.c.superior_id, users.c.version)
-                                    .where(users.c.id == state.id))).first()
-    if not await upsert_versioned(session, users, dict(id=state.id, email=state.email, name=state.name,
-                                                       role=state.role, superior_id=state.superior_id,
-                                                       active=state.active, version=state.version)):
-        return  # stale or replayed
-    old_superior = before.superior_id if before is not None else None
-    if old_superior == state.superior_id:
+    newest: dict[uuid.UUID, object] = {}
+    for _, payload in items:
+        u = payload.user
+        if u.id not in newest or u.version > newest[u.id].version:
+            newest[u.id] = u
+    before = {r.id: r for r in (await session.execute(
+        select(users.c.id, users.c.superior_id, users.c.version).where(users.c.id.in_(list(newest))))).all()}
+    fresh = [u for u in newest.values() if u.id not in before or before[u.id].version < u.version]
+    if not fresh:
         return
-    await shift(session, state.id, out_of=await chain_above(session, users, old_superior, stop_at=state.id),
-                into=await chain_above(session, users, state.superior_id, stop_at=state.id))
+    await hierarchy_changed(session)
+
+    def old_superior(user_id):
+        return before[user_id].superior_id if user_id in before else None
+
+    moved = [u.id for u in fresh if old_superior(u.id) != u.superior_id]
+    with_totals = set((await session.scalars(select(cells.c.node_id).distinct().where(
+        cells.c.node_id.in_(moved)))).all()) if moved else set()
+    quiet = [_user_row(u) for u in fresh if u.id not in with_totals]
+    if quiet:
+        await upsert_versioned_many(session, users, quiet)
+    for u in fresh:
+        if u.id in with_totals:
+            out_of = await chain_above(session, users, old_superior(u.id), stop_at=u.id)
+            await upsert_versioned(session, users, _user_row(u))
+            await shift(session, u.id, out_of=out_of,
+                        into=await chain_above(session, users, u.superior_id, stop_at=u.id))
 
 
 async def stage_probability_map(session: AsyncSession) -> dict[int, int]:
@@ -111,4 +137,4 @@ HANDLERS = {f"kam.opportunity.{kind}.v1": apply_opportunity for kind in (
     "assessment_recorded", "tender_updated", "team_changed")}
 HANDLERS["kam.opportunity.stage_model_changed.v1"] = apply_stage_model
 HANDLERS["kam.team.fiscal_calendar_changed.v1"] = apply_fiscal_calendar
-HANDLERS["kam.team.user_created.v1"] = HANDLERS["kam.team.user_updated.v1"] = apply_user
+HANDLERS["kam.team.user_created.v1"] = HANDLERS["kam.team.user_updated.v1"] = batch_handler(apply_users)

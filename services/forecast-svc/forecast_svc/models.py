@@ -42,6 +42,14 @@ rollup_cells = Table(
     Column("weighted_cents_x100", BigInteger, nullable=False),
 )
 
+# One row (id 1): bumped in every transaction that changes the user replica, so a consumer can
+# keep the reporting chains in memory and know, in the same transaction, whether they are current.
+hierarchy_version = Table(
+    "hierarchy_version", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)
+
 # Replica of opportunity-svc's stage model: open pipeline is weighted with these probabilities
 # (an open opportunity's own event may predate a re-weighting published on another partition).
 stage_probabilities = Table(

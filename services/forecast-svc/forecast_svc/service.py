@@ -23,6 +23,7 @@ from kam_shared.money import to_cents, validate_currency
 from .domain.categories import effective_category, validate_mapping
 from .domain.periods import Period, parse_period
 from .domain.rollup import Group, rollup_from_groups
+from .cells import hierarchy_changed
 from .cells import recompute as recompute_cells
 from .models import category_mapping, fiscal_calendar
 from .models import opportunity_facts as facts
@@ -134,6 +135,7 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
             dict(stage=s["number"], probability=s["probability"], version=model_version)
             for s in stages if s["number"] <= 7], key="stage")
         await upsert_versioned_many(session, users, users_rows)
+        await hierarchy_changed(session)
         await upsert_versioned_many(session, facts, fact_rows)
         in_snapshot = {r["id"] for r in fact_rows}
         stale = [r.id for r in (await session.execute(select(facts.c.id, facts.c.updated_at))).all()

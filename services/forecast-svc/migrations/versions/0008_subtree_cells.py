@@ -33,6 +33,10 @@ def upgrade() -> None:
         sa.Column("amount_cents", sa.BigInteger, nullable=False),
         sa.Column("weighted_cents_x100", sa.BigInteger, nullable=False),
     )
+    # Bumped whenever the user replica changes, so consumers may cache the reporting chains.
+    version = op.create_table("hierarchy_version", sa.Column("id", sa.Integer, primary_key=True),
+                              sa.Column("version", sa.BigInteger, nullable=False))
+    op.bulk_insert(version, [{"id": 1, "version": 0}])
     pg = op.get_bind().dialect.name == "postgresql"
     month = "date_trunc('month', f.close_date)::date" if pg else "date(f.close_date, 'start of month')"
     op.execute(f"""
@@ -56,6 +60,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("hierarchy_version")
     op.drop_table("rollup_cells")
     op.create_table(
         "rollup_cells",
