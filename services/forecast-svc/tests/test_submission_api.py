@@ -257,6 +257,14 @@ async def test_three_levels_submit_level_by_level_and_the_business_unit_publishe
     # Another currency of the same period is a separate forecast, not locked.
     assert (await create(forecast, REP2, "2028-Q4", currency="EUR")).status_code == 201
 
+    # Accuracy takes the business unit's published forecast; provisional until the quarter ends.
+    report = (await forecast.get("/v1/forecast-accuracy", params={"node": str(HEAD), "period": "2028-Q4"},
+                                 headers=as_(HEAD))).json()
+    assert report["final"] is False
+    assert [(r["owner_id"], r["kind"], r["version"], r["forecast_amount"]) for r in report["people"]] == [
+        (str(HEAD), "publication", 3, "115000.00"), (str(MANAGER), "submission", 3, "110000.00"),
+        (str(REP), "submission", 2, "100000.00")]
+
 
 async def test_an_admin_acts_for_a_business_unit_but_not_below_it(forecast):
     top = (await create(forecast, OUTSIDER, "2027-04")).json()  # OUTSIDER heads a chain of one
@@ -519,6 +527,38 @@ async def test_accuracy_compares_the_last_submitted_forecast_with_closed_won(for
 
 
 # ================================================================== schema
+async def test_0006_downgrades_and_upgrades_again():
+    from alembic import command
+    from sqlalchemy import inspect, pool
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from kam_shared.migrations import alembic_config
+    from kam_shared.services import SERVICES
+    from kam_shared.testing import fresh_database
+
+    async def alembic(url, fn, revision):
+        cfg = alembic_config(SERVICES["forecast-svc"].dir, url)
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+
+        def run(connection):
+            cfg.attributes["connection"] = connection
+            fn(cfg, revision)
+
+        async with engine.begin() as conn:
+            await conn.run_sync(run)
+        tables = None
+        async with engine.connect() as conn:
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        await engine.dispose()
+        return tables
+
+    mine = {"forecast_principles", "forecast_records", "forecast_versions"}
+    async with fresh_database("forecast-0006") as url:
+        assert mine <= await alembic(url, command.upgrade, "head")
+        assert not mine & await alembic(url, command.downgrade, "0005")
+        assert mine <= await alembic(url, command.upgrade, "head")
+
+
 async def test_the_submission_tables_match_migration_0006(forecast):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
