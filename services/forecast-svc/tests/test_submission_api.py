@@ -180,6 +180,8 @@ async def test_three_levels_submit_level_by_level_and_the_business_unit_publishe
     # ... creates their own record from the roll-up: own opportunities + what reports submitted.
     mgr = (await create(forecast, MANAGER, "2028-Q4")).json()
     assert [(c["owner_id"], c["version"]) for c in mgr["children"]] == [(str(REP), 2)]
+    assert dt.datetime.fromisoformat(mgr["children"][0]["submitted_at"]) == \
+        dt.datetime.fromisoformat(submitted["last_submitted"]["submitted_at"])
     assert mgr["missing"] == [str(REP2)]
     assert mgr["figures"]["commit"] == "100000.00" and mgr["figures"]["best_case"] == "20000.00"
     assert mgr["own_figures"]["best_case"] == "20000.00" and mgr["own_figures"]["commit"] == "0.00"

@@ -219,9 +219,9 @@ async def _insert_version(session: AsyncSession, record_id: uuid.UUID, number: i
 
 
 async def _append_version(session: AsyncSession, record: dict, kind: str, state: ForecastState,
-                          by: uuid.UUID, *, record_values: dict | None = None, **columns) -> dict:
+                          by: uuid.UUID, *, at=None, record_values: dict | None = None, **columns) -> dict:
     """Version n+1 and the record's pointers, guarded by the version the caller read."""
-    at = utcnow()
+    at = at or utcnow()
     number = record["version"] + 1
     values = dict(version=number, updated_at=at, **(record_values or {}))
     result = await session.execute(update(records).where(records.c.id == record["id"],
@@ -387,7 +387,7 @@ async def submit(uow: UnitOfWork, runtime: Runtime, principal: Principal, record
     now = utcnow()
     late = domain.is_late(row["due_date"] if row else None, now)
     record = await _append_version(
-        session, record, "submission", state, principal.user_id, submitted_to=superior, note=note or None,
+        session, record, "submission", state, principal.user_id, at=now, submitted_to=superior, note=note or None,
         record_values={"status": "submitted", "last_submitted_version": record["version"] + 1,
                        "submitted_to": superior, "submitted_at": now},
         change={"submitted_to": str(superior), "late": late})
@@ -438,7 +438,7 @@ async def publish(uow: UnitOfWork, runtime: Runtime, principal: Principal, recor
     state = replace(state, principles=principles)
     now = utcnow()
     record = await _append_version(
-        session, record, "publication", state, principal.user_id, note=note or None,
+        session, record, "publication", state, principal.user_id, at=now, note=note or None,
         record_values={"status": "published", "published_version": record["version"] + 1, "published_at": now},
         change={"channels": len(state.channels), "children": len(state.children)})
     uow.publish(_event("published", record, ForecastPublished(
