@@ -51,3 +51,16 @@ def _money_field():
 
 
 Money = _money_field()
+
+
+# The same for signed amounts (an adjustment's delta, a difference): may be negative.
+def _signed_money_field():
+    from typing import Annotated
+
+    from pydantic import Field, PlainSerializer
+
+    return Annotated[Decimal, Field(max_digits=16, decimal_places=2),
+                     PlainSerializer(money_str, return_type=str, when_used="json")]
+
+
+SignedMoney = _signed_money_field()
