@@ -88,7 +88,8 @@ async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Princip
     rollup = rollup_from_groups(groups, await category_map(session), confirmed_only)
     return {"node": node, "period": period.label, "period_start": period.start, "period_end": period.end,
             "currency": currency, "confirmed_only": confirmed_only, "other_currencies": sorted(others),
-            "as_of": as_of, **rollup.__dict__}
+            "as_of": as_of, **rollup.__dict__,
+            "categories": [dict(c.__dict__) for c in rollup.categories]}
 
 
 async def stage_model_snapshot(runtime: Runtime, token: str) -> tuple[int, list[dict]]:
