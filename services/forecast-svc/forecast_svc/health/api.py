@@ -9,7 +9,7 @@ from kam_shared.app import RuntimeDep, etag
 from kam_shared.auth import PrincipalDep
 
 from . import service
-from .schemas import (DeriveNormIn, FunnelHealthOut, ManualNormIn, NormOut, SnapshotDayPage,
+from .schemas import (AttainmentOut, DeriveNormIn, FunnelHealthOut, ManualNormIn, NormOut, SnapshotDayPage,
                       SnapshotIn, SnapshotOut)
 
 
@@ -97,3 +97,11 @@ async def get_funnel_health(node: NodeQuery, period: PeriodQuery, principal: Pri
                             currency: CurrencyQuery = None):
     async with runtime.db.session() as session:
         return await service.funnel_health(session, runtime, principal, node, period, currency)
+
+
+@router.get("/v1/attainment", response_model=AttainmentOut,
+            summary="Quota, closed-won, live forecast, gap and attainment for a node and each direct report")
+async def get_attainment(node: NodeQuery, period: PeriodQuery, principal: PrincipalDep, runtime: RuntimeDep,
+                         currency: CurrencyQuery = None):
+    async with runtime.db.session() as session:
+        return await service.attainment_for(session, runtime, principal, node, period, currency)

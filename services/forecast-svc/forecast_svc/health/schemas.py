@@ -1,4 +1,4 @@
-"""API models of funnel health."""
+"""API models of funnel health and attainment."""
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -6,8 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
-from kam_shared.money import Money
+from kam_shared.money import Money, money_str
 
+# A difference of money (a gap can be negative): two decimals, leaves as a string like Money.
+SignedMoney = Annotated[Decimal, Field(max_digits=16, decimal_places=2),
+                        PlainSerializer(money_str, return_type=str, when_used="json")]
 # A typical number of opportunities: derived norms are averages, so two decimals, as a string.
 NormCount = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2),
                       PlainSerializer(lambda d: str(Decimal(d).quantize(Decimal("0.01"))), return_type=str,
@@ -123,3 +126,54 @@ class FunnelHealthOut(BaseModel):
     stages: list[StageHealthOut]
     overall: HealthFigures = Field(description="the stages that have a norm, summed")
     overall_rating: Rating | None = Field(description="the worse of the overall ratings by count and by amount")
+
+
+class QuotaOut(BaseModel):
+    id: uuid.UUID
+    owner_kind: Literal["user", "org_unit"]
+    owner_id: uuid.UUID
+    period: str
+    status: Literal["draft", "submitted", "approved"]
+    revision: int
+    amount: Money = Field(description="the current revision's target")
+    approved_amount: Money | None = Field(description="the last approved revision's target")
+
+
+class OtherCurrencyQuota(BaseModel):
+    currency: str
+    quota: Money
+    quota_status: str
+
+
+class AttainmentFigures(BaseModel):
+    node: uuid.UUID
+    period: str
+    period_start: dt.date
+    period_end: dt.date
+    currency: str
+    as_of: dt.datetime | None
+    quota: Money | None = Field(description="the approved target (the current one while never approved); "
+                                            "null: no quota in this currency for exactly this period")
+    quota_status: Literal["draft", "submitted", "approved"] | None
+    quotas: list[QuotaOut] = Field(description="the team-svc quotas the target sums")
+    won: Money
+    forecast_commit: Money = Field(description="confirmed opportunities: closed + commit")
+    forecast_best_case: Money = Field(description="confirmed opportunities: closed + commit + best_case")
+    gap: SignedMoney | None = Field(description="quota − won; negative once the quota is exceeded")
+    attainment_pct: Percent
+    forecast_attainment_pct: Percent
+    other_currencies: list[OtherCurrencyQuota] = Field(description="quotas in other currencies: not converted, "
+                                                                   "not compared")
+    other_opportunity_currencies: list[str] = Field(description="currencies of opportunities not counted here")
+
+
+class _Name(BaseModel):
+    name: str
+
+
+class ChildAttainment(AttainmentFigures, _Name):  # fields: name first, then the figures
+    pass
+
+
+class AttainmentOut(AttainmentFigures):
+    children: list[ChildAttainment] = Field(description="the same figures for each direct report")

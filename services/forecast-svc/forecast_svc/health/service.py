@@ -1,4 +1,4 @@
-"""Use cases of funnel health (snapshots, norms, ratings)."""
+"""Use cases of funnel health (snapshots, norms, ratings) and quota attainment."""
 from __future__ import annotations
 
 import asyncio
@@ -17,17 +17,20 @@ from kam_shared.auth import Principal
 from kam_shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from kam_shared.events import DomainEvent, utcnow
 from kam_shared.events.forecast import FunnelNormSet, NormBasis
+from kam_shared.events.team import QuotaState
 from kam_shared.events.forecast import StageNorm as StageNormPayload
 from kam_shared.hierarchy import subtree_cte
 from kam_shared.money import from_cents, to_cents, validate_currency
 from kam_shared.pagination import decode_cursor, encode_cursor
+from kam_shared.peers import snapshot
+from kam_shared.replicas import upsert_versioned_many
 
 from ..domain.periods import Period
 from ..models import rollup_cells as cells
 from ..service import ensure_node_visible, period_of, rollup_for
 from . import domain
-from .domain import PeriodSample, StageNorm
-from .models import funnel_norm_stages, funnel_norms, stage_snapshot_days, stage_snapshots
+from .domain import PeriodSample, Quota, StageNorm
+from .models import funnel_norm_stages, funnel_norms, quota_replica, stage_snapshot_days, stage_snapshots
 
 log = logging.getLogger("kam.forecast.health")
 NORM_SET = "kam.forecast.funnel_norm_set.v1"
@@ -300,3 +303,81 @@ def _health_view(h: domain.Health) -> dict:
     return {"count": h.count, "amount": h.amount, "norm_count": h.norm_count, "norm_amount": h.norm_amount,
             "ratio_by_count": h.ratio_by_count, "ratio_by_amount": h.ratio_by_amount,
             "rating_by_count": h.rating_by_count, "rating_by_amount": h.rating_by_amount}
+
+
+# ------------------------------------------------------------------------------ attainment
+
+
+def quota_row(q: QuotaState) -> dict:
+    """A replica row from team-svc's quota state (an event's `quota`, or an item of GET /v1/quotas)."""
+    return dict(id=q.id, owner_kind=q.owner_kind, owner_id=q.owner_id, responsible_user_id=q.responsible_user_id,
+                period=q.period, period_start=q.period_start, period_end=q.period_end, currency=q.currency,
+                amount_cents=to_cents(q.amount),
+                approved_amount_cents=to_cents(q.approved_amount) if q.approved_amount is not None else None,
+                status=q.status, revision=q.revision, parent_quota_id=q.parent_quota_id, version=q.version)
+
+
+async def quotas_answered_for(session: AsyncSession, person: uuid.UUID, start: dt.date, end: dt.date) -> list[Quota]:
+    """The quotas `person` is responsible for whose period is exactly [start, end)."""
+    rows = (await session.execute(select(quota_replica).where(
+        quota_replica.c.responsible_user_id == person, quota_replica.c.period_start == start,
+        quota_replica.c.period_end == end))).mappings().all()
+    return [Quota(r["id"], r["owner_kind"], r["owner_id"], r["period"], r["currency"], from_cents(r["amount_cents"]),
+                  from_cents(r["approved_amount_cents"]) if r["approved_amount_cents"] is not None else None,
+                  r["status"], r["revision"]) for r in rows]
+
+
+async def _node_attainment(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
+                           period_text: str, currency: str | None) -> dict:
+    everything = await rollup_for(session, runtime, principal, node, period_text, currency)
+    confirmed = await rollup_for(session, runtime, principal, node, period_text, currency, confirmed_only=True)
+    start, end, currency = everything["period_start"], everything["period_end"], everything["currency"]
+    targets = domain.quota_targets(await quotas_answered_for(session, node, start, end))
+    target = targets.pop(currency, None)
+    figures = domain.attainment(target, everything["won_amount"],
+                                {c["category"]: c["amount"] for c in map(_as_dict, confirmed["categories"])})
+    return {"node": node, "period": everything["period"], "period_start": start, "period_end": end,
+            "currency": currency, "as_of": everything["as_of"],
+            "quota": figures.quota, "quota_status": figures.quota_status,
+            "quotas": [_quota_view(q) for q in target.quotas] if target else [],
+            "won": figures.won, "forecast_commit": figures.forecast_commit,
+            "forecast_best_case": figures.forecast_best_case, "gap": figures.gap,
+            "attainment_pct": figures.attainment_pct, "forecast_attainment_pct": figures.forecast_attainment_pct,
+            "other_currencies": [{"currency": c, "quota": t.amount, "quota_status": t.status}
+                                 for c, t in sorted(targets.items())],
+            "other_opportunity_currencies": everything["other_currencies"]}
+
+
+def _quota_view(q: Quota) -> dict:
+    return {"id": q.id, "owner_kind": q.owner_kind, "owner_id": q.owner_id, "period": q.period,
+            "status": q.status, "revision": q.revision, "amount": q.amount, "approved_amount": q.approved_amount}
+
+
+async def attainment_for(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
+                         period_text: str, currency: str | None) -> dict:
+    """The node's figures and the same for each direct report (a manager reads the table row by row)."""
+    result = await _node_attainment(session, runtime, principal, node, period_text, currency)
+    users = runtime.tables.user_replica
+    reports = (await session.execute(select(users.c.id, users.c.name).where(users.c.superior_id == node)
+                                     .order_by(users.c.name, users.c.id))).all()
+    result["children"] = []
+    for report_id, name in reports:
+        child = await _node_attainment(session, runtime, principal, report_id, period_text, result["currency"])
+        result["children"].append({"name": name, **child})
+    return result
+
+
+# ------------------------------------------------------------------------- quota replica
+
+
+async def rebuild_quotas(runtime: Runtime, principal: Principal) -> int:
+    """Replace the quota replica's rows from team-svc's GET /v1/quotas (every page), under the same
+    version guard as the events, so whichever is newer wins. team-svc never deletes a quota, so
+    nothing is removed. Returns how many quotas the snapshot held."""
+    if not principal.is_admin:
+        raise Forbidden("only an admin can rebuild read models")
+    rows = [quota_row(QuotaState.model_validate(q))
+            async for q in snapshot(runtime, "team-svc", "/v1/quotas", principal.token)]
+    async with runtime.db.session() as session, session.begin():
+        await upsert_versioned_many(session, quota_replica, rows)
+    return len(rows)
