@@ -14,7 +14,7 @@ from .schemas import (AttainmentOut, DeriveNormIn, FunnelHealthOut, ManualNormIn
 
 
 @asynccontextmanager
-async def background_tasks(app: FastAPI):
+async def daily_snapshot_lifespan(app: FastAPI):
     """The daily stage snapshot runs beside the relay and the consumer. FastAPI nests an included
     router's lifespan inside the app's, so the runtime exists here and outlives the task."""
     task = service.start_daily_stage_snapshots(app.state.runtime)
@@ -25,7 +25,7 @@ async def background_tasks(app: FastAPI):
             task.cancel()
 
 
-router = APIRouter(tags=["funnel health", "attainment"], lifespan=background_tasks)
+router = APIRouter(tags=["funnel health", "attainment"], lifespan=daily_snapshot_lifespan)
 
 NodeQuery = Annotated[uuid.UUID, Query(description="user id: the subtree's root")]
 NodePath = Annotated[uuid.UUID, Path(description="user id: the subtree's root (a team is its manager's subtree)")]
