@@ -44,8 +44,8 @@ def _insert(session: AsyncSession, table):
 
 async def take_stage_snapshot(runtime: Runtime, day: dt.date, *, taken_by: uuid.UUID | None = None,
                               replace: bool = True) -> dict | None:
-    """Copy today's open pipeline per owner, close month, currency and stage into `day`'s snapshot,
-    in one INSERT … SELECT from the roll-up cells (exact, and a few rows per person).
+    """Copy the open pipeline as it is now, per owner, close month, currency and stage, into
+    `day`'s snapshot, in one INSERT … SELECT from the roll-up cells (exact, a few rows a person).
 
     replace=True re-takes a day that was taken before; replace=False (the daily task) leaves a
     taken day alone and returns None. The day's row is written first: on PostgreSQL its row lock
@@ -59,8 +59,10 @@ async def take_stage_snapshot(runtime: Runtime, day: dt.date, *, taken_by: uuid.
             await session.execute(mark.on_conflict_do_update(
                 index_elements=[stage_snapshot_days.c.day],
                 set_={"taken_at": now, "taken_by": taken_by, "rows": 0}))
-        elif (await session.execute(mark.on_conflict_do_nothing().returning(stage_snapshot_days.c.day))).first() is None:
-            return None
+        else:
+            marked = await session.execute(mark.on_conflict_do_nothing().returning(stage_snapshot_days.c.day))
+            if marked.first() is None:
+                return None
         replaced = (await session.execute(delete(stage_snapshots).where(stage_snapshots.c.day == day))).rowcount
         taken = await session.execute(insert(stage_snapshots).from_select(
             ["day", "owner_id", "month", "currency", "stage", "count", "amount_cents"],
@@ -169,9 +171,12 @@ def _norm_view(row, stages: dict[int, StageNorm]) -> dict:
     return {"norm_id": row["norm_id"], "node": row["node_id"], "period": row["period"],
             "period_start": row["period_start"], "period_end": row["period_end"], "currency": row["currency"],
             "version": row["version"], "source": row["source"], "from_periods": row["from_periods"],
-            "set_by": row["set_by"], "set_at": row["set_at"],
-            "stages": [{"stage": s.stage, "count": s.count.quantize(domain.COUNT_STEP), "amount": s.amount}
-                       for s in stages.values()]}
+            "set_by": row["set_by"], "set_at": row["set_at"], "stages": _stage_views(stages)}
+
+
+def _stage_views(stages: dict[int, StageNorm]) -> list[dict]:
+    return [{"stage": s.stage, "count": s.count.quantize(domain.COUNT_STEP), "amount": s.amount}
+            for s in stages.values()]
 
 
 async def get_norm(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
@@ -203,9 +208,8 @@ async def _save_norm(uow: UnitOfWork, principal: Principal, node: uuid.UUID, per
     norm_id = domain.norm_id_for(node, period.start, period.end, currency)
     current = await _load_norm(session, norm_id)
     check_if_match(if_match, current["version"] if current else 0)
-    proposed = [{"stage": s.stage, "count": s.count.quantize(domain.COUNT_STEP), "amount": s.amount}
-                for s in stages.values()]
-    if current and (current["source"], current["from_periods"], current["stages"]) == (source, from_periods, proposed):
+    if current and (current["source"], current["from_periods"], current["stages"]) == \
+            (source, from_periods, _stage_views(stages)):
         return current
     version, now = (current["version"] if current else 0) + 1, utcnow()
     row = dict(norm_id=norm_id, version=version, node_id=node, period=period.label, period_start=period.start,
