@@ -27,10 +27,16 @@ def user_replica_handlers(tables: PlumbingTables) -> dict:
     return {"kam.team.user_created.v1": apply_user, "kam.team.user_updated.v1": apply_user}
 
 
+def subtree_cte(users: Table, root: uuid.UUID, name: str = "tree"):
+    """The root and everyone below it as a recursive CTE with one column `id`, to join in SQL
+    (never an IN list of ids). UNION, not UNION ALL: a cycle in the replica stops the recursion."""
+    tree = select(literal(root, users.c.id.type).label("id")).cte(name, recursive=True)
+    return tree.union(select(users.c.id).where(users.c.superior_id == tree.c.id))
+
+
 async def subtree_ids(session: AsyncSession, users: Table, root: uuid.UUID) -> set[uuid.UUID]:
     """The root and everyone below it (recursive CTE; works on PostgreSQL and SQLite)."""
-    tree = select(literal(root, users.c.id.type).label("id")).cte("tree", recursive=True)
-    tree = tree.union(select(users.c.id).where(users.c.superior_id == tree.c.id))
+    tree = subtree_cte(users, root)
     return set((await session.scalars(select(tree.c.id))).all())
 
 

@@ -105,6 +105,8 @@ async def stage_model_snapshot(runtime: Runtime, token: str) -> tuple[int, list[
 
 
 async def rebuild(runtime: Runtime, principal: Principal) -> dict:
+    from .health.service import rebuild_quotas  # the health slice reads this module: import late
+
     """Rebuild every read model from the owners' HTTP snapshots (team-svc users, opportunity-svc
     opportunities), then recompute the roll-up cells from the facts.
 
@@ -145,7 +147,8 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
             await session.execute(delete(facts).where(facts.c.id.in_(stale[start:start + 1000])))
         await session.execute(delete(cells))
         await recompute_cells(session, users)
-    return {"users": len(users_rows), "opportunities": len(fact_rows), "removed": len(stale),
+    quotas = await rebuild_quotas(runtime, principal)
+    return {"users": len(users_rows), "opportunities": len(fact_rows), "removed": len(stale), "quotas": quotas,
             "started_at": started, "took_ms": round((time.perf_counter() - clock) * 1000, 1)}
 
 
