@@ -59,7 +59,8 @@ class Runtime:
     def __init__(self, settings: ServiceSettings, tables: PlumbingTables):
         self.settings = settings
         self.tables = tables
-        self.db = Database(settings.effective_database_url())
+        self.db = Database(settings.effective_database_url(), settings.database_pool_size,
+                           settings.database_max_overflow)
         self.relay = OutboxRelay(settings, self.db, tables)
         self.verifier = TokenVerifier(settings)
         self.visibility = Visibility(tables.user_replica) if tables.user_replica is not None else None

@@ -9,7 +9,6 @@ failing, goes to `<topic>.dlq` with the reason in a header and a log line; the c
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
@@ -236,7 +235,7 @@ class ConsumerRunner:
         if raw is None:
             raise PoisonMessage("empty message value")
         try:
-            return CloudEvent.model_validate(json.loads(raw))
+            return CloudEvent.model_validate_json(raw)  # a third of json.loads + model_validate
         except (ValueError, ValidationError) as exc:
             raise PoisonMessage(f"not a CloudEvent: {str(exc).splitlines()[0][:300]}") from None
 

@@ -13,7 +13,7 @@ def is_sqlite(url_or_engine) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, pool_size: int = 16, max_overflow: int = 8) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30})
 
@@ -33,14 +33,14 @@ def make_engine(url: str) -> AsyncEngine:
     # force_custom_plan: asyncpg prepares every statement, and after five runs PostgreSQL may
     # switch to a generic plan in which `IN ($1 .. $500)` is a linear search per row (seconds on
     # a large table). A plan made for the actual values costs a fraction of a millisecond.
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=1800,
+    return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
                                connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
 
 
 class Database:
-    def __init__(self, url: str):
+    def __init__(self, url: str, pool_size: int = 16, max_overflow: int = 8):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size, max_overflow)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -17,6 +17,12 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "kam"
     database_url: str = ""
+    # Connections kept open per replica, and extra ones opened under bursts. An overflow
+    # connection is closed when returned, and reconnecting (TLS probe, auth, start-up) costs far
+    # more than a query: size the pool for the concurrency you expect, within the server's
+    # max_connections across all replicas.
+    database_pool_size: int = 16
+    database_max_overflow: int = 8
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     # Apache Kafka supports the idempotent producer; the Tansu dev broker does not.
     kafka_idempotence: bool = True

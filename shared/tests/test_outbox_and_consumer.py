@@ -96,6 +96,41 @@ async def test_writes_succeed_while_the_broker_is_down_and_the_backlog_drains_in
     assert all(dict(m.headers)["content-type"] == b"application/cloudevents+json" for m in messages)
 
 
+async def test_three_relays_share_the_outbox_without_duplicates_or_reordering_a_key(broker, plumbing_db):
+    url, tables, _ = plumbing_db
+    settings = ServiceSettings(database_url=url, service_name="plumbing-relays", kafka_idempotence=False,
+                               kafka_bootstrap_servers=broker.bootstrap, outbox_batch_size=25)
+    await ensure_topics(settings, [TOPICS["team"]])
+    writer = Runtime(settings, tables)
+    keys = [uuid.uuid4() for _ in range(40)]
+    for version in range(1, 11):  # 400 events: each key's versions written (and committed) in order
+        async with writer.uow() as uow:
+            uow.publish(*[_user_domain_event(k, version) for k in keys])
+            await uow.commit()
+    relays = [Runtime(settings, tables) for _ in range(3)]
+    tasks = [asyncio.create_task(r.relay.run()) for r in relays]
+    try:
+        for _ in range(200):
+            if await writer.relay.backlog() == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await writer.relay.backlog() == 0
+    finally:
+        for r in relays:
+            await r.relay.stop()
+        for t in tasks:
+            t.cancel()
+        for r in relays + [writer]:
+            await r.db.dispose()
+    wanted = {str(k).encode() for k in keys}
+    messages = [m for m in await _read_topic(broker.bootstrap, TOPICS["team"], 100_000, timeout=3) if m.key in wanted]
+    by_key: dict[bytes, list[int]] = {}
+    for m in messages:
+        by_key.setdefault(m.key, []).append(CloudEvent.model_validate(json.loads(m.value)).sequence)
+    assert len(messages) == 400  # nothing published twice
+    assert all(seq == list(range(1, 11)) for seq in by_key.values())  # each key in order
+
+
 async def test_consumer_applies_each_event_once_ignores_stale_ones_and_dead_letters_poison(broker, plumbing_db):
     url, tables, db = plumbing_db
     settings = ServiceSettings(database_url=url, service_name=f"consumer-test-{uuid.uuid4().hex[:6]}",
