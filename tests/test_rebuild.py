@@ -2,6 +2,8 @@
 and a rebuild from the owners' snapshots after losing the read-model database gives exactly the same."""
 import asyncio
 import random
+import subprocess
+import sys
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from kam_shared.devstack import _pg_admin
+from kam_shared.devstack import _pg_admin, _stop, free_port, spawn
+from kam_shared.settings import REPO_ROOT
 from kam_shared.testing import wait_for
 
 PROBABILITY = [10, 20, 30, 40, 50, 70, 90]
@@ -121,9 +124,39 @@ def test_live_rollups_match_a_model_and_a_rebuild_restores_them_exactly(stack, o
                     opps[opp_id].update(stage=stage, prob=PROBABILITY[stage - 1])
         http.close()
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda i: worker(i, 500), range(4)))  # 2,000 changes; list() re-raises failures
+    # Scale-out: a second forecast-svc instance joins the consumer group (same database) and the
+    # two share the partitions while the changes, hierarchy moves included, stream in.
+    second_port = free_port()
+    second = spawn([sys.executable, "-m", "kam_shared.cli", "serve", "forecast-svc"],
+                   env={**stack.env_for("forecast-svc"), "PORT": str(second_port)},
+                   stdout=open(stack.log_dir / "forecast-svc-2.log", "ab"), stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    try:
+        wait_for(lambda: _status(f"http://127.0.0.1:{second_port}", admin), lambda s: bool(s.get("partitions")),
+                 timeout=60)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda i: worker(i, 500), range(4)))  # 2,000 changes; list() re-raises failures
+        shares = [_status(url, admin).get("partitions", [])
+                  for url in (stack.url("forecast-svc"), f"http://127.0.0.1:{second_port}")]
+        assert all(shares) and not set(shares[0]) & set(shares[1]), shares  # both worked, none twice
+        expected, all_views = _live_views_match_the_model(api, admin, opps, reps, managers, head, superior)
+    finally:
+        _stop(second)
+    # The first instance takes every partition back before it, too, is stopped below: a member
+    # that leaves mid-rebalance would hold the next join up for the whole rebalance timeout.
+    everything = set(shares[0]) | set(shares[1])
+    wait_for(lambda: _status(stack.url("forecast-svc"), admin), lambda st: set(st.get("partitions", [])) == everything,
+             timeout=60)
+    _lose_the_read_model_and_rebuild(stack, api, auth, opps, head, expected, all_views)
 
+
+def _status(base: str, auth: dict) -> dict:
+    try:
+        return httpx.get(f"{base}/v1/admin/consumer", headers=auth, timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
+def _live_views_match_the_model(api, admin, opps, reps, managers, head, superior):
     def subtree(node):
         if node == head:
             return set(reps) | set(managers) | {head}
@@ -137,8 +170,13 @@ def test_live_rollups_match_a_model_and_a_rebuild_restores_them_exactly(stack, o
     def all_views():
         return {(n, p): observed(api.rollup(admin, n, p)) for n in nodes for p in PERIODS}
 
+    # Both instances applied events into the one read model: still exact, nothing counted twice.
     wait_for(all_views, lambda views: views == expected, timeout=60)
+    return expected, all_views
 
+
+def _lose_the_read_model_and_rebuild(stack, api, auth, opps, head, expected, all_views) -> None:
+    admin = auth["admin"]
     # The read-model database is lost; forecast-svc restarts empty, its group offsets still committed.
     stack.stop_service("forecast-svc")
     url = stack.database_urls["forecast-svc"]

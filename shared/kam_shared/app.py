@@ -174,6 +174,8 @@ def _consumer_status_router() -> APIRouter:
         return {"group": runtime.settings.service_name, "events_applied": row["events_applied"] if row else 0,
                 "last_event_time": last, "last_applied_at": row["last_applied_at"] if row else None,
                 "lag_s": round((utcnow() - last).total_seconds(), 3) if last else None,
-                "connected": bool(runtime.consumer and runtime.consumer.broker_ok)}
+                "connected": bool(runtime.consumer and runtime.consumer.broker_ok),
+                # This instance's share of the group: replicas beyond the partition count hold none.
+                "partitions": runtime.consumer.partitions() if runtime.consumer else []}
 
     return router

@@ -291,6 +291,12 @@ class ConsumerRunner:
                    ("kam-dlq-origin", f"{msg.topic}/{msg.partition}/{msg.offset}".encode())]
         await self._dlq_producer.send_and_wait(topic, value=msg.value, key=msg.key, headers=headers)
 
+    def partitions(self) -> list[str]:
+        """The partitions this instance holds in its group right now ("topic/partition")."""
+        if self._consumer is None:
+            return []
+        return sorted(f"{tp.topic}/{tp.partition}" for tp in self._consumer.assignment())
+
     async def stop(self) -> None:
         self._stopping = True
 
