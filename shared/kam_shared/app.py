@@ -18,6 +18,7 @@ from .db import Database
 from .errors import Forbidden, PreconditionFailed, install_error_handlers
 from .events import DomainEvent, utcnow
 from .hierarchy import Visibility, user_replica_handlers
+from .idempotency import IdempotencyMiddleware
 from .observability import configure_logging, install_observability
 from .outbox import OutboxRelay, add_to_outbox
 from .settings import ServiceSettings
@@ -151,6 +152,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
                   openapi_url="/openapi.json", docs_url="/docs")
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
     install_observability(app, settings.service_name, lambda: app.state.runtime.readiness())
     for router in routers:
         app.include_router(router)

@@ -57,6 +57,15 @@ def drop_inbox_event_index(op) -> None:
     op.drop_index("ix_inbox_event_id", "inbox", if_exists=True)
 
 
+def create_idempotency_table(op) -> None:
+    """Revision helper: the table behind `Idempotency-Key` on POST (kam_shared.idempotency)."""
+    plumbing_tables(MetaData()).idempotency.create(op.get_bind(), checkfirst=True)
+
+
+def drop_idempotency_table(op) -> None:
+    op.execute("DROP TABLE IF EXISTS idempotency_keys")
+
+
 def drop_plumbing_tables(op) -> None:
     for name in ("user_replica", "read_model_status", "inbox", "outbox"):
         op.execute(f"DROP TABLE IF EXISTS {name}")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text,
-                        TypeDecorator, Uuid, text)
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Index, Integer, LargeBinary, MetaData, String, Table,
+                        Text, TypeDecorator, Uuid, text)
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -23,6 +23,7 @@ class PlumbingTables:
     inbox: Table
     user_replica: Table | None
     read_model_status: Table
+    idempotency: Table
 
 
 def plumbing_tables(metadata: MetaData, *, user_replica: bool = False) -> PlumbingTables:
@@ -72,7 +73,20 @@ def plumbing_tables(metadata: MetaData, *, user_replica: bool = False) -> Plumbi
             Column("active", Boolean, nullable=False, default=True),
             Column("version", Integer, nullable=False),
         )
-    return PlumbingTables(outbox=outbox, inbox=inbox, user_replica=users, read_model_status=status)
+    # POST responses by (caller, Idempotency-Key): a retried request gets the first answer back.
+    idempotency = Table(
+        "idempotency_keys", metadata,
+        Column("principal_id", String(36), primary_key=True),
+        Column("key", String(200), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),  # sha256 of method, path, query and body
+        Column("status_code", Integer, nullable=True),  # null while the first request is running
+        Column("response_headers", Text, nullable=True),  # JSON [[name, value], ...]
+        Column("response_body", LargeBinary, nullable=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+    return PlumbingTables(outbox=outbox, inbox=inbox, user_replica=users, read_model_status=status,
+                          idempotency=idempotency)
 
 
 class UtcDateTime(TypeDecorator):
