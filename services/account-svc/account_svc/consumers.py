@@ -7,7 +7,7 @@ from kam_shared.events import CATALOGUE, TOPICS, CloudEvent
 from kam_shared.money import to_cents
 from kam_shared.replicas import upsert_versioned
 
-from .models import opportunity_replica
+from .models import opportunity_replica, territory_replica
 
 
 async def on_opportunity(session: AsyncSession, event: CloudEvent, payload) -> None:
@@ -25,3 +25,13 @@ async def on_opportunity(session: AsyncSession, event: CloudEvent, payload) -> N
 # Skipping one would leave the replica stale until the next event of that opportunity.
 HANDLERS = {event_type: on_opportunity for event_type, spec in CATALOGUE.items()
             if spec.topic == TOPICS["opportunity"] and "opportunity" in spec.model.model_fields}
+
+
+async def on_territory(session: AsyncSession, event: CloudEvent, payload) -> None:
+    """A territory was created or changed (rules, owner, activation): keep its whole state."""
+    t = payload.territory
+    await upsert_versioned(session, territory_replica, dict(id=t.id, active=t.active, state=t.model_dump(mode="json"),
+                                                            version=t.version))
+
+
+HANDLERS["kam.team.territory_created.v1"] = HANDLERS["kam.team.territory_updated.v1"] = on_territory

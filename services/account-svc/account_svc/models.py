@@ -159,5 +159,15 @@ opportunity_replica = Table(
     Index("ix_opportunity_replica_status_account", "status", "account_id"),
 )
 
+# Local copy of team-svc's territories (kam.team.territory_created/updated): the rule book that
+# picks the owner of a new account. The whole TerritoryState is kept, version-guarded.
+territory_replica = Table(
+    "territory_replica", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("active", Boolean, nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
 RECORD_TABLES = {"contact": contacts, "competitor": competitors, "plan": plans, "interaction": interactions,
                  "complaint": complaints}

@@ -14,16 +14,18 @@ from kam_shared.auth import Principal
 from kam_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from kam_shared.events import utcnow
 from kam_shared.events.account import MergedRecords
+from kam_shared.events.team import TerritoryState
 from kam_shared.money import from_cents, to_cents
 from kam_shared.pagination import decode_cursor, encode_cursor
 
 from . import directory, uniqueness
 from .domain.accounts import Account, clean_profile
-from .domain.assignment import NoTerritoryRules, TerritoryRules, assign_owner
+from .domain.assignment import (Assignment, NoTerritoryRules, ReplicatedTerritoryRules, TerritoryRules,
+                                assign_owner)
 from .domain.hierarchy import build_tree, check_no_cycle
 from .domain.names import normalise
 from .domain.records import KINDS
-from .models import RECORD_TABLES, accounts, opportunity_replica, owner_history
+from .models import RECORD_TABLES, accounts, opportunity_replica, owner_history, territory_replica
 
 MAX_DEPTH = 50  # a hierarchy deeper than this is a data error; recursive queries stop there
 
@@ -190,9 +192,11 @@ async def tree(session: AsyncSession, runtime: Runtime, principal: Principal, ac
 # --- creating, enriching, changing --------------------------------------------------------------
 
 async def load_territory_rules(session: AsyncSession) -> TerritoryRules:
-    """team-svc publishes no territory events yet. When it does, read the local territory replica
-    here and return rules built from it; nothing else changes."""
-    return NoTerritoryRules()
+    """The active territories of the local replica of team-svc's territory events."""
+    states = (await session.scalars(select(territory_replica.c.state).where(territory_replica.c.active.is_(True)))).all()
+    if not states:
+        return NoTerritoryRules()
+    return ReplicatedTerritoryRules([TerritoryState.model_validate(s) for s in states])
 
 
 async def _history(session: AsyncSession, account: Account, from_owner: uuid.UUID | None, rule: str,
@@ -222,7 +226,16 @@ async def open_account(uow: UnitOfWork, runtime: Runtime, principal: Principal, 
         raise ValidationProblem("name must not be blank", field="name")
     assignment = assign_owner(explicit_owner=explicit_owner, creator=principal.user_id, profile=profile,
                               rules=await load_territory_rules(session))
-    await _check_owner(session, runtime, principal, assignment.owner_id)
+    if assignment.rule.startswith("territory:"):
+        # The rules decide, not the creator's reach: a rep may open an account that goes to the
+        # territory's account manager. One who has left cannot take it: the creator keeps it.
+        try:
+            await directory.require_active_user(session, runtime, principal, assignment.owner_id, "owner_id")
+        except ValidationProblem:
+            assignment = Assignment(principal.user_id, "creator")
+            await _check_owner(session, runtime, principal, assignment.owner_id)
+    else:
+        await _check_owner(session, runtime, principal, assignment.owner_id)
     if profile.get("parent_id"):
         await _check_parent(session, runtime, principal, None, profile["parent_id"])
 
