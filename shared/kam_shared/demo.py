@@ -1,6 +1,7 @@
 """The demo organisation `make run` seeds on first start, through the public HTTP API only:
-a director, two managers, four reps, a dozen accounts and opportunities spread over the
-funnel and over quarters, so every roll-up has something to show."""
+a director, two managers, four reps, a territory per region, approved quotas for this quarter,
+a dozen accounts and opportunities spread over the funnel and over quarters (most open ones
+confirmed by their owners), so every roll-up, forecast and attainment view has something to show."""
 from __future__ import annotations
 
 import datetime as dt
@@ -60,6 +61,31 @@ def seed_demo(stack, today: dt.date | None = None) -> dict:
             "South": [user("huang.lei@demo.kam", "Huang Lei", "rep", south),
                       user("zhao.min@demo.kam", "Zhao Min", "rep", south)]}
 
+    tokens = {}
+
+    def as_user(user_id: str) -> dict:
+        """The owner's own token: confirming an opportunity is the primary owner's act."""
+        if user_id not in tokens:
+            email = emails[user_id]
+            tokens[user_id] = {"Authorization": "Bearer " + http.post(url("team-svc", "/v1/auth/token"), data={
+                "username": email, "password": DEMO_PASSWORD}).json()["access_token"]}
+        return tokens[user_id]
+
+    emails = {reps["North"][0]: "wang.fang@demo.kam", reps["North"][1]: "liu.yang@demo.kam",
+              reps["South"][0]: "huang.lei@demo.kam", reps["South"][1]: "zhao.min@demo.kam"}
+    # New accounts of each region go to its first rep (team-svc's territory rules; account-svc applies them).
+    for region, people in reps.items():
+        post("team-svc", "/v1/territories", admin, {
+            "name": f"{region} region", "owner_id": people[0],
+            "rules": [{"name": f"{region} accounts", "priority": 1, "regions": [region]}]})
+    # This quarter's quotas, approved: attainment has a target to measure against.
+    quarter = f"FY{today.year}-Q{(today.month - 1) // 3 + 1}"
+    for owner in [rep for people in reps.values() for rep in people]:
+        quota = post("team-svc", "/v1/quotas", admin, {"owner_kind": "user", "owner_id": owner, "period": quarter,
+                                                       "currency": "CNY", "amount": "3000000.00"})
+        post("team-svc", f"/v1/quotas/{quota['id']}/submit", admin, {})
+        post("team-svc", f"/v1/quotas/{quota['id']}/approve", admin, {})
+
     opportunities = 0
     for i, (name, industry, region) in enumerate(ACCOUNTS):
         owner = reps[region][i % 2]
@@ -84,7 +110,9 @@ def seed_demo(stack, today: dt.date | None = None) -> dict:
                 stage = rng.randint(1, 7)
                 if stage > 1:
                     post("opportunity-svc", f"{path}/stage", admin, {"stage": stage})
+                if rng.random() < 0.75:
+                    post("opportunity-svc", f"{path}/confirm", as_user(owner), {"confirmed": True})
     http.close()
-    print(f"  demo: 1 director, 2 managers, 4 reps, {len(ACCOUNTS)} accounts, {opportunities} opportunities "
-          f"(users' password: '{DEMO_PASSWORD}', e.g. director@demo.kam)")
+    print(f"  demo: 1 director, 2 managers, 4 reps, 2 territories, {quarter} quotas, {len(ACCOUNTS)} accounts, "
+          f"{opportunities} opportunities (users' password: '{DEMO_PASSWORD}', e.g. director@demo.kam)")
     return {"director": director, "managers": [north, south], "reps": reps}

@@ -1,0 +1,26 @@
+"""`make run` seeds a demo organisation on first start: it must go through against the real
+services, and what it seeds must show in the views a sales director opens first."""
+import datetime as dt
+
+from kam_shared.demo import seed_demo
+from kam_shared.testing import wait_for
+
+
+def test_the_demo_seed_fills_roll_ups_forecasts_and_attainment(stack, org):
+    api, _, _ = org
+    today = dt.date.today()
+    seeded = seed_demo(stack, today)
+    director = api.token("director@demo.kam", "demo")
+    quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    view, _ = wait_for(lambda: api.rollup(director, seeded["director"], quarter, confirmed_only="true"),
+                       lambda r: r.get("open_count", 0) > 0, timeout=15)
+    assert any(c["count"] for c in view["categories"])
+    rep = seeded["reps"]["North"][0]
+    attainment, _ = wait_for(lambda: api.call("GET", "forecast-svc", "/v1/attainment", director,
+                                              params={"node": rep, "period": f"FY{quarter}"}).json(),
+                             lambda a: a.get("quota") == "3000000.00", timeout=15)
+    assert attainment["quota_status"] == "approved"
+    # A new account in a seeded region goes to that region's territory owner.
+    account = api.call("POST", "account-svc", "/v1/accounts", director,
+                       json={"name": "Demo Seed Test Co", "region": "South"})
+    assert account.status_code == 201 and account.json()["owner_id"] == seeded["reps"]["South"][0]
