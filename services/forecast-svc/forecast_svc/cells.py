@@ -123,8 +123,11 @@ class ChainCache:
         self.version: int | None = None
         self.superior_of: dict[uuid.UUID, uuid.UUID | None] = {}
 
-    async def superiors(self, session: AsyncSession, users: Table) -> dict[uuid.UUID, uuid.UUID | None]:
-        version = await session.scalar(select(hierarchy_version.c.version).where(hierarchy_version.c.id == 1))
+    async def superiors(self, session: AsyncSession, users: Table,
+                        version: int | None = None) -> dict[uuid.UUID, uuid.UUID | None]:
+        """`version`: the hierarchy version if the caller already read it in this transaction."""
+        if version is None:
+            version = await session.scalar(select(hierarchy_version.c.version).where(hierarchy_version.c.id == 1))
         if version is None or version != self.version:
             self.superior_of = dict((await session.execute(select(users.c.id, users.c.superior_id))).all())
             self.version = version
@@ -137,12 +140,12 @@ async def hierarchy_changed(session: AsyncSession) -> None:
 
 
 async def chains_of(session: AsyncSession, users: Table, owners: set[uuid.UUID],
-                    cache: ChainCache) -> dict[uuid.UUID, list[uuid.UUID]]:
+                    cache: ChainCache, version: int | None = None) -> dict[uuid.UUID, list[uuid.UUID]]:
     """Each owner's reporting chain, owner first. An owner the replica does not know yet is a
     chain of one; when their user event arrives, `shift` moves their totals up."""
     if not owners:
         return {}
-    superior_of = await cache.superiors(session, users)
+    superior_of = await cache.superiors(session, users, version)
     chains = {}
     for owner in owners:
         chain, node = [owner], superior_of.get(owner)

@@ -12,7 +12,7 @@ from kam_shared.money import to_cents
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 
 from .cells import ChainCache, bump, cell_deltas, chain_above, chains_of, hierarchy_changed, shift
-from .models import fiscal_calendar, plumbing, stage_probabilities
+from .models import fiscal_calendar, hierarchy_version, plumbing, stage_probabilities
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
 from .settings import Settings
@@ -31,7 +31,12 @@ async def apply_opportunities(session: AsyncSession, items: list) -> None:
         o = payload.opportunity
         if o.id not in newest or o.version > newest[o.id].version:
             newest[o.id] = o
-    probability = await stage_probability_map(session)
+    # The stage model and the hierarchy's version in one read (the chains are cached by version).
+    hierarchy_now = select(hierarchy_version.c.version).where(hierarchy_version.c.id == 1).scalar_subquery()
+    model = (await session.execute(select(stage_probabilities.c.stage, stage_probabilities.c.probability,
+                                          hierarchy_now.label("hierarchy")))).all()
+    probability = {r.stage: r.probability for r in model}
+    hierarchy = model[0].hierarchy if model else None
     query = select(facts).where(facts.c.id.in_(list(newest)))
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -52,7 +57,7 @@ async def apply_opportunities(session: AsyncSession, items: list) -> None:
         return
     await upsert_versioned_many(session, facts, [new for _, new in changes])
     owners = {f["owner_id"] for change in changes for f in change if f is not None}
-    await bump(session, cell_deltas(changes, await chains_of(session, users, owners, chain_cache)))
+    await bump(session, cell_deltas(changes, await chains_of(session, users, owners, chain_cache, hierarchy)))
 
 
 def _user_row(state) -> dict:

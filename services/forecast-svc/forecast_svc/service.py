@@ -74,9 +74,21 @@ async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Princip
     """The node's subtree figures for the period: its own cells (see cells.py), nothing else."""
     period = await period_of(session, period_text)
     currency = validate_currency(currency or runtime.settings.kam_reporting_currency)
-    await ensure_node_visible(session, runtime, principal, node)
+    # What every roll-up needs besides the cells, in one read: the stage mapping, `as_of`, and
+    # whether the node is known. Admins and readers of their own node need nothing more.
+    status, users = runtime.tables.read_model_status, runtime.tables.user_replica
+    as_of_now = (select(status.c.last_event_time).where(status.c.name == runtime.settings.service_name)
+                 .scalar_subquery())
+    known = select(users.c.id).where(users.c.id == node).scalar_subquery()
+    context = (await session.execute(select(category_mapping.c.stage, category_mapping.c.category,
+                                            as_of_now.label("as_of"), known.label("known")))).all()
+    if node != principal.user_id and (not context or context[0].known is None
+                                      or not await runtime.visibility.can_see(session, principal, node)):
+        raise NotFound(f"node {node} not found")
+    mapping = {r.stage: r.category for r in context}
+    as_of = context[0].as_of if context else None
     # Every currency's cells of the node in one read (a few dozen rows): the asked-for currency is
-    # summed, the others are only named. The stage mapping and `as_of` come in a second read.
+    # summed, the others are only named.
     rows = (await session.execute(
         select(cells.c.currency, cells.c.status, cells.c.stage, cells.c.confirmed, cells.c.category_override,
                func.sum(cells.c.count), func.sum(cells.c.amount_cents), func.sum(cells.c.weighted_cents_x100))
@@ -85,13 +97,6 @@ async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Princip
     )).all()
     others = {r[0] for r in rows if r[0] != currency and r[5] > 0}
     rows = [r[1:] for r in rows if r[0] == currency]
-    status = runtime.tables.read_model_status
-    as_of_now = (select(status.c.last_event_time).where(status.c.name == runtime.settings.service_name)
-                 .scalar_subquery())
-    context = (await session.execute(select(category_mapping.c.stage, category_mapping.c.category,
-                                            as_of_now.label("as_of")))).all()
-    mapping = {r.stage: r.category for r in context}
-    as_of = context[0].as_of if context else None
     groups = [Group(status=r[0], stage=r[1], confirmed=bool(r[2]), category_override=r[3] or None, count=int(r[4]),
                     amount_cents=int(r[5] or 0), weighted_cents_x100=int(r[6] or 0)) for r in rows]
     rollup = rollup_from_groups(groups, mapping, confirmed_only)
