@@ -12,6 +12,7 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 
 from pydantic import ValidationError
 from sqlalchemy import insert, select, text, update
@@ -54,6 +55,21 @@ async def exclusive_read_model_lock(session: AsyncSession, group_id: str) -> Non
     until this transaction ends (a read-model rebuild)."""
     if session.bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": read_model_lock_key(group_id)})
+
+
+# The consumer group whose event transaction is running in this task: a handler that must hold
+# the read-model lock exclusively (forecast-svc's hierarchy moves) takes the very key its
+# transaction holds shared, whatever the group is named.
+_applying_for: ContextVar[str | None] = ContextVar("kam_applying_for", default=None)
+
+
+async def hold_read_model_exclusively(session: AsyncSession) -> None:
+    """From inside an event handler: wait for every other event transaction of the group (on any
+    replica) to finish, and hold new ones off until this one commits."""
+    group = _applying_for.get()
+    if group is None:
+        raise RuntimeError("hold_read_model_exclusively is for event handlers run by a ConsumerRunner")
+    await exclusive_read_model_lock(session, group)
 
 
 def is_stale(current_version: int | None, sequence: int) -> bool:
@@ -267,6 +283,7 @@ class ConsumerRunner:
         return True
 
     async def _share_read_model_lock(self, session: AsyncSession) -> None:
+        _applying_for.set(self.group_id)
         if not self.db.sqlite:  # SQLite has one writer at a time anyway
             await session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"),
                                   {"k": read_model_lock_key(self.group_id)})

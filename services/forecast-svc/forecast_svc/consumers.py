@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.consumer import batch_handler, exclusive_read_model_lock
+from kam_shared.consumer import batch_handler, hold_read_model_exclusively
 from kam_shared.events import CloudEvent, UserCreated, UserUpdated
 from kam_shared.money import to_cents
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
@@ -15,12 +15,9 @@ from .cells import ChainCache, bump, cell_deltas, chain_above, chains_of, hierar
 from .models import fiscal_calendar, hierarchy_version, plumbing, stage_probabilities
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
-from .settings import Settings
 
 users = plumbing.user_replica
 chain_cache = ChainCache()  # per process: one consumer per instance
-# The consumer group, which names the read-model lock every event transaction shares.
-RUNNING_AS = Settings.model_fields["service_name"].default
 
 async def apply_opportunities(session: AsyncSession, items: list) -> None:
     """Every opportunity event carries the full state after the change. For a run of them: keep
@@ -74,7 +71,7 @@ async def apply_users(session: AsyncSession, items: list[tuple[CloudEvent, UserC
     in bulk: changing their superior moves no totals. Movers are then shifted one by one, each
     against the replica as it stands, which keeps every node's cells equal to its subtree's sum.
     """
-    await exclusive_read_model_lock(session, RUNNING_AS)
+    await hold_read_model_exclusively(session)
     newest: dict[uuid.UUID, object] = {}
     for _, payload in items:
         u = payload.user
