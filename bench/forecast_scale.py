@@ -69,7 +69,9 @@ async def publish(bootstrap: str, topic: str, events: list[DomainEvent], source:
         pending = []
         for event in events:
             ce = event.to_cloudevent(source)
-            pending.append(await producer.send(topic, ce.model_dump_json().encode(), key=ce.partitionkey.encode()))
+            pending.append(await producer.send(  # the headers the services' outbox relay sets
+                topic, ce.model_dump_json().encode(), key=ce.partitionkey.encode(),
+                headers=[("content-type", b"application/cloudevents+json"), ("ce_type", ce.type.encode())]))
             if len(pending) >= 5000:
                 await asyncio.gather(*pending)
                 pending = []
