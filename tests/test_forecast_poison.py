@@ -1,5 +1,6 @@
-"""forecast-svc facing a bad message on its topic: it goes to the dead-letter topic with the
-reason, and the consumer keeps applying what comes after it."""
+"""forecast-svc facing a bad message on its topic (not JSON, an invalid payload, a type that is not
+in the event catalogue): it goes to the dead-letter topic with the reason, and the consumer keeps
+applying what comes after it."""
 import asyncio
 import json
 import uuid
@@ -44,13 +45,16 @@ async def _dead_letters(bootstrap: str, keys: set[bytes], consumer_group: str,
 
 def test_malformed_and_invalid_events_are_dead_lettered_and_the_roll_ups_keep_moving(stack, org):
     api, auth, ids = org
-    not_json, bad_payload = uuid.uuid4().hex.encode(), uuid.uuid4().hex.encode()
+    not_json, bad_payload, unknown = uuid.uuid4().hex.encode(), uuid.uuid4().hex.encode(), uuid.uuid4().hex.encode()
     invalid = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": "/kam/opportunity-svc",
                "type": "kam.opportunity.stage_changed.v1", "subject": bad_payload.decode(),
                "time": "2026-11-23T10:00:00Z", "sequence": 2, "partitionkey": bad_payload.decode(),
                "data": {"opportunity": {"id": "not-a-uuid", "stage": 12}}}
+    not_in_catalogue = {**invalid, "id": str(uuid.uuid4()), "type": "kam.opportunity.teleported.v1",
+                        "subject": unknown.decode(), "partitionkey": unknown.decode(), "data": {}}
     asyncio.run(_publish(stack.bootstrap, [(not_json, b"{this is not json"),
-                                           (bad_payload, json.dumps(invalid).encode())]))
+                                           (bad_payload, json.dumps(invalid).encode()),
+                                           (unknown, json.dumps(not_in_catalogue).encode())]))
 
     account = api.call("POST", "account-svc", "/v1/accounts", auth["rep"], json={"name": "Poison Test Ltd"})
     opp = api.call("POST", "opportunity-svc", "/v1/opportunities", auth["rep"], json={
@@ -61,6 +65,7 @@ def test_malformed_and_invalid_events_are_dead_lettered_and_the_roll_ups_keep_mo
                        lambda r: r.get("open_amount") == "1234.00", timeout=10)
     assert view["open_count"] == 1
 
-    dead = asyncio.run(_dead_letters(stack.bootstrap, {not_json, bad_payload}, "forecast-svc"))
+    dead = asyncio.run(_dead_letters(stack.bootstrap, {not_json, bad_payload, unknown}, "forecast-svc"))
     assert "not a CloudEvent" in dead[not_json]["kam-dlq-reason"]
     assert "payload invalid" in dead[bad_payload]["kam-dlq-reason"]
+    assert "unknown event type 'kam.opportunity.teleported.v1'" in dead[unknown]["kam-dlq-reason"]

@@ -172,9 +172,9 @@ class ConsumerRunner:
         wanted: list[tuple[object, CloudEvent, object]] = []
         for msg in messages:
             declared = _ce_type(msg)
-            if declared is not None:
-                if declared not in self.handlers:
-                    continue  # the relay's ce_type header says it is not ours: no need to parse it
+            if declared is not None and declared not in self.handlers and declared in CATALOGUE:
+                continue  # the ce_type header names another service's event: no need to parse it
+            if declared is not None and declared in self.handlers:
                 typed = _typed_envelope(declared)
                 try:  # envelope and payload in one pass over the JSON
                     event = typed.model_validate_json(msg.value) if msg.value is not None else None
@@ -189,7 +189,10 @@ class ConsumerRunner:
                 await self._dead_letter(msg, str(exc))
                 continue
             if event.type not in self.handlers:
-                continue  # another service's event on a shared topic, or a version we don't read
+                if event.type not in CATALOGUE:  # not in the topic's contract: say so, keep going
+                    await self._dead_letter(msg, f"unknown event type {event.type!r} (not in the event catalogue)",
+                                            event)
+                continue  # another service's event on a shared topic
             try:
                 wanted.append((msg, event, parse_payload(event)))
             except ValidationError as exc:
