@@ -156,6 +156,18 @@ async def chains_of(session: AsyncSession, users: Table, owners: set[uuid.UUID],
     return chains
 
 
+def has_loop(superior_of: dict, starts) -> bool:
+    """Does walking up from any of `starts` come back to a node already passed (a cycle)?"""
+    for start in starts:
+        seen, node = {start}, superior_of.get(start)
+        while node is not None:
+            if node in seen or len(seen) > MAX_DEPTH:
+                return True
+            seen.add(node)
+            node = superior_of.get(node)
+    return False
+
+
 async def chain_above(session: AsyncSession, users: Table, superior: uuid.UUID | None,
                       stop_at: uuid.UUID) -> list[uuid.UUID]:
     """`superior` and everyone above them (stopping before `stop_at`, which would be a cycle)."""

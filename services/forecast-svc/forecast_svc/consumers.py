@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.consumer import batch_handler, hold_read_model_exclusively
@@ -11,7 +11,8 @@ from kam_shared.events import CloudEvent, UserCreated, UserUpdated
 from kam_shared.money import to_cents
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 
-from .cells import ChainCache, bump, cell_deltas, chain_above, chains_of, hierarchy_changed, shift
+from .cells import (ChainCache, bump, cell_deltas, chain_above, chains_of, has_loop, hierarchy_changed, recompute,
+                    shift)
 from .models import fiscal_calendar, hierarchy_version, plumbing, stage_probabilities
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
@@ -88,6 +89,18 @@ async def apply_users(session: AsyncSession, items: list[tuple[CloudEvent, UserC
         return before[user_id].superior_id if user_id in before else None
 
     moved = [u.id for u in fresh if old_superior(u.id) != u.superior_id]
+    if moved:
+        superior_of = dict((await session.execute(select(users.c.id, users.c.superior_id))).all())
+        after = {**superior_of, **{u.id: u.superior_id for u in fresh}}
+        if has_loop(superior_of, moved) or has_loop(after, moved):
+            # Two people's moves arrived out of order (their events travel on different
+            # partitions) and inverted an ancestry for a moment: A under B while B is still
+            # under A. Shifting totals along a loop cannot stay exact; apply the replica and
+            # recompute every cell (rare, and this transaction holds the lock exclusively).
+            await upsert_versioned_many(session, users, [_user_row(u) for u in fresh])
+            await session.execute(delete(cells))
+            await recompute(session, users)
+            return
     with_totals = set((await session.scalars(select(cells.c.node_id).distinct().where(
         cells.c.node_id.in_(moved)))).all()) if moved else set()
     quiet = [_user_row(u) for u in fresh if u.id not in with_totals]

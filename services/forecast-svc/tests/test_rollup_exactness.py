@@ -156,3 +156,35 @@ async def test_cells_equal_a_brute_force_sum_after_a_random_stream_with_hierarch
         rebuilt = {tuple(r[:7]): tuple(r[7:]) for r in (await session.execute(select(rollup_cells))).all()}
         await session.rollback()
     assert live == rebuilt
+
+
+async def test_moves_that_arrive_out_of_order_and_invert_an_ancestry_still_end_exact(forecast):
+    """team-svc moves B from under A to the top, then A under B. The two events travel on different
+    partitions, so forecast-svc may see A's first: for a moment A is under B and B under A."""
+    root, x, a, b = (uuid.uuid4() for _ in range(4))
+    await feed(forecast.runtime, user_event(root, "manager", None), user_event(x, "manager", root),
+               user_event(a, "manager", x), user_event(b, "manager", a))
+
+    def opp(owner, cents):
+        state = OpportunityState(id=uuid.uuid4(), account_id=uuid.uuid4(), name="o", amount=Decimal(cents) / 100,
+                                 currency="CNY", close_date=dt.date(2030, 5, 5), owner_id=owner, stage=2,
+                                 probability=20, status="open", version=1, updated_at=utcnow())
+        return _event(state)
+
+    await feed(forecast.runtime, opp(a, 100_00), opp(b, 20_00), opp(x, 3_00))
+    await feed(forecast.runtime, user_event(a, "manager", b, version=2, created=False),  # A's move, seen first
+               user_event(b, "manager", root, version=2, created=False))
+
+    async def open_amount(node):
+        return (await forecast.get("/v1/rollups", headers=bearer(root, "admin"),
+                                   params={"node": str(node), "period": "2030-05"})).json()["open_amount"]
+
+    # Now: root ← x, root ← b ← a.
+    assert [await open_amount(n) for n in (root, x, b, a)] == ["123.00", "3.00", "120.00", "100.00"]
+    async with forecast.runtime.db.session() as session, session.begin():
+        live = {tuple(r[:7]): tuple(r[7:]) for r in (await session.execute(select(rollup_cells))).all() if any(r[7:])}
+        await session.execute(delete(rollup_cells))
+        await recompute(session, forecast.runtime.tables.user_replica)
+        rebuilt = {tuple(r[:7]): tuple(r[7:]) for r in (await session.execute(select(rollup_cells))).all()}
+        await session.rollback()
+    assert live == rebuilt
