@@ -47,11 +47,15 @@ def seed_demo(stack, today: dt.date | None = None) -> dict:
                       data={"username": "admin@example.com", "password": "admin"}).json()["access_token"]
     admin = {"Authorization": f"Bearer {token}"}
 
+    emails: dict[str, str] = {}
+
     def user(email: str, name: str, role: str, superior: str | None = None) -> str:
         body = {"email": email, "name": name, "role": role, "password": DEMO_PASSWORD}
         if superior:
             body["superior_id"] = superior
-        return post("team-svc", "/v1/users", admin, body)["id"]
+        user_id = post("team-svc", "/v1/users", admin, body)["id"]
+        emails[user_id] = email
+        return user_id
 
     director = user("director@demo.kam", "Li Wei (Sales Director)", "manager")
     north = user("north.manager@demo.kam", "Zhang Min (North)", "manager", director)
@@ -71,8 +75,6 @@ def seed_demo(stack, today: dt.date | None = None) -> dict:
                 "username": email, "password": DEMO_PASSWORD}).json()["access_token"]}
         return tokens[user_id]
 
-    emails = {reps["North"][0]: "wang.fang@demo.kam", reps["North"][1]: "liu.yang@demo.kam",
-              reps["South"][0]: "huang.lei@demo.kam", reps["South"][1]: "zhao.min@demo.kam"}
     # New accounts of each region go to its first rep (team-svc's territory rules; account-svc applies them).
     for region, people in reps.items():
         post("team-svc", "/v1/territories", admin, {
