@@ -21,17 +21,18 @@ run: install
 	$(PY) -m kam_shared.cli run
 
 ## Every test: unit, API, cross-service (real broker, services as processes).
-## PostgreSQL when one answers at 127.0.0.1:5432, else SQLite (KAM_TEST_DB=sqlite forces it).
+## PostgreSQL: the one at 127.0.0.1:5432 if it answers, else a throwaway cluster on a free port
+## (Debian's postgresql installed first when root), else SQLite; KAM_TEST_DB=sqlite forces SQLite.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m kam_shared.cli with-postgres -- $(PY) -m pytest -q
 
 test-sqlite: install
 	KAM_TEST_DB=sqlite $(PY) -m pytest -q
 
-## Benchmarks (numbers, not pass/fail): make bench BENCH=event_latency
+## Benchmarks (numbers, not pass/fail): make bench BENCH=event_latency [BENCH_ARGS=...]; same PostgreSQL as tests
 BENCH ?= event_latency
 bench: install
-	$(PY) bench/$(BENCH).py
+	$(PY) -m kam_shared.cli with-postgres -- $(PY) bench/$(BENCH).py $(BENCH_ARGS)
 
 ## The AsyncAPI document of every event, generated from the payload models.
 catalogue: install

@@ -1,4 +1,5 @@
-"""`kam` command: migrate / serve one service, run the whole local stack, print the event catalogue."""
+"""`kam` command: migrate / serve one service, run the whole local stack, print the event catalogue,
+run a command with a test PostgreSQL."""
 from __future__ import annotations
 
 import argparse
@@ -47,6 +48,15 @@ def cmd_catalogue(args) -> None:
     sys.stdout.write("\n")
 
 
+def cmd_with_postgres(args) -> None:
+    from .testpg import run_with_postgres
+
+    command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
+    if not command:
+        sys.exit("with-postgres: name the command to run after --")
+    sys.exit(run_with_postgres(command))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="kam", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("catalogue", help="print the AsyncAPI document of every event")
     p.set_defaults(fn=cmd_catalogue)
+    p = sub.add_parser("with-postgres", help="run a command (the tests, a benchmark) with a PostgreSQL: "
+                       "127.0.0.1:5432 if it answers, else a test cluster started and stopped here")
+    p.add_argument("command_line", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_with_postgres)
     args = parser.parse_args(argv)
     args.fn(args)
 

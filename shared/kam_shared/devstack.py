@@ -96,20 +96,37 @@ def _stop(proc: subprocess.Popen | None, timeout: float = 10) -> None:
         proc.wait()
 
 
-def postgres_available(host: str = "127.0.0.1", port: int = 5432) -> bool:
-    if os.environ.get("KAM_TEST_DB", "").lower() == "sqlite":
-        return False
+PG_HOST = "127.0.0.1"
+
+
+def pg_port() -> int:
+    """The test/bench PostgreSQL's port: `make test` sets KAM_PG_PORT when it starts its own."""
+    return int(os.environ.get("KAM_PG_PORT", "5432"))
+
+
+def pg_url(database: str) -> str:
+    return f"postgresql+asyncpg://postgres@{PG_HOST}:{pg_port()}/{database}"
+
+
+def pg_answers(port: int) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=1):
+        with socket.create_connection((PG_HOST, port), timeout=1):
             return True
     except OSError:
         return False
 
 
+def postgres_available() -> bool:
+    """PostgreSQL at 127.0.0.1:$KAM_PG_PORT (default 5432), unless KAM_TEST_DB=sqlite."""
+    if os.environ.get("KAM_TEST_DB", "").lower() == "sqlite":
+        return False
+    return pg_answers(pg_port())
+
+
 async def _pg_admin(statements: list[str]) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
+    conn = await asyncpg.connect(host=PG_HOST, port=pg_port(), user="postgres", database="postgres")
     try:
         for stmt in statements:
             await conn.execute(stmt)
@@ -122,7 +139,7 @@ def create_databases(prefix: str, names: list[str]) -> dict[str, str]:
     dbs = {n: f"{prefix}_{n.replace('-', '_')}" for n in names}
     asyncio.run(_pg_admin([f'DROP DATABASE IF EXISTS "{d}" WITH (FORCE)' for d in dbs.values()]
                           + [f'CREATE DATABASE "{d}"' for d in dbs.values()]))
-    return {n: f"postgresql+asyncpg://postgres@127.0.0.1:5432/{d}" for n, d in dbs.items()}
+    return {n: pg_url(d) for n, d in dbs.items()}
 
 
 def drop_databases(urls: dict[str, str]) -> None:
@@ -232,7 +249,7 @@ def sqlite_urls(directory: Path) -> dict[str, str]:
 
 
 def stack_database_urls(label: str) -> tuple[dict[str, str], callable]:
-    """PostgreSQL when one answers at 127.0.0.1:5432 (fresh databases), else SQLite files."""
+    """PostgreSQL when one answers (`postgres_available`; fresh databases), else SQLite files."""
     if postgres_available():
         urls = create_databases(f"kam_{label}_{uuid.uuid4().hex[:8]}", list(SERVICES))
         return urls, lambda: drop_databases(urls)

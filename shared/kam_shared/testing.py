@@ -1,7 +1,7 @@
 """Test helpers shared by every service's tests: databases, tokens, an in-process client.
 
 Nothing here mocks the database or the broker: databases are real (PostgreSQL when one
-answers at 127.0.0.1:5432, else SQLite files) and migrated by Alembic.
+answers at 127.0.0.1:$KAM_PG_PORT, default 5432, else SQLite files) and migrated by Alembic.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from .auth import SigningKey, jwks_document
-from .devstack import VAR, _pg_admin, postgres_available
+from .devstack import VAR, _pg_admin, pg_url, postgres_available
 from .migrations import upgrade_async
 from .services import SERVICES
 
@@ -44,7 +44,7 @@ async def fresh_database(label: str):
         name = f"kam_t_{label.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
         await _pg_admin([f'CREATE DATABASE "{name}"'])
         try:
-            yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+            yield pg_url(name)
         finally:
             await _pg_admin([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'])
     else:
