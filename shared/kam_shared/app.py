@@ -15,9 +15,10 @@ from sqlalchemy import select, text
 from .auth import PrincipalDep, TokenVerifier
 from .consumer import ConsumerRunner, Handler
 from .db import Database
-from .errors import Forbidden, PreconditionFailed, install_error_handlers
+from .errors import Forbidden, install_error_handlers
 from .events import DomainEvent, utcnow
 from .hierarchy import Visibility, user_replica_handlers
+from .http import check_if_match, etag  # noqa: F401 - re-exported for existing imports
 from .idempotency import IdempotencyMiddleware
 from .observability import configure_logging, install_observability
 from .outbox import OutboxRelay, add_to_outbox
@@ -41,9 +42,16 @@ class UnitOfWork:
     async def __aenter__(self) -> "UnitOfWork":
         return self
 
-    async def __aexit__(self, *exc) -> None:
-        await self.session.rollback()
-        await self.session.close()
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        """Commits when the block (the use case) returns, rolls back on any error: use cases never
+        commit themselves, so a transaction's boundary is always the route's `async with`."""
+        try:
+            if exc_type is None:
+                await self.commit()
+            else:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
 
     def publish(self, *events: DomainEvent) -> None:
         self._events.extend(events)
@@ -90,20 +98,6 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def check_if_match(if_match: str | None, version: int) -> None:
-    """Optimistic concurrency: a client that sends If-Match must hold the current version."""
-    if if_match is None or if_match.strip() == "*":
-        return
-    wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
-    if str(version) not in wanted:
-        raise PreconditionFailed(f"resource is at version {version}; If-Match was {if_match}",
-                                 current_version=version)
 
 
 def create_service_app(

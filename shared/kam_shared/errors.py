@@ -1,67 +1,49 @@
-"""One error base class, mapped to RFC 9457 problem+json in every service."""
+"""The HTTP side of errors: each domain error (domain_errors.py) mapped to RFC 9457 problem+json,
+the same in every service."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .domain_errors import (  # noqa: F401 - re-exported: the names every service imports from here
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    TooManyRequests,
+    Unauthorized,
+    UpstreamUnavailable,
+    ValidationProblem,
+)
+
 log = logging.getLogger("kam.errors")
 PROBLEM = "application/problem+json"
 
 
-class DomainError(Exception):
-    status = 400
-    title = "Bad request"
-
-    def __init__(self, detail: str, *, field: str | None = None, **extra: Any):
-        super().__init__(detail)
-        self.detail = detail
-        self.field = field
-        self.extra = extra
-
-
-class ValidationProblem(DomainError):
-    status = 422
-    title = "Validation failed"
+# Each domain error's HTTP answer: status and problem title (first match along the class's MRO).
+HTTP_PROBLEM: dict[type[DomainError], tuple[int, str]] = {
+    DomainError: (400, "Bad request"),
+    ValidationProblem: (422, "Validation failed"),
+    NotFound: (404, "Not found"),
+    Conflict: (409, "Conflict"),
+    Forbidden: (403, "Forbidden"),
+    Unauthorized: (401, "Unauthorized"),
+    PreconditionFailed: (412, "Precondition failed"),
+    TooManyRequests: (429, "Too many requests"),
+    UpstreamUnavailable: (503, "Dependency unavailable"),
+}
 
 
-class NotFound(DomainError):
-    status = 404
-    title = "Not found"
-
-
-class Conflict(DomainError):
-    status = 409
-    title = "Conflict"
-
-
-class Forbidden(DomainError):
-    status = 403
-    title = "Forbidden"
-
-
-class Unauthorized(DomainError):
-    status = 401
-    title = "Unauthorized"
-
-
-class PreconditionFailed(DomainError):
-    status = 412
-    title = "Precondition failed"
-
-
-class TooManyRequests(DomainError):
-    status = 429
-    title = "Too many requests"
-
-
-class UpstreamUnavailable(DomainError):
-    status = 503
-    title = "Dependency unavailable"
+def http_problem_of(exc: DomainError) -> tuple[int, str]:
+    for cls in type(exc).__mro__:
+        if cls in HTTP_PROBLEM:
+            return HTTP_PROBLEM[cls]
+    return HTTP_PROBLEM[DomainError]
 
 
 def problem(status: int, title: str, detail: str, instance: str | None = None, headers=None, **extra) -> JSONResponse:
@@ -81,7 +63,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError):
         headers = exc.extra.pop("headers", None) if exc.extra else None
-        return problem(exc.status, exc.title, exc.detail, str(request.url.path), headers=headers,
+        status, title = http_problem_of(exc)
+        return problem(status, title, exc.detail, str(request.url.path), headers=headers,
                        field=exc.field, **exc.extra)
 
     @app.exception_handler(RequestValidationError)

@@ -1,7 +1,7 @@
 """Money: Decimal amounts with an ISO 4217 currency; never float."""
 from __future__ import annotations
 
-from decimal import Decimal, ROUND_HALF_UP
+from decimal import ROUND_HALF_UP, Decimal
 
 # Active ISO 4217 alphabetic codes (list maintained by SIX on behalf of ISO).
 ISO_4217 = frozenset("""

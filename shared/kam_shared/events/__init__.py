@@ -5,10 +5,21 @@ services: the producer builds them, consumers parse them, and the AsyncAPI docum
 subscribers read is generated from them (`kam catalogue`), never written by hand.
 Importing this package registers every domain's events.
 """
-from .base import (CATALOGUE, TOPICS, CloudEvent, DomainEvent, EventSpec, FieldChange, Payload,  # noqa: F401
-                   asyncapi_document, dlq_topic, parse_payload, register, utcnow)
-from .team import UserCreated, UserState, UserUpdated  # noqa: F401
-from .account import AccountCreated, AccountMerged, AccountState  # noqa: F401
-from .opportunity import (OpportunityClosed, OpportunityCreated, OpportunityStageChanged,  # noqa: F401
-                          OpportunityState)
 from . import forecast  # noqa: F401
+from .account import AccountCreated, AccountMerged, AccountState  # noqa: F401
+from .base import (  # noqa: F401
+                   CATALOGUE,
+                   TOPICS,
+                   CloudEvent,
+                   DomainEvent,
+                   EventSpec,
+                   FieldChange,
+                   Payload,
+                   asyncapi_document,
+                   dlq_topic,
+                   parse_payload,
+                   register,
+                   utcnow,
+)
+from .opportunity import OpportunityClosed, OpportunityCreated, OpportunityStageChanged, OpportunityState  # noqa: F401
+from .team import UserCreated, UserState, UserUpdated  # noqa: F401

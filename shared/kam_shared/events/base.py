@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 TOPICS = {
     "account": "kam.account.events",
     "opportunity": "kam.opportunity.events",

@@ -176,8 +176,6 @@ import datetime as dt  # noqa: E402
 from decimal import Decimal  # noqa: E402
 from typing import Literal  # noqa: E402
 
-from ..money import Money  # noqa: E402
-
 
 class StageNorm(Payload):
     stage: int = Field(ge=1, le=7)
