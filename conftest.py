@@ -1,7 +1,7 @@
 """Fixtures for every test in the repository: the real broker, started once per run."""
 import pytest
 
-from kam_shared.devstack import TansuBroker, VAR
+from kam_shared.devstack import VAR, TansuBroker
 
 
 @pytest.fixture(scope="session")

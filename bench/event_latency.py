@@ -102,7 +102,7 @@ def expected_stages(stages: list[int], amounts_cents: list[int]) -> tuple:
     """The manager's roll-up for the period: (stage, count, amount, weighted) for stages 1..7."""
     out = []
     for s in range(1, 8):
-        members = [a for st, a in zip(stages, amounts_cents) if st == s]
+        members = [a for st, a in zip(stages, amounts_cents, strict=True) if st == s]
         weighted = sum(a * PROBABILITY[s] for a in members)
         out.append((s, len(members), Decimal(sum(members)) / 100,
                     (Decimal(weighted) / 10000).quantize(Decimal("0.01"))))
@@ -397,7 +397,8 @@ async def measure(stack: Stack, args, results: Results) -> None:
                     results.latencies.append(timeout)  # censored at the timeout: never flattering
                     log.warning("step %d: roll-up did not show the change within %.1fs", step, timeout)
                     t_settle = time.perf_counter()
-                    await wait_for(lambda: shows(expected), f"step {step} settling", timeout=60, interval=0.01)
+                    await wait_for(lambda expected=expected: shows(expected), f"step {step} settling",
+                                   timeout=60, interval=0.01)
                     results.settle_waits.append(time.perf_counter() - t_settle)
                 else:
                     results.latencies.append(t_seen - t0)

@@ -29,8 +29,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from kam_shared.broker import ensure_topics
 from kam_shared.devstack import Stack, free_port, postgres_available, stack_database_urls
-from kam_shared.events import (TOPICS, AccountCreated, AccountState, DomainEvent, OpportunityCreated,
-                               OpportunityState, UserCreated, UserState, utcnow)
+from kam_shared.events import (
+    TOPICS,
+    AccountCreated,
+    AccountState,
+    DomainEvent,
+    OpportunityCreated,
+    OpportunityState,
+    UserCreated,
+    UserState,
+    utcnow,
+)
 from kam_shared.services import SERVICES
 from kam_shared.settings import ServiceSettings
 from kam_shared.testing import jwks_json_for_tests, token_for
@@ -135,7 +144,8 @@ async def run(args, urls: dict[str, str]) -> dict:
             stage = rng.randint(1, 7)
             status = "open" if rng.random() < 0.8 else rng.choice(["won", "lost"])
             state = OpportunityState(
-                id=uuid.uuid4(), account_id=uuid.uuid4(), name="bench", amount=Decimal(rng.randrange(10**5, 10**9)) / 100,
+                id=uuid.uuid4(), account_id=uuid.uuid4(), name="bench",
+                amount=Decimal(rng.randrange(10**5, 10**9)) / 100,
                 currency="CNY", close_date=start_day + dt.timedelta(days=rng.randrange(0, 730)),
                 owner_id=rng.choice(reps), stage=8 if status != "open" else stage,
                 probability={"won": 100, "lost": 0}.get(status, PROBABILITY[stage - 1]), status=status, version=1,

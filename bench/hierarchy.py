@@ -152,7 +152,7 @@ async def build_rules(api: Client, owners: list[str], rules: int, rng: random.Ra
     per_territory = max(1, -(-rules // 40))
     priority = 0
     plan: list[list[dict]] = []
-    for t in range(40):
+    for _territory in range(40):
         bodies = []
         for _ in range(per_territory):
             if priority >= rules:

@@ -405,7 +405,7 @@ def test_k8s_database_urls_are_distinct(k8s):
     ]
     assert len(set(keys)) == len(SERVICES), keys
     secret = k8s[("Secret", "kam-secrets")].get("stringData", {})
-    for svc, key in zip(SERVICES, keys):
+    for svc, key in zip(SERVICES, keys, strict=True):
         if key in secret:  # placeholders in the base: still each service's own database
             assert urlsplit(secret[key]).path.lstrip("/") == DATABASES[svc]
 

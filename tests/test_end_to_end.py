@@ -45,7 +45,7 @@ def test_stage_change_reaches_rep_and_manager_rollups_and_won_moves_to_won_amoun
     assert moved.status_code == 200 and moved.json()["probability"] == 50
     accepted = time.monotonic()
     for who, node in (("rep", ids["rep"]), ("manager", ids["manager"])):
-        view, seen = wait_for(lambda: api.rollup(auth[who], node),
+        view, seen = wait_for(lambda who=who, node=node: api.rollup(auth[who], node),
                               lambda r: r.get("weighted_amount") == "50000.00", timeout=5)
         assert view["stages"][4] == {"stage": 5, "count": 1, "amount": "100000.00", "weighted_amount": "50000.00"}
         assert view["open_amount"] == "100000.00" and view["as_of"]

@@ -30,91 +30,105 @@ def _quarter_end(today: dt.date, offset: int) -> dt.date:
     return dt.date(year, 3 * quarter + 3, 28)
 
 
-def seed_demo(stack, today: dt.date | None = None) -> dict:
-    today = today or dt.date.today()
-    rng = random.Random(2026)
-    http = httpx.Client(timeout=20)
+class _DemoClient:
+    """The seed's HTTP client: an admin token, the users it made and their own tokens."""
 
-    def url(service: str, path: str) -> str:
-        return f"{stack.url(service)}{path}"
+    def __init__(self, stack):
+        self.stack = stack
+        self.http = httpx.Client(timeout=20)
+        self.emails: dict[str, str] = {}
+        self.tokens: dict[str, dict] = {}
+        self.admin = self._login("admin@example.com", "admin")
 
-    def post(service: str, path: str, auth: dict, body: dict) -> dict:
-        resp = http.post(url(service, path), headers=auth, json=body)
+    def _login(self, email: str, password: str) -> dict:
+        token = self.http.post(f"{self.stack.url('team-svc')}/v1/auth/token",
+                               data={"username": email, "password": password}).json()["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    def post(self, service: str, path: str, body: dict, auth: dict | None = None) -> dict:
+        resp = self.http.post(f"{self.stack.url(service)}{path}", headers=auth or self.admin, json=body)
         resp.raise_for_status()
         return resp.json()
 
-    token = http.post(url("team-svc", "/v1/auth/token"),
-                      data={"username": "admin@example.com", "password": "admin"}).json()["access_token"]
-    admin = {"Authorization": f"Bearer {token}"}
-
-    emails: dict[str, str] = {}
-
-    def user(email: str, name: str, role: str, superior: str | None = None) -> str:
+    def user(self, email: str, name: str, role: str, superior: str | None = None) -> str:
         body = {"email": email, "name": name, "role": role, "password": DEMO_PASSWORD}
         if superior:
             body["superior_id"] = superior
-        user_id = post("team-svc", "/v1/users", admin, body)["id"]
-        emails[user_id] = email
+        user_id = self.post("team-svc", "/v1/users", body)["id"]
+        self.emails[user_id] = email
         return user_id
 
-    director = user("director@demo.kam", "Li Wei (Sales Director)", "manager")
-    north = user("north.manager@demo.kam", "Zhang Min (North)", "manager", director)
-    south = user("south.manager@demo.kam", "Chen Jing (South)", "manager", director)
-    reps = {"North": [user("wang.fang@demo.kam", "Wang Fang", "rep", north),
-                      user("liu.yang@demo.kam", "Liu Yang", "rep", north)],
-            "South": [user("huang.lei@demo.kam", "Huang Lei", "rep", south),
-                      user("zhao.min@demo.kam", "Zhao Min", "rep", south)]}
-
-    tokens = {}
-
-    def as_user(user_id: str) -> dict:
+    def as_user(self, user_id: str) -> dict:
         """The owner's own token: confirming an opportunity is the primary owner's act."""
-        if user_id not in tokens:
-            email = emails[user_id]
-            tokens[user_id] = {"Authorization": "Bearer " + http.post(url("team-svc", "/v1/auth/token"), data={
-                "username": email, "password": DEMO_PASSWORD}).json()["access_token"]}
-        return tokens[user_id]
+        if user_id not in self.tokens:
+            self.tokens[user_id] = self._login(self.emails[user_id], DEMO_PASSWORD)
+        return self.tokens[user_id]
 
+
+def _seed_people(demo: _DemoClient) -> tuple[str, list[str], dict[str, list[str]]]:
+    director = demo.user("director@demo.kam", "Li Wei (Sales Director)", "manager")
+    north = demo.user("north.manager@demo.kam", "Zhang Min (North)", "manager", director)
+    south = demo.user("south.manager@demo.kam", "Chen Jing (South)", "manager", director)
+    reps = {"North": [demo.user("wang.fang@demo.kam", "Wang Fang", "rep", north),
+                      demo.user("liu.yang@demo.kam", "Liu Yang", "rep", north)],
+            "South": [demo.user("huang.lei@demo.kam", "Huang Lei", "rep", south),
+                      demo.user("zhao.min@demo.kam", "Zhao Min", "rep", south)]}
+    return director, [north, south], reps
+
+
+def _seed_territories_and_quotas(demo: _DemoClient, reps: dict[str, list[str]], quarter: str) -> None:
     # New accounts of each region go to its first rep (team-svc's territory rules; account-svc applies them).
     for region, people in reps.items():
-        post("team-svc", "/v1/territories", admin, {
+        demo.post("team-svc", "/v1/territories", {
             "name": f"{region} region", "owner_id": people[0],
             "rules": [{"name": f"{region} accounts", "priority": 1, "regions": [region]}]})
     # This quarter's quotas, approved: attainment has a target to measure against.
-    quarter = f"FY{today.year}-Q{(today.month - 1) // 3 + 1}"
     for owner in [rep for people in reps.values() for rep in people]:
-        quota = post("team-svc", "/v1/quotas", admin, {"owner_kind": "user", "owner_id": owner, "period": quarter,
-                                                       "currency": "CNY", "amount": "3000000.00"})
-        post("team-svc", f"/v1/quotas/{quota['id']}/submit", admin, {})
-        post("team-svc", f"/v1/quotas/{quota['id']}/approve", admin, {})
+        quota = demo.post("team-svc", "/v1/quotas", {"owner_kind": "user", "owner_id": owner, "period": quarter,
+                                                     "currency": "CNY", "amount": "3000000.00"})
+        demo.post("team-svc", f"/v1/quotas/{quota['id']}/submit", {})
+        demo.post("team-svc", f"/v1/quotas/{quota['id']}/approve", {})
 
+
+def _seed_opportunity(demo: _DemoClient, rng: random.Random, today: dt.date, account: dict, name: str,
+                      owner: str) -> None:
+    quarter_offset = rng.choice([-1, 0, 0, 1, 1, 2])
+    close = _quarter_end(today, quarter_offset) - dt.timedelta(days=rng.randint(0, 80))
+    amount = f"{rng.randrange(50, 2000) * 1000}.00"
+    opp = demo.post("opportunity-svc", "/v1/opportunities", {
+        "account_id": account["id"], "name": f"{rng.choice(DEALS)} — {name[:12]}", "amount": amount,
+        "currency": "CNY", "close_date": close.isoformat(), "owner_id": owner})
+    path = f"/v1/opportunities/{opp['id']}"
+    if quarter_offset < 0 or rng.random() < 0.15:
+        won = rng.random() < 0.6
+        demo.post("opportunity-svc", f"{path}/close", {
+            "outcome": "won" if won else "lost",
+            "reason": "best total cost of ownership" if won else "price",
+            **({} if won else {"competitor": rng.choice(["Rival Systems", "Globex", "Initech"])})})
+        return
+    stage = rng.randint(1, 7)
+    if stage > 1:
+        demo.post("opportunity-svc", f"{path}/stage", {"stage": stage})
+    if rng.random() < 0.75:
+        demo.post("opportunity-svc", f"{path}/confirm", {"confirmed": True}, auth=demo.as_user(owner))
+
+
+def seed_demo(stack, today: dt.date | None = None) -> dict:
+    today = today or dt.date.today()
+    rng = random.Random(2026)
+    demo = _DemoClient(stack)
+    director, managers, reps = _seed_people(demo)
+    quarter = f"FY{today.year}-Q{(today.month - 1) // 3 + 1}"
+    _seed_territories_and_quotas(demo, reps, quarter)
     opportunities = 0
     for i, (name, industry, region) in enumerate(ACCOUNTS):
         owner = reps[region][i % 2]
-        account = post("account-svc", "/v1/accounts", admin,
-                       {"name": name, "industry": industry, "region": region, "owner_id": owner})
+        account = demo.post("account-svc", "/v1/accounts",
+                            {"name": name, "industry": industry, "region": region, "owner_id": owner})
         for _ in range(rng.randint(2, 3)):
-            quarter_offset = rng.choice([-1, 0, 0, 1, 1, 2])
-            close = _quarter_end(today, quarter_offset) - dt.timedelta(days=rng.randint(0, 80))
-            amount = f"{rng.randrange(50, 2000) * 1000}.00"
-            opp = post("opportunity-svc", "/v1/opportunities", admin, {
-                "account_id": account["id"], "name": f"{rng.choice(DEALS)} — {name[:12]}", "amount": amount,
-                "currency": "CNY", "close_date": close.isoformat(), "owner_id": owner})
+            _seed_opportunity(demo, rng, today, account, name, owner)
             opportunities += 1
-            path = f"/v1/opportunities/{opp['id']}"
-            if quarter_offset < 0 or rng.random() < 0.15:
-                won = rng.random() < 0.6
-                post("opportunity-svc", f"{path}/close", admin, {
-                    "outcome": "won" if won else "lost",
-                    "reason": "best total cost of ownership" if won else "price",
-                    **({} if won else {"competitor": rng.choice(["Rival Systems", "Globex", "Initech"])})})
-            else:
-                stage = rng.randint(1, 7)
-                if stage > 1:
-                    post("opportunity-svc", f"{path}/stage", admin, {"stage": stage})
-                if rng.random() < 0.75:
-                    post("opportunity-svc", f"{path}/confirm", as_user(owner), {"confirmed": True})
-    http.close()
+    demo.http.close()
     print(f"  demo: 1 director, 2 managers, 4 reps, 2 territories, {quarter} quotas, {len(ACCOUNTS)} accounts, "
           f"{opportunities} opportunities (users' password: '{DEMO_PASSWORD}', e.g. director@demo.kam)")
-    return {"director": director, "managers": [north, south], "reps": reps}
+    return {"director": director, "managers": managers, "reps": reps}

@@ -4,8 +4,17 @@ from decimal import Decimal
 
 import pytest
 
-from kam_shared.events import (CATALOGUE, CloudEvent, DomainEvent, OpportunityCreated, OpportunityState,
-                               UserCreated, UserState, asyncapi_document, parse_payload)
+from kam_shared.events import (
+    CATALOGUE,
+    CloudEvent,
+    DomainEvent,
+    OpportunityCreated,
+    OpportunityState,
+    UserCreated,
+    UserState,
+    asyncapi_document,
+    parse_payload,
+)
 
 
 def _opportunity(amount="100000") -> OpportunityState:

@@ -11,7 +11,7 @@ from kam_shared.app import Runtime
 from kam_shared.broker import ensure_topics
 from kam_shared.consumer import ConsumerRunner
 from kam_shared.db import Database
-from kam_shared.events import CloudEvent, TOPICS
+from kam_shared.events import TOPICS, CloudEvent
 from kam_shared.hierarchy import user_replica_handlers
 from kam_shared.settings import ServiceSettings
 from kam_shared.tables import plumbing_tables

@@ -75,7 +75,8 @@ class TenderState(Payload):
     """Tender/project details (大客户项目管理). Every field is optional: they are filled in as known."""
     sales_mode: SalesMode | None = Field(default=None, description="bid, direct price approval (批点), distribution")
     tender_type: TenderType | None = Field(
-        default=None, description="open bid single quote, open bid with second quote, negotiated (议标), framework (统签)")
+        default=None,
+        description="open bid single quote, open bid with second quote, negotiated (议标), framework (统签)")
     single_quote_only: bool = False
     lots: list[TenderLot] = Field(default_factory=list)
     partners: list[TenderPartner] = Field(default_factory=list)
@@ -87,7 +88,8 @@ class TenderState(Payload):
     competing_brands: list[str] = Field(default_factory=list)
     background: str | None = None
     relationship_degree: RelationshipDegree | None = Field(
-        default=None, description="客户关系度: full_control >80%, considerable >60%, moderate 30-60%, weak <30%, unknown")
+        default=None,
+        description="客户关系度: full_control >80%, considerable >60%, moderate 30-60%, weak <30%, unknown")
 
 
 class OpportunityState(Payload):
