@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -75,6 +75,9 @@ class Runtime:
         self.visibility = Visibility(tables.user_replica) if tables.user_replica is not None else None
         self.consumer: ConsumerRunner | None = None
         self.tasks: list[asyncio.Task] = []
+        # How to reach another service: a client factory per service name; empty means "by the URL
+        # in settings" (kam_shared.peers). Tests put a peer's real in-process app here.
+        self.peers: dict[str, Callable[[], Any]] = {}
         self.extras: dict[str, Any] = {}
 
     def uow(self) -> UnitOfWork:
@@ -109,8 +112,13 @@ def create_service_app(
     routers: Sequence[APIRouter],
     handlers: dict[str, Handler] | None = None,
     on_startup: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
+    resources: Sequence[Callable[[Runtime], AbstractAsyncContextManager]] = (),
+    runtime_class: type[Runtime] = Runtime,
     after_events: Callable[[Runtime, list], None] | None = None,
 ) -> FastAPI:
+    """`runtime_class`: a Runtime subclass with the service's own typed attributes (a key ring, a
+    read pool, caches). `resources`: async context managers entered in order at start-up (after
+    `on_startup`) and left in reverse order at shutdown, e.g. a pool that must be disposed."""
     configure_logging(settings.service_name, settings.log_level)
     all_handlers: dict[str, Handler] = {}
     if tables.user_replica is not None:
@@ -119,10 +127,13 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        runtime = Runtime(settings, tables)
+        runtime = runtime_class(settings, tables)
         app.state.runtime = runtime
         for hook in on_startup:
             await hook(runtime)
+        held = AsyncExitStack()
+        for resource in resources:
+            await held.enter_async_context(resource(runtime))
         if all_handlers:
             runtime.consumer = ConsumerRunner(
                 settings, runtime.db, tables, all_handlers,
@@ -135,6 +146,7 @@ def create_service_app(
         try:
             yield
         finally:
+            await held.aclose()
             await runtime.relay.stop()
             if runtime.consumer:
                 await runtime.consumer.stop()

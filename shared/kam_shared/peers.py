@@ -1,7 +1,7 @@
 """HTTP calls to the other services (snapshots for rebuilds, look-ups when a replica lags).
 
 One place decides how to reach a peer: its URL from settings, or a client factory put in
-`runtime.extras["peer:<service>"]` (tests use the peer's real app in-process).
+`runtime.peers[<service>]` (tests use the peer's real app in-process).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ _URL_SETTING = {"account-svc": "kam_account_svc_url", "opportunity-svc": "kam_op
 
 
 def peer_client(runtime, service: str, timeout: float = 10) -> httpx.AsyncClient:
-    factory = runtime.extras.get(f"peer:{service}")
+    factory = runtime.peers.get(service)
     if factory:
         return factory()
     return httpx.AsyncClient(base_url=getattr(runtime.settings, _URL_SETTING[service]), timeout=timeout)

@@ -55,7 +55,7 @@ async def accounts(people):
                    .to_cloudevent("/kam/team-svc"))
         directory = TeamDirectory()
         client.team = directory
-        client.runtime.extras["peer:team-svc"] = lambda: httpx.AsyncClient(
+        client.runtime.peers["team-svc"] = lambda: httpx.AsyncClient(
             transport=httpx.MockTransport(directory.handler), base_url="http://team-svc")
         yield client
 

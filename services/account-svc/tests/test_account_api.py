@@ -216,8 +216,8 @@ async def test_team_svc_unreachable_is_503_naming_the_owner(accounts, people, sn
     def down(request):
         raise httpx.ConnectError("connection refused")
 
-    saved = accounts.runtime.extras["peer:team-svc"]
-    accounts.runtime.extras["peer:team-svc"] = lambda: httpx.AsyncClient(transport=httpx.MockTransport(down),
+    saved = accounts.runtime.peers["team-svc"]
+    accounts.runtime.peers["team-svc"] = lambda: httpx.AsyncClient(transport=httpx.MockTransport(down),
                                                                            base_url="http://team-svc")
     try:
         before = await snapshot_counts()
@@ -225,7 +225,7 @@ async def test_team_svc_unreachable_is_503_naming_the_owner(accounts, people, sn
                                            json={"name": "Later Co", "owner_id": str(uuid.uuid4())}), 503, "owner_id")
         assert await snapshot_counts() == before
     finally:
-        accounts.runtime.extras["peer:team-svc"] = saved
+        accounts.runtime.peers["team-svc"] = saved
 
 
 # --- change, list, search --------------------------------------------------------------------------

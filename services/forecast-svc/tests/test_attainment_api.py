@@ -168,14 +168,14 @@ async def test_rebuild_pages_team_svc_quotas_and_keeps_the_newer_of_replica_and_
         held = dict((await session.execute(select(quota_replica).where(
             quota_replica.c.responsible_user_id == LEAD))).mappings().one())
     stale.state = stale.state.model_copy(update={"id": held["id"], "version": held["version"] - 1})
-    forecast.runtime.extras["peer:team-svc"] = team_svc_pages([[as_listed(missed.state)], [as_listed(stale.state)]])
+    forecast.runtime.peers["team-svc"] = team_svc_pages([[as_listed(missed.state)], [as_listed(stale.state)]])
     try:
         admin = Principal(ADMIN, "admin", "admin@test.example", token="t")
         assert await rebuild_quotas(forecast.runtime, admin) == 2
         with pytest.raises(Forbidden):
             await rebuild_quotas(forecast.runtime, Principal(LEAD, "manager", "lead@test.example", token="t"))
     finally:
-        forecast.runtime.extras.pop("peer:team-svc")
+        forecast.runtime.peers.pop("team-svc")
     r2 = (await attainment(forecast, R2)).json()
     assert (r2["quota"], r2["quota_status"], r2["attainment_pct"]) == ("800.00", "approved", "31.3")  # 250 / 800
     assert (await attainment(forecast, LEAD)).json()["quota"] == "2500.00"  # the older snapshot row lost
@@ -190,11 +190,11 @@ async def test_a_failed_rebuild_writes_nothing(forecast):
     def down(request):
         raise httpx.ConnectError("refused")
     before = await count()
-    forecast.runtime.extras["peer:team-svc"] = lambda: httpx.AsyncClient(transport=httpx.MockTransport(down),
+    forecast.runtime.peers["team-svc"] = lambda: httpx.AsyncClient(transport=httpx.MockTransport(down),
                                                                          base_url="http://team-svc")
     try:
         with pytest.raises(UpstreamUnavailable):
             await rebuild_quotas(forecast.runtime, Principal(ADMIN, "admin", "a@test.example", token="t"))
     finally:
-        forecast.runtime.extras.pop("peer:team-svc")
+        forecast.runtime.peers.pop("team-svc")
     assert await count() == before

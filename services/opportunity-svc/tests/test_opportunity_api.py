@@ -126,7 +126,7 @@ async def test_account_unknown_to_the_replica_is_looked_up_in_account_svc(world)
         assert created.status_code == 201, created.text
         account_id = created.json()["id"]
         app = accounts._transport.app
-        world.runtime.extras["peer:account-svc"] = lambda: httpx.AsyncClient(
+        world.runtime.peers["account-svc"] = lambda: httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://account-svc")
         try:
             resp = await world.client.post("/v1/opportunities", headers=bearer(rep),
@@ -137,7 +137,7 @@ async def test_account_unknown_to_the_replica_is_looked_up_in_account_svc(world)
                                               json=world.body(uuid.uuid4(), rep))
             assert unknown.status_code == 422 and "does not exist" in unknown.json()["detail"]
         finally:
-            world.runtime.extras.pop("peer:account-svc")
+            world.runtime.peers.pop("account-svc")
 
 
 @pytest.mark.parametrize("override, status, mentions", [
