@@ -16,7 +16,7 @@ from .auth import PrincipalDep, TokenVerifier
 from .consumer import ConsumerRunner, Handler
 from .db import Database
 from .errors import Forbidden, install_error_handlers
-from .events import DomainEvent, utcnow
+from .events import CATALOGUE, DomainEvent, utcnow
 from .hierarchy import Visibility, user_replica_handlers
 from .http import check_if_match, etag  # noqa: F401 - re-exported for existing imports
 from .idempotency import IdempotencyMiddleware
@@ -157,6 +157,8 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
                   openapi_url="/openapi.json", docs_url="/docs")
+    # What this service's consumer group reads (the AsyncAPI document's consumer groups are held to it).
+    app.state.consumed_topics = sorted({CATALOGUE[t].topic for t in all_handlers})
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     install_observability(app, settings.service_name, lambda: app.state.runtime.readiness())

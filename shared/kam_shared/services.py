@@ -11,6 +11,9 @@ class ServiceInfo:
     name: str
     module: str
     port: int
+    # The topics its consumer group (named after the service) reads; a test holds this list to the
+    # topics of the service's real handlers, and the AsyncAPI document publishes it.
+    consumes: tuple[str, ...] = ()
 
     @property
     def dir(self) -> Path:
@@ -26,8 +29,8 @@ class ServiceInfo:
 
 # Start order matters only for speed: team-svc first, since the others verify tokens with its JWKS.
 SERVICES: dict[str, ServiceInfo] = {s.name: s for s in [
-    ServiceInfo("team-svc", "team_svc", 8004),
-    ServiceInfo("account-svc", "account_svc", 8001),
-    ServiceInfo("opportunity-svc", "opportunity_svc", 8002),
-    ServiceInfo("forecast-svc", "forecast_svc", 8003),
+    ServiceInfo("team-svc", "team_svc", 8004, consumes=("kam.account.events", "kam.opportunity.events")),
+    ServiceInfo("account-svc", "account_svc", 8001, consumes=("kam.opportunity.events", "kam.team.events")),
+    ServiceInfo("opportunity-svc", "opportunity_svc", 8002, consumes=("kam.account.events", "kam.team.events")),
+    ServiceInfo("forecast-svc", "forecast_svc", 8003, consumes=("kam.opportunity.events", "kam.team.events")),
 ]}

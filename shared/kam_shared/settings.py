@@ -9,6 +9,9 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Partitions of each topic a service creates (and restores); the AsyncAPI document says the same.
+TOPIC_PARTITIONS = 6
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,7 +33,7 @@ class ServiceSettings(BaseSettings):
     # default is harmless there; Tansu holds every fetch for the full wait, so against it a
     # short wait is what keeps event latency in milliseconds (the dev stack sets 5).
     kafka_fetch_max_wait_ms: int = 500
-    kafka_topic_partitions: int = 6
+    kafka_topic_partitions: int = TOPIC_PARTITIONS
     kafka_replication_factor: int = 1
     # Consumers retry a failing event this many times before sending it to <topic>.dlq.
     consumer_max_attempts: int = 3

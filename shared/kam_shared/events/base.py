@@ -12,6 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..services import SERVICES
+from ..settings import TOPIC_PARTITIONS
+
 TOPICS = {
     "account": "kam.account.events",
     "opportunity": "kam.opportunity.events",
@@ -113,6 +116,63 @@ def parse_payload(event: CloudEvent) -> BaseModel:
     return spec.model.model_validate(event.data)
 
 
+KAFKA_PROTOCOL_VERSION = "4.1"  # the Apache Kafka release the production path runs and tests on
+KAFKA_BINDING_VERSION = "0.5.0"
+DLQ_HEADERS = {
+    "kam-dlq-reason": "why the consumer could not handle the message",
+    "kam-dlq-consumer": "the consumer group that gave up on it",
+    "kam-dlq-origin": "where it came from: <topic>/<partition>/<offset>",
+}
+
+
+def _add_kafka_bindings(channels: dict[str, Any], messages: dict[str, Any]) -> None:
+    """The key (the aggregate id: one aggregate's events stay in order) and each topic's layout."""
+    for message in messages.values():
+        message["bindings"] = {"kafka": {"key": {"type": "string", "format": "uuid",
+                                                 "description": "the aggregate id (the CloudEvent's subject)"},
+                                         "bindingVersion": KAFKA_BINDING_VERSION}}
+    for channel in channels.values():
+        channel["bindings"] = {"kafka": {"topic": channel["address"], "partitions": TOPIC_PARTITIONS, "replicas": 1,
+                                         "bindingVersion": KAFKA_BINDING_VERSION}}
+
+
+def _add_dlq_channels(channels: dict[str, Any], messages: dict[str, Any]) -> None:
+    """`<topic>.dlq`: the original message (value, key, headers) plus the consumer's reason."""
+    for ch_name, channel in list(channels.items()):
+        topic = channel["address"]
+        name = f"{ch_name}_dlq_message"
+        messages[name] = {
+            "name": f"{topic}.dlq",
+            "summary": f"A message from {topic} that a consumer could not handle, as it was, with why",
+            "headers": {"type": "object", "required": list(DLQ_HEADERS), "properties": {
+                header: {"type": "string", "description": text} for header, text in DLQ_HEADERS.items()}},
+            "payload": {"description": "the original message's bytes, unchanged"},
+            "bindings": {"kafka": {"key": {"type": "string", "description": "the original message's key"},
+                                   "bindingVersion": KAFKA_BINDING_VERSION}},
+        }
+        channels[f"{ch_name}_dlq"] = {
+            "address": f"{topic}.dlq",
+            "description": f"Dead letters of {topic}: what a consumer group could not apply after its retries.",
+            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+            "bindings": {"kafka": {"topic": f"{topic}.dlq", "partitions": TOPIC_PARTITIONS, "replicas": 1,
+                                   "bindingVersion": KAFKA_BINDING_VERSION}},
+        }
+
+
+def _receive_operation(ch_name: str, channel: dict[str, Any]) -> dict[str, Any]:
+    groups = sorted(s.name for s in SERVICES.values() if channel["address"] in s.consumes)
+    operation = {
+        "action": "receive",
+        "channel": {"$ref": f"#/channels/{ch_name}"},
+        "messages": [{"$ref": f"#/channels/{ch_name}/messages/{m}"} for m in channel["messages"]],
+    }
+    if groups:
+        operation["summary"] = "consumed by the consumer groups " + ", ".join(groups)
+        operation["bindings"] = {"kafka": {"groupId": {"type": "string", "enum": groups},
+                                           "bindingVersion": KAFKA_BINDING_VERSION}}
+    return operation
+
+
 def asyncapi_document() -> dict[str, Any]:
     """AsyncAPI 3.0 document for all topics, generated from the payload models."""
     channels: dict[str, Any] = {}
@@ -145,17 +205,22 @@ def asyncapi_document() -> dict[str, Any]:
             "messages": {},
         })
         channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
+    _add_kafka_bindings(channels, messages)
+    _add_dlq_channels(channels, messages)
     for ch_name, ch in channels.items():
-        operations[f"receive_{ch_name}"] = {
-            "action": "receive",
-            "channel": {"$ref": f"#/channels/{ch_name}"},
-            "messages": [{"$ref": f"#/channels/{ch_name}/messages/{m}"} for m in ch["messages"]],
-        }
+        operations[f"receive_{ch_name}"] = _receive_operation(ch_name, ch)
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "KAM domain events", "version": "1.0.0",
                  "description": "CloudEvents 1.0 (structured JSON) published by the KAM services."},
         "defaultContentType": "application/cloudevents+json",
+        "servers": {
+            "local": {"host": "127.0.0.1:9092", "protocol": "kafka", "protocolVersion": KAFKA_PROTOCOL_VERSION,
+                      "description": "`make run`: the embedded broker (KAFKA_BOOTSTRAP_SERVERS overrides it)"},
+            "cluster": {"host": "kafka:9092", "protocol": "kafka", "protocolVersion": KAFKA_PROTOCOL_VERSION,
+                        "description": "docker-compose and Kubernetes: Apache Kafka (KRaft), PLAINTEXT inside "
+                                       "the cluster"},
+        },
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},
