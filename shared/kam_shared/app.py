@@ -24,6 +24,7 @@ from .observability import configure_logging, install_observability
 from .outbox import OutboxRelay, add_to_outbox
 from .settings import ServiceSettings
 from .tables import PlumbingTables
+from .tracing import configure_tracing
 
 log = logging.getLogger("kam.app")
 
@@ -120,6 +121,7 @@ def create_service_app(
     read pool, caches). `resources`: async context managers entered in order at start-up (after
     `on_startup`) and left in reverse order at shutdown, e.g. a pool that must be disposed."""
     configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name)
     all_handlers: dict[str, Handler] = {}
     if tables.user_replica is not None:
         all_handlers.update(user_replica_handlers(tables))

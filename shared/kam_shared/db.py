@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from .tracing import instrument_engine
+
 
 def is_sqlite(url_or_engine) -> bool:
     url = str(getattr(url_or_engine, "url", url_or_engine))
@@ -41,6 +43,7 @@ class Database:
     def __init__(self, url: str, pool_size: int = 16, max_overflow: int = 8):
         self.url = url
         self.engine = make_engine(url, pool_size, max_overflow)
+        instrument_engine(self.engine)  # each statement a span of the request's (or event's) trace
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

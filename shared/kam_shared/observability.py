@@ -1,4 +1,5 @@
-"""JSON logs, Prometheus metrics and the health endpoints every service exposes."""
+"""JSON logs (with trace and request ids), Prometheus metrics and the health endpoints every service
+exposes."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,8 @@ import time
 
 from fastapi import APIRouter, FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from .tracing import RequestIdMiddleware, instrument_app, log_fields
 
 HTTP_REQUESTS = Counter("kam_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 HTTP_LATENCY = Histogram("kam_http_request_seconds", "HTTP request latency", ["service", "method", "route"],
@@ -30,6 +33,7 @@ class JsonFormatter(logging.Formatter):
             "service": self.service,
             "logger": record.name,
             "msg": record.getMessage(),
+            **log_fields(),
         }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
@@ -82,6 +86,8 @@ def install_observability(app: FastAPI, service: str, readiness) -> None:
     """`readiness` is an async callable returning {check: "ok" | error text}."""
 
     app.add_middleware(MetricsMiddleware, service=service)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every line of the request carries its id
+    instrument_app(app)
 
     router = APIRouter(tags=["operations"])
 
