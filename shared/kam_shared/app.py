@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import select, text
 
-from .auth import PrincipalDep, TokenVerifier
+from .auth import CurrentAuthority, PrincipalDep, TokenVerifier
 from .consumer import ConsumerRunner, Handler
 from .db import Database
 from .errors import Forbidden, install_error_handlers
@@ -74,12 +74,21 @@ class Runtime:
         self.relay = OutboxRelay(settings, self.db, tables)
         self.verifier = TokenVerifier(settings)
         self.visibility = Visibility(tables.user_replica) if tables.user_replica is not None else None
+        self.authority = CurrentAuthority(self.user_authority if tables.user_replica is not None else None)
         self.consumer: ConsumerRunner | None = None
         self.tasks: list[asyncio.Task] = []
         # How to reach another service: a client factory per service name; empty means "by the URL
         # in settings" (kam_shared.peers). Tests put a peer's real in-process app here.
         self.peers: dict[str, Callable[[], Any]] = {}
         self.extras: dict[str, Any] = {}
+
+    async def user_authority(self, user_id) -> tuple[str, bool] | None:
+        """(role, active) of a user from this service's user replica; None if it has no row yet."""
+        users = self.tables.user_replica
+        async with self.db.session() as session:
+            row = (await session.execute(select(users.c.role, users.c.active)
+                                         .where(users.c.id == user_id))).first()
+        return (row.role, row.active) if row else None
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import time
@@ -151,6 +152,9 @@ class TokenVerifier:
             raise Unauthorized("bearer token has expired") from None
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"bearer token is invalid: {exc}") from None
+        for claim in ("exp", "iat", "nbf"):  # RFC 7519 NumericDate: a number, never a string
+            if claim in claims and (isinstance(claims[claim], bool) or not isinstance(claims[claim], int | float)):
+                raise Unauthorized(f"bearer token claim {claim} is not a number")
         if claims.get("role") not in ROLES:
             raise Unauthorized("bearer token has an unknown role")
         try:
@@ -169,14 +173,59 @@ async def current_principal(request: Request,
     if creds is None or creds.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token (Authorization: Bearer <token>)",
                            headers={"WWW-Authenticate": "Bearer"})
+    runtime = request.app.state.runtime
     try:
-        return await request.app.state.runtime.verifier.verify(creds.credentials)
+        principal = await runtime.verifier.verify(creds.credentials)
+        # The token proves who is calling; what they may do is the user's state now.
+        return await runtime.authority.current(principal)
     except Unauthorized as exc:
         exc.extra["headers"] = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
         raise
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+class CurrentAuthority:
+    """A principal's role and active flag as they are now, from the service's copy of the users
+    (team-svc's own table, the user replica elsewhere), not as the token said when it was issued:
+    a deactivated user is refused and a demoted one loses the powers within the replica's lag.
+
+    Looked up per user at most once a second (`ttl_s`) per process, so the cost is one primary-key
+    read per user per second. A user the copy does not know yet (created a moment ago, replica
+    behind) keeps the token's claims: the token is no older than the user.
+    """
+
+    def __init__(self, lookup, ttl_s: float = 1.0):
+        self.lookup = lookup  # async (user_id) -> (role, active) | None
+        self.ttl_s = ttl_s
+        self._seen: dict[uuid.UUID, tuple[tuple[str, bool] | None, float]] = {}
+
+    async def current(self, principal: Principal) -> Principal:
+        if self.lookup is None:
+            return principal
+        state = await self._state(principal.user_id)
+        if state is None:
+            return principal
+        role, active = state
+        if not active:
+            raise Unauthorized("this user is deactivated")
+        return principal if role == principal.role else dataclasses.replace(principal, role=role)
+
+    async def _state(self, user_id: uuid.UUID) -> tuple[str, bool] | None:
+        now = time.monotonic()
+        seen = self._seen.get(user_id)
+        if seen is not None and now - seen[1] < self.ttl_s:
+            return seen[0]
+        state = await self.lookup(user_id)
+        if len(self._seen) >= TokenVerifier.CACHE_SIZE:
+            self._seen.clear()
+        self._seen[user_id] = (state, now)
+        return state
+
+    def forget(self, user_id: uuid.UUID) -> None:
+        """This process changed the user itself (team-svc): the next request reads afresh."""
+        self._seen.pop(user_id, None)
 
 
 def token_lifetime(seconds: int) -> dt.timedelta:
