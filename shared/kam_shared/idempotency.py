@@ -10,7 +10,8 @@ with the same key gets the first answer back instead of a second account or oppo
 - The same key with a different request (method, path, query or body) is 422.
 - What is stored: every answer below 500 except 401, 408 and 429, which a retry should be
   allowed to get past. A 5xx, or a crash, releases the key so the retry runs again.
-- Keys expire after 24 hours.
+- Keys expire after 24 hours. A key whose request never answered (its process died mid-request)
+  is a lease that lapses after `IDEMPOTENCY_LEASE_S` (30 s): a retry then runs again.
 
 The side effects of the first request and the stored answer are two commits. If the process
 dies between them, the key is released and a retry runs again: at-least-once, as without the
@@ -115,7 +116,7 @@ class IdempotencyMiddleware:
                 return None
             row = (await session.execute(select(table).where(table.c.principal_id == who, table.c.key == key))
                    ).mappings().first()
-            if row is not None and row["created_at"] < now - KEEP_FOR:  # expired: this request is a new one
+            if row is not None and _abandoned_or_expired(row, now, runtime.settings.idempotency_lease_s):
                 await session.execute(table.update().where(table.c.principal_id == who, table.c.key == key)
                                       .values(fingerprint=fingerprint, created_at=now, status_code=None,
                                               response_headers=None, response_body=None))
@@ -146,6 +147,16 @@ class IdempotencyMiddleware:
         headers += [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
         await send({"type": "http.response.start", "status": stored["status_code"], "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _abandoned_or_expired(row, now: dt.datetime, lease_s: float) -> bool:
+    """An answered key lives 24 hours. An unanswered one is a lease: the request that claimed it
+    is still running, or its process died (kill -9, OOM) before it could release the key. After
+    `lease_s` (30 s by default; a request here takes milliseconds) a retry takes the key over."""
+    created = row["created_at"] if row["created_at"].tzinfo else row["created_at"].replace(tzinfo=dt.UTC)
+    if row["status_code"] is None:
+        return created < now - dt.timedelta(seconds=lease_s)
+    return created < now - KEEP_FOR
 
 
 async def _read_body(receive) -> bytes:
