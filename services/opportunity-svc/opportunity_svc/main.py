@@ -1,9 +1,19 @@
+"""create_app: the slices of opportunity-svc (routers in matching order, event handlers, tables), nothing else."""
 from kam_shared.app import create_service_app
 
-from . import service
-from .api import router
-from .models import plumbing
+from .accounts import consumers as accounts
+from .common.models import metadata, plumbing
+from .opportunities import api as opportunities_api
+from .opportunities import consumers as opportunities
+from .pipeline import api as pipeline_api
 from .settings import Settings
+from .stage_model import api as stage_model_api
+
+# Importing the slices registers every table on `metadata` (migrations/env.py reads it from here).
+__all__ = ["create_app", "metadata"]
+
+# Pipeline first: its /v1/opportunities/snapshot must match before /v1/opportunities/{opp_id}.
+SLICES = (pipeline_api, opportunities_api, stage_model_api)
 
 
 def create_app(settings: Settings | None = None):
@@ -11,7 +21,7 @@ def create_app(settings: Settings | None = None):
     return create_service_app(
         settings, title="KAM opportunity-svc",
         description="Opportunities: the 8-stage funnel, value assessment, tenders, sales teams.",
-        tables=plumbing, routers=[router],
-        handlers={"kam.account.created.v1": service.on_account_created,
-                  "kam.account.merged.v1": service.on_account_merged},
-        after_events=service.kick_relay_after_merges)
+        tables=plumbing, routers=[s.router for s in SLICES],
+        handlers={"kam.account.created.v1": accounts.on_account_created,
+                  "kam.account.merged.v1": opportunities.on_account_merged},
+        after_events=opportunities.kick_relay_after_merges)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from kam_shared.events import AccountCreated, AccountState, DomainEvent
 from kam_shared.testing import bearer, feed, outbox_rows, service_client, user_event
-from opportunity_svc.models import opportunities
+from opportunity_svc.opportunities.models import opportunities
 
 
 def account_event(account_id, owner, version=1, name="Bank of Tests"):
@@ -41,7 +41,8 @@ class World:
 
     async def opportunity(self, owner: uuid.UUID, account: uuid.UUID | None = None, **over) -> dict:
         account = account or await self.account(owner)
-        resp = await self.client.post("/v1/opportunities", headers=bearer(owner), json=self.body(account, owner, **over))
+        resp = await self.client.post("/v1/opportunities", headers=bearer(owner),
+                                      json=self.body(account, owner, **over))
         assert resp.status_code == 201, resp.text
         return resp.json()
 

@@ -4,7 +4,7 @@ import uuid
 
 from kam_shared.events import AccountMerged, AccountState, DomainEvent
 from kam_shared.testing import bearer, feed
-from opportunity_svc.models import account_replica
+from opportunity_svc.accounts.models import account_replica
 
 
 def merged_event(survivor, merged, owner, version=3, merged_version=2):

@@ -4,8 +4,8 @@ import json
 import pytest
 
 from kam_shared.testing import bearer
-from opportunity_svc.domain.assessment import QUESTION_KEYS
-from opportunity_svc.models import assessments
+from opportunity_svc.opportunities.domain.assessment import QUESTION_KEYS
+from opportunity_svc.opportunities.models import assessments
 
 
 def answers(yes: int) -> dict[str, bool]:

@@ -70,7 +70,7 @@ async def test_models_match_the_migrations():
     from alembic.migration import MigrationContext
 
     from kam_shared.migrations import upgrade_async
-    from opportunity_svc.models import metadata
+    from opportunity_svc.main import metadata
 
     async with fresh_database("opp-schema") as url:
         await upgrade_async(SERVICES["opportunity-svc"].dir, url)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from kam_shared.testing import bearer
-from opportunity_svc.models import stage_history
+from opportunity_svc.opportunities.models import stage_history
 
 
 async def test_create_matches_the_core_contract(world):
@@ -140,6 +140,43 @@ async def test_account_unknown_to_the_replica_is_looked_up_in_account_svc(world)
             world.runtime.peers.pop("account-svc")
 
 
+async def test_account_svc_is_asked_with_no_database_connection_held(world):
+    """No HTTP call inside an open transaction: while account-svc is asked, the create holds no
+    connection; the answer is remembered in the replica by the create's own unit of work."""
+    from sqlalchemy import event
+
+    rep = await world.user()
+    account_id = uuid.uuid4()
+    held, seen = [0], []
+    engine = world.runtime.db.engine.sync_engine
+
+    def on_checkout(*args) -> None:
+        held[0] += 1
+
+    def on_checkin(*args) -> None:
+        held[0] -= 1
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(held[0])
+        return httpx.Response(200, json={"id": str(account_id), "name": "Remote Ltd", "owner_id": str(rep),
+                                         "version": 3})
+
+    event.listen(engine, "checkout", on_checkout)
+    event.listen(engine, "checkin", on_checkin)
+    world.runtime.peers["account-svc"] = lambda: httpx.AsyncClient(transport=httpx.MockTransport(answer),
+                                                                   base_url="http://account-svc")
+    try:
+        resp = await world.client.post("/v1/opportunities", headers=bearer(rep), json=world.body(account_id, rep))
+    finally:
+        world.runtime.peers.pop("account-svc")
+        event.remove(engine, "checkout", on_checkout)
+        event.remove(engine, "checkin", on_checkin)
+    assert resp.status_code == 201, resp.text
+    assert seen == [0]
+    again = await world.client.post("/v1/opportunities", headers=bearer(rep), json=world.body(account_id, rep))
+    assert again.status_code == 201, again.text  # from the replica now: no peer is configured any more
+
+
 @pytest.mark.parametrize("override, status, mentions", [
     ({"amount": "-5.00"}, 422, "amount"),
     ({"amount": "1.001"}, 422, "amount"),
@@ -185,7 +222,8 @@ async def test_stage_outside_the_model_is_422(world, problem, payload, mentions)
 
 @pytest.mark.parametrize("payload, mentions", [
     ({"outcome": "draw", "reason": "x"}, "outcome"), ({"outcome": "lost"}, "reason"),
-    ({"outcome": "lost", "reason": "  "}, "reason"), ({"outcome": "won", "reason": "x", "competitor": "Y"}, "competitor"),
+    ({"outcome": "lost", "reason": "  "}, "reason"),
+    ({"outcome": "won", "reason": "x", "competitor": "Y"}, "competitor"),
 ])
 async def test_bad_close_input_is_422(world, problem, payload, mentions):
     rep = await world.user()

@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from kam_shared.testing import bearer
-from opportunity_svc.domain.assessment import QUESTION_KEYS
+from opportunity_svc.opportunities.domain.assessment import QUESTION_KEYS
 
 
 @pytest.fixture

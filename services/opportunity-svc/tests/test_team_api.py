@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from kam_shared.testing import bearer
-from opportunity_svc.models import team_members
+from opportunity_svc.opportunities.models import team_members
 
 
 @pytest.fixture

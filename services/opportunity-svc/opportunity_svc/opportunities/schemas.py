@@ -4,9 +4,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from kam_shared.events.opportunity import (AssessmentDimensionScore, EvaluationWeights, ForecastCategory,
-                                           OpportunityLineState, OpportunityState, TeamRole, TenderLot, TenderPartner,
-                                           TenderState)
+from kam_shared.events.opportunity import (
+    AssessmentDimensionScore,
+    EvaluationWeights,
+    ForecastCategory,
+    OpportunityLineState,
+    OpportunityState,
+    TeamRole,
+    TenderLot,
+    TenderPartner,
+    TenderState,
+)
 from kam_shared.money import Money
 
 
@@ -120,19 +128,6 @@ class OpportunityOut(OpportunityState):
     confirmed_by: uuid.UUID | None = None
 
 
-class OpportunityPage(BaseModel):
-    items: list[OpportunityOut]
-    next_cursor: str | None
-
-
-class SnapshotPage(BaseModel):
-    """Opportunities in id order with their versions, as events carry them (for read-model rebuilds)."""
-    items: list[OpportunityState]
-    next_cursor: str | None
-    stage_model_version: int
-    as_of: dt.datetime
-
-
 class StageHistoryEntry(BaseModel):
     kind: str = Field(description="created | advanced | skipped_forward | moved_back | won | lost | reopened")
     from_stage: int | None
@@ -143,21 +138,6 @@ class StageHistoryEntry(BaseModel):
     reason: str | None = None
     left_at: dt.datetime | None = Field(description="when the next entry moved it on; null while current")
     days_in_stage: float | None = Field(description="days spent in to_stage (so far, while current and open)")
-
-
-class StageOut(BaseModel):
-    number: int
-    name: str
-    description: str
-    probability: int
-
-
-class StageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    number: int
-    name: str = Field(min_length=1, max_length=100)
-    description: str = Field(default="", max_length=2000)
-    probability: int = Field(ge=0, le=100)
 
 
 class QuestionOut(BaseModel):
@@ -188,29 +168,3 @@ class TeamMemberOut(BaseModel):
     primary: bool = False
     name: str | None = Field(default=None, description="from the user replica")
     added_at: dt.datetime | None = None
-
-
-class StageSummary(BaseModel):
-    stage: int
-    name: str
-    status: Literal["open", "won", "lost"]
-    probability: int | None = Field(description="the stage model's probability (open stages)")
-    count: int
-    amounts: list["CurrencyAmount"]
-
-
-class CurrencyAmount(BaseModel):
-    currency: str
-    amount: Money
-    weighted_amount: Money
-
-
-class PipelineSummary(BaseModel):
-    stages: list[StageSummary] = Field(description="open stages 1..7, then won and lost")
-    open_count: int
-    open_amounts: list[CurrencyAmount]
-    won_count: int
-    lost_count: int
-    high_value_count: int
-    confirmed_count: int
-    stage_model_version: int

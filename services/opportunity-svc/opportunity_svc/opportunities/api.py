@@ -1,76 +1,47 @@
-import datetime as dt
+"""Routes of one opportunity: create, read, edit, funnel moves, confirmation, owner and sales team,
+value assessment, tender details. Thin: parse, call a use case, shape the response."""
 import uuid
-from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Response
 
-from kam_shared.app import RuntimeDep, etag
+from kam_shared.app import RuntimeDep
 from kam_shared.auth import PrincipalDep
-from kam_shared.events.opportunity import ForecastCategory, TenderState
+from kam_shared.events.opportunity import TenderState
+from kam_shared.http import IfMatch, with_etag
 
 from . import service
-from .schemas import (AssessmentIn, AssessmentOut, Close, Confirm, DimensionOut, OpportunityCreate, OpportunityOut,
-                      OpportunityPage, OpportunityPatch, OwnerChange, PipelineSummary, Reopen, SnapshotPage, StageChange,
-                      StageHistoryEntry, StageIn, StageOut, TeamMemberIn, TeamMemberOut, TenderIn)
+from .schemas import (
+    AssessmentIn,
+    AssessmentOut,
+    Close,
+    Confirm,
+    DimensionOut,
+    OpportunityCreate,
+    OpportunityOut,
+    OpportunityPatch,
+    OwnerChange,
+    Reopen,
+    StageChange,
+    StageHistoryEntry,
+    TeamMemberIn,
+    TeamMemberOut,
+    TenderIn,
+)
 
 router = APIRouter(tags=["opportunities"])
-IfMatch = Annotated[str | None, Header(description="ETag of the version you changed; 412 if stale")]
-
-
-def _with_etag(response: Response, opp: dict) -> dict:
-    response.headers["ETag"] = etag(opp["version"])
-    return opp
-
-
-class PipelineFilters:
-    """Query filters shared by the list and the summary."""
-
-    def __init__(self,
-                 owner_id: Annotated[uuid.UUID | None, Query(description="primary owner exactly")] = None,
-                 owner_subtree: Annotated[uuid.UUID | None, Query(
-                     description="this user's and everyone's below them (within what you may see)")] = None,
-                 account_id: uuid.UUID | None = None,
-                 status: Literal["open", "won", "lost"] | None = None,
-                 close_date_from: Annotated[dt.date | None, Query(description="inclusive")] = None,
-                 close_date_to: Annotated[dt.date | None, Query(description="inclusive")] = None,
-                 high_value: Annotated[bool | None, Query(description="latest assessment total > 10")] = None,
-                 confirmed: bool | None = None,
-                 forecast_category: ForecastCategory | None = None):
-        self.values = dict(owner_id=owner_id, owner_subtree=owner_subtree, account_id=account_id, status=status,
-                           close_date_from=close_date_from, close_date_to=close_date_to, high_value=high_value,
-                           confirmed=confirmed, forecast_category=forecast_category)
-
-
-Filters = Annotated[PipelineFilters, Depends()]
-Stages = Annotated[list[int] | None, Query(description="stage number(s) 1..8; repeat for several")]
 
 
 # ------------------------------------------------------------------ collection
 @router.post("/v1/opportunities", status_code=201, response_model=OpportunityOut)
 async def create_opportunity(body: OpportunityCreate, principal: PrincipalDep, runtime: RuntimeDep,
                              response: Response):
+    checked = await service.check_new(runtime, principal, account_id=body.account_id, currency=body.currency,
+                                      owner_id=body.owner_id)  # may ask account-svc: before the unit of work
     async with runtime.uow() as uow:
-        opp = await service.create_opportunity(uow, runtime, principal, **body.model_dump())
+        opp = await service.create_opportunity(uow, principal, checked, name=body.name, amount=body.amount,
+                                               close_date=body.close_date)
     response.headers["Location"] = f"/v1/opportunities/{opp['id']}"
-    return _with_etag(response, opp)
-
-
-@router.get("/v1/opportunities", response_model=OpportunityPage,
-            summary="Opportunities you may see (owned in your line, or on your team), ordered by id, filtered")
-async def list_opportunities(principal: PrincipalDep, runtime: RuntimeDep, filters: Filters,
-                             limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
-                             stage: Stages = None):
-    async with runtime.db.session() as session:
-        return await service.list_visible(session, runtime, principal, limit=limit, cursor=cursor, stages=stage,
-                                          **filters.values)
-
-
-@router.get("/v1/opportunities/snapshot", response_model=SnapshotPage,
-            summary="Full opportunity states with versions, in id order, for read-model rebuilds (paged)")
-async def snapshot(principal: PrincipalDep, runtime: RuntimeDep,
-                   limit: Annotated[int, Query(ge=1, le=1000)] = 500, cursor: str | None = None):
-    async with runtime.db.session() as session:
-        return await service.snapshot(session, runtime, principal, limit=limit, cursor=cursor)
+    return with_etag(response, opp)
 
 
 @router.get("/v1/opportunities/assessment-questions", response_model=list[DimensionOut], tags=["assessment"],
@@ -79,19 +50,11 @@ async def assessment_questions(principal: PrincipalDep):
     return service.assessment_questions()
 
 
-@router.get("/v1/pipeline/summary", response_model=PipelineSummary, tags=["pipeline"],
-            summary="Counts and amounts per stage (per currency) over what you may see, with the list's filters")
-async def pipeline_summary(principal: PrincipalDep, runtime: RuntimeDep, filters: Filters,
-                           stage: Stages = None):
-    async with runtime.db.session() as session:
-        return await service.pipeline_summary(session, runtime, principal, stages=stage, **filters.values)
-
-
 # ------------------------------------------------------------------ one opportunity
 @router.get("/v1/opportunities/{opp_id}", response_model=OpportunityOut)
 async def get_opportunity(opp_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
     async with runtime.db.session() as session:
-        return _with_etag(response, await service.get_visible(session, runtime, principal, opp_id))
+        return with_etag(response, await service.get_visible(session, runtime, principal, opp_id))
 
 
 @router.patch("/v1/opportunities/{opp_id}", response_model=OpportunityOut,
@@ -101,7 +64,7 @@ async def patch_opportunity(opp_id: uuid.UUID, body: OpportunityPatch, principal
     fields = body.model_dump(exclude_unset=True)
     async with runtime.uow() as uow:
         opp = await service.update_fields(uow, runtime, principal, opp_id, fields, if_match)
-    return _with_etag(response, opp)
+    return with_etag(response, opp)
 
 
 @router.post("/v1/opportunities/{opp_id}/stage", response_model=OpportunityOut,
@@ -110,7 +73,7 @@ async def change_stage(opp_id: uuid.UUID, body: StageChange, principal: Principa
                        response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         opp = await service.change_stage(uow, runtime, principal, opp_id, body.stage, if_match)
-    return _with_etag(response, opp)
+    return with_etag(response, opp)
 
 
 @router.post("/v1/opportunities/{opp_id}/close", response_model=OpportunityOut,
@@ -119,7 +82,7 @@ async def close_opportunity(opp_id: uuid.UUID, body: Close, principal: Principal
                             response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         opp = await service.close(uow, runtime, principal, opp_id, if_match=if_match, **body.model_dump())
-    return _with_etag(response, opp)
+    return with_etag(response, opp)
 
 
 @router.post("/v1/opportunities/{opp_id}/reopen", response_model=OpportunityOut,
@@ -129,7 +92,7 @@ async def reopen_opportunity(opp_id: uuid.UUID, body: Reopen, principal: Princip
     async with runtime.uow() as uow:
         opp = await service.reopen(uow, runtime, principal, opp_id, reason=body.reason, stage=body.stage,
                                    if_match=if_match)
-    return _with_etag(response, opp)
+    return with_etag(response, opp)
 
 
 @router.get("/v1/opportunities/{opp_id}/stage-history", response_model=list[StageHistoryEntry])
@@ -144,7 +107,7 @@ async def confirm(opp_id: uuid.UUID, body: Confirm, principal: PrincipalDep, run
                   response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         opp = await service.set_confirmed(uow, runtime, principal, opp_id, body.confirmed, if_match)
-    return _with_etag(response, opp)
+    return with_etag(response, opp)
 
 
 # ------------------------------------------------------------------ sales team and owner
@@ -154,7 +117,7 @@ async def change_owner(opp_id: uuid.UUID, body: OwnerChange, principal: Principa
                        response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         opp = await service.change_owner(uow, runtime, principal, opp_id, body.owner_id, body.reason, if_match)
-    return _with_etag(response, opp)
+    return with_etag(response, opp)
 
 
 @router.get("/v1/opportunities/{opp_id}/team", response_model=list[TeamMemberOut], tags=["sales team"],
@@ -170,7 +133,7 @@ async def put_team_member(opp_id: uuid.UUID, user_id: uuid.UUID, body: TeamMembe
                           runtime: RuntimeDep, response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         opp = await service.set_team_member(uow, runtime, principal, opp_id, user_id, body.role, if_match)
-    return _with_etag(response, opp)
+    return with_etag(response, opp)
 
 
 @router.delete("/v1/opportunities/{opp_id}/team/{user_id}", response_model=OpportunityOut, tags=["sales team"])
@@ -178,7 +141,7 @@ async def delete_team_member(opp_id: uuid.UUID, user_id: uuid.UUID, principal: P
                              response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         opp = await service.remove_team_member(uow, runtime, principal, opp_id, user_id, if_match)
-    return _with_etag(response, opp)
+    return with_etag(response, opp)
 
 
 # ------------------------------------------------------------------ value assessment
@@ -188,8 +151,7 @@ async def put_assessment(opp_id: uuid.UUID, body: AssessmentIn, principal: Princ
                          response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         out = await service.record_assessment(uow, runtime, principal, opp_id, body.answers, if_match)
-    response.headers["ETag"] = etag(out["opportunity_version"])
-    return out
+    return with_etag(response, out, out["opportunity_version"])
 
 
 @router.get("/v1/opportunities/{opp_id}/assessment", response_model=AssessmentOut, tags=["assessment"],
@@ -214,35 +176,11 @@ async def put_tender(opp_id: uuid.UUID, body: TenderIn, principal: PrincipalDep,
     async with runtime.uow() as uow:
         tender, version = await service.set_tender(uow, runtime, principal, opp_id,
                                                    TenderState.model_validate(body.model_dump()), if_match)
-    response.headers["ETag"] = etag(version)
-    return tender
+    return with_etag(response, tender, version)
 
 
 @router.get("/v1/opportunities/{opp_id}/tender", response_model=TenderState, tags=["tender"])
 async def get_tender(opp_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
     async with runtime.db.session() as session:
         tender, version = await service.get_tender(session, runtime, principal, opp_id)
-    response.headers["ETag"] = etag(version)
-    return tender
-
-
-# ------------------------------------------------------------------ stage model
-def _stages_out(response: Response, model) -> list[dict]:
-    response.headers["ETag"] = etag(model.version)
-    return [s.__dict__ for s in model.stages]
-
-
-@router.get("/v1/stage-model", response_model=list[StageOut], tags=["stage model"],
-            summary="The eight stages with names, descriptions and probabilities (ETag: the model's version)")
-async def get_stage_model(principal: PrincipalDep, runtime: RuntimeDep, response: Response):
-    async with runtime.db.session() as session:
-        return _stages_out(response, await service.get_stage_model(session))
-
-
-@router.put("/v1/stage-model", response_model=list[StageOut], tags=["stage model"],
-            summary="Admin: replace names, descriptions and probabilities of the eight stages (publishes an event)")
-async def put_stage_model(body: list[StageIn], principal: PrincipalDep, runtime: RuntimeDep, response: Response,
-                          if_match: IfMatch = None):
-    async with runtime.uow() as uow:
-        model = await service.put_stage_model(uow, principal, [s.model_dump() for s in body], if_match)
-    return _stages_out(response, model)
+    return with_etag(response, tender, version)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kam_shared.errors import ValidationProblem
+from kam_shared.domain_errors import ValidationProblem
 from kam_shared.money import CENT
 
 MAX_AMOUNT = Decimal("99999999999999.99")  # what the API's Money type (16 digits) can carry

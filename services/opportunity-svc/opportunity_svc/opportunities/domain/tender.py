@@ -7,7 +7,7 @@ partners are not listed twice.
 """
 from __future__ import annotations
 
-from kam_shared.errors import ValidationProblem
+from kam_shared.domain_errors import ValidationProblem
 from kam_shared.events.opportunity import TenderState
 
 
@@ -16,6 +16,18 @@ def _clean_text(value: str | None) -> str | None:
 
 
 def clean_tender(tender: TenderState) -> TenderState:
+    _check_weights(tender)
+    _check_sales_mode(tender)
+    lots = _clean_lots(tender)
+    partners = _clean_partners(tender)
+    return tender.model_copy(update={
+        "lots": sorted(lots, key=lambda lot: lot.number), "partners": partners,
+        "competing_brands": _clean_brands(tender.competing_brands),
+        "delivery_place": _clean_text(tender.delivery_place),
+        "background": (tender.background or "").strip() or None})
+
+
+def _check_weights(tender: TenderState) -> None:
     weights = tender.evaluation_weights
     if weights is not None:
         total = weights.price + weights.service + weights.technical + weights.commercial
@@ -23,6 +35,10 @@ def clean_tender(tender: TenderState) -> TenderState:
             raise ValidationProblem(f"evaluation weights must sum to 100 (price {weights.price} + service "
                                     f"{weights.service} + technical {weights.technical} + commercial "
                                     f"{weights.commercial} = {total})", field="evaluation_weights")
+
+
+def _check_sales_mode(tender: TenderState) -> None:
+    """A tender type and a bid plan only when selling by bid; single quote only contradicts a second quote."""
     if tender.sales_mode != "bid":
         for field in ("tender_type", "bid_plan"):
             if getattr(tender, field) is not None:
@@ -31,6 +47,9 @@ def clean_tender(tender: TenderState) -> TenderState:
     if tender.single_quote_only and tender.tender_type == "open_second_quote":
         raise ValidationProblem("single_quote_only contradicts tender_type 'open_second_quote'",
                                 field="single_quote_only")
+
+
+def _clean_lots(tender: TenderState) -> list:
     lots = []
     for i, lot in enumerate(tender.lots):
         name = _clean_text(lot.name)
@@ -41,6 +60,10 @@ def clean_tender(tender: TenderState) -> TenderState:
     repeated = sorted({n for n in numbers if numbers.count(n) > 1})
     if repeated:
         raise ValidationProblem(f"lot numbers must be unique; repeated: {repeated}", field="lots")
+    return lots
+
+
+def _clean_partners(tender: TenderState) -> list:
     partners = []
     for i, partner in enumerate(tender.partners):
         name = _clean_text(partner.name)
@@ -50,15 +73,17 @@ def clean_tender(tender: TenderState) -> TenderState:
     names = [p.name.casefold() for p in partners]
     if len(set(names)) != len(names):
         raise ValidationProblem("a partner is listed twice", field="partners")
+    return partners
+
+
+def _clean_brands(raw: list[str]) -> list[str]:
+    """Trimmed, blanks dropped, each brand once (case-insensitively), in the order given."""
     brands: list[str] = []
-    for brand in tender.competing_brands:
+    for brand in raw:
         brand = _clean_text(brand)
         if brand and brand.casefold() not in {b.casefold() for b in brands}:
             brands.append(brand)
-    return tender.model_copy(update={
-        "lots": sorted(lots, key=lambda lot: lot.number), "partners": partners, "competing_brands": brands,
-        "delivery_place": _clean_text(tender.delivery_place),
-        "background": (tender.background or "").strip() or None})
+    return brands
 
 
 def tender_changes(before: TenderState | None, after: TenderState) -> dict[str, tuple]:

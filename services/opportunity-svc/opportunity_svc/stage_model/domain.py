@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from kam_shared.errors import ValidationProblem
+from kam_shared.domain_errors import ValidationProblem
 
 OPEN_STAGES = range(1, 8)
 WON_STAGE = 8
@@ -87,14 +87,14 @@ class StageModel:
         if cleaned[-1].probability != 100:
             raise ValidationProblem("stage 8 is the won stage; its probability stays 100",
                                     field="stages.8.probability")
-        for before, after in zip(cleaned[:6], cleaned[1:7]):
+        for before, after in zip(cleaned[:6], cleaned[1:7], strict=True):
             if after.probability < before.probability:
                 raise ValidationProblem(
                     f"stage {after.number} probability ({after.probability}) is below stage {before.number}'s "
                     f"({before.probability}); probabilities must not fall along the funnel",
                     field=f"stages.{after.number}.probability")
         changes: dict[str, tuple] = {}
-        for old, new in zip(self.stages, cleaned):
+        for old, new in zip(self.stages, cleaned, strict=True):
             for attr in ("name", "description", "probability"):
                 if getattr(old, attr) != getattr(new, attr):
                     changes[f"stage_{old.number}.{attr}"] = (getattr(old, attr), getattr(new, attr))

@@ -1,10 +1,25 @@
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, MetaData, String, Table,
-                        Text, UniqueConstraint, Uuid, false, text)
+"""Tables of the opportunity aggregate: the row, its stage history, its assessments, its team index."""
+from sqlalchemy import (
+                        JSON,
+                        BigInteger,
+                        Boolean,
+                        Column,
+                        Date,
+                        ForeignKey,
+                        Index,
+                        Integer,
+                        String,
+                        Table,
+                        Text,
+                        UniqueConstraint,
+                        Uuid,
+                        false,
+                        text,
+)
 
-from kam_shared.tables import UtcDateTime, BigId, plumbing_tables
+from kam_shared.tables import BigId, UtcDateTime
 
-metadata = MetaData()
-plumbing = plumbing_tables(metadata, user_replica=True)
+from ..common.models import metadata
 
 # One row per opportunity aggregate. Its value collections (product lines, sales team, tender
 # details) are JSON documents in the row: they are only ever read and written with their
@@ -53,29 +68,6 @@ stage_history = Table(
     Column("kind", String(20), nullable=False),
     Column("reason", Text, nullable=True),
     Index("ix_stage_history_opportunity", "opportunity_id", "id"),
-)
-
-# Local copy of account-svc's accounts, fed by kam.account.events, to validate account_id.
-account_replica = Table(
-    "account_replica", metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("name", String(300), nullable=False),
-    Column("owner_id", Uuid, nullable=True),
-    Column("version", Integer, nullable=False),
-    # 0002: set on the tombstone of an account merged into another (kam.account.merged.v1).
-    Column("merged_into", Uuid, nullable=True),
-)
-
-# 0002: the stage model in force (eight rows, all carrying the model's version).
-stage_model = Table(
-    "stage_model", metadata,
-    Column("number", Integer, primary_key=True, autoincrement=False),
-    Column("name", String(100), nullable=False),
-    Column("description", Text, nullable=False),
-    Column("probability", Integer, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("updated_at", UtcDateTime(), nullable=True),
-    Column("updated_by", Uuid, nullable=True),
 )
 
 # 0002: every value assessment ever recorded (the latest total is also on the opportunity).

@@ -1,0 +1,64 @@
+"""Is an account_id real? The local replica first; when it has not caught up, ask account-svc.
+
+The question to account-svc is asked outside any write transaction (`fetch`), and the answer is
+remembered in the replica by the write that needs it (`remember`, inside the unit of work).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kam_shared.app import Runtime
+from kam_shared.auth import Principal
+from kam_shared.domain_errors import UpstreamUnavailable, ValidationProblem
+from kam_shared.peers import peer_client
+
+from .repository import AccountRepository
+
+
+@dataclass(frozen=True)
+class FetchedAccount:
+    """What account-svc answered for an account the replica did not know yet."""
+    id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID | None
+    version: int
+
+
+async def in_replica(session: AsyncSession, account_id: uuid.UUID) -> bool:
+    """True when the replica knows the account; an account merged into another is refused with the
+    survivor's id."""
+    row = await AccountRepository(session).get(account_id)
+    if row is None:
+        return False
+    if row.merged_into is not None:
+        raise ValidationProblem(f"account {account_id} was merged into {row.merged_into}; use that account",
+                                field="account_id", survivor_id=str(row.merged_into))
+    return True
+
+
+async def fetch(runtime: Runtime, principal: Principal, account_id: uuid.UUID) -> FetchedAccount | None:
+    """Ask account-svc, as the caller (None: it does not exist, or the caller may not see it)."""
+    try:
+        async with peer_client(runtime, "account-svc", timeout=5) as client:
+            resp = await client.get(f"/v1/accounts/{account_id}",
+                                    headers={"Authorization": f"Bearer {principal.token}"})
+    except httpx.HTTPError as exc:
+        raise UpstreamUnavailable(f"cannot verify account_id: account-svc unreachable ({type(exc).__name__})",
+                                  field="account_id") from None
+    if resp.status_code == 404:
+        return None
+    if resp.status_code != 200:
+        raise UpstreamUnavailable(f"cannot verify account_id: account-svc answered {resp.status_code}",
+                                  field="account_id")
+    body = resp.json()
+    return FetchedAccount(id=uuid.UUID(body["id"]), name=body["name"],
+                          owner_id=uuid.UUID(body["owner_id"]) if body.get("owner_id") else None,
+                          version=body["version"])
+
+
+async def remember(session: AsyncSession, account: FetchedAccount) -> None:
+    await AccountRepository(session).upsert(account.id, account.name, account.owner_id, account.version)
