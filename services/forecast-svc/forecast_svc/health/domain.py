@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from kam_shared.errors import ValidationProblem
+from kam_shared.domain_errors import ValidationProblem
 from kam_shared.money import CENT, from_cents
 
-from ..domain.periods import Period, month_start
+from ..periods.domain import Period, month_start
 
 OPEN_STAGES = range(1, 8)
 PERCENT_STEP = Decimal("0.1")

@@ -18,10 +18,10 @@ import uuid
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
-from kam_shared.errors import Conflict, ValidationProblem
+from kam_shared.domain_errors import Conflict, ValidationProblem
 from kam_shared.money import from_cents
 
-from ..domain.categories import CATEGORIES
+from ..categories.domain import CATEGORIES
 
 Figures = dict[str, int]  # forecast category → cents
 
