@@ -54,6 +54,15 @@ def _user_row(state) -> dict:
                 active=state.active, version=state.version)
 
 
+def _old_superior(before: dict, user_id: uuid.UUID) -> uuid.UUID | None:
+    return before[user_id].superior_id if user_id in before else None
+
+
+def _fresh(newest: dict, before: dict) -> list:
+    """The states newer than the replica's rows (or of users it does not hold yet)."""
+    return [u for u in newest.values() if u.id not in before or before[u.id].version < u.version]
+
+
 async def _moves_loop(repo: RollupRepository, fresh: list, moved: list[uuid.UUID]) -> bool:
     """Would applying these moves (or did the replica before them) put an ancestry in a loop?"""
     superior_of = await repo.superior_map(users)
@@ -61,13 +70,24 @@ async def _moves_loop(repo: RollupRepository, fresh: list, moved: list[uuid.UUID
     return has_loop(superior_of, moved) or has_loop(after, moved)
 
 
-async def _shift_movers(repo: RollupRepository, fresh: list, before: dict, with_totals: set) -> None:
-    """Each mover with totals, one by one against the replica as it stands: out of the old chain
-    of ancestors, the replica row, into the new chain."""
+async def _apply_and_recompute(repo: RollupRepository, fresh: list) -> None:
+    """Apply the replica and recompute every cell from the facts (exact whatever the moves were)."""
+    await repo.save_users(users, [_user_row(u) for u in fresh])
+    await repo.clear_cells()
+    await repo.recompute(users)
+
+
+async def _apply_moves(repo: RollupRepository, fresh: list, before: dict, moved: list[uuid.UUID]) -> None:
+    """Users without totals in bulk (moving them moves nothing); then each mover with totals, one by
+    one against the replica as it stands: out of the old chain of ancestors, the replica row, into
+    the new chain."""
+    with_totals = await repo.nodes_with_totals(moved)
+    quiet = [_user_row(u) for u in fresh if u.id not in with_totals]
+    if quiet:
+        await repo.save_users(users, quiet)
     for u in fresh:
         if u.id in with_totals:
-            old_superior = before[u.id].superior_id if u.id in before else None
-            out_of = await repo.chain_above(users, old_superior, stop_at=u.id)
+            out_of = await repo.chain_above(users, _old_superior(before, u.id), stop_at=u.id)
             await repo.save_user(users, _user_row(u))
             await repo.shift(u.id, out_of=out_of, into=await repo.chain_above(users, u.superior_id, stop_at=u.id))
 
@@ -85,25 +105,19 @@ async def apply_users(session: AsyncSession, items: list[tuple[CloudEvent, UserC
     repo = RollupRepository(session)
     newest = newest_states(payload.user for _, payload in items)
     before = await repo.users_before(users, list(newest))
-    fresh = [u for u in newest.values() if u.id not in before or before[u.id].version < u.version]
+    fresh = _fresh(newest, before)
     if not fresh:
         return
     await repo.hierarchy_changed()
-    moved = [u.id for u in fresh if (before[u.id].superior_id if u.id in before else None) != u.superior_id]
+    moved = [u.id for u in fresh if _old_superior(before, u.id) != u.superior_id]
     if moved and await _moves_loop(repo, fresh, moved):
         # Two people's moves arrived out of order (their events travel on different
         # partitions) and inverted an ancestry for a moment: A under B while B is still
         # under A. Shifting totals along a loop cannot stay exact; apply the replica and
         # recompute every cell (rare, and this transaction holds the lock exclusively).
-        await repo.save_users(users, [_user_row(u) for u in fresh])
-        await repo.clear_cells()
-        await repo.recompute(users)
+        await _apply_and_recompute(repo, fresh)
         return
-    with_totals = await repo.nodes_with_totals(moved)
-    quiet = [_user_row(u) for u in fresh if u.id not in with_totals]
-    if quiet:
-        await repo.save_users(users, quiet)
-    await _shift_movers(repo, fresh, before, with_totals)
+    await _apply_moves(repo, fresh, before, moved)
 
 
 async def apply_stage_model(session: AsyncSession, event: CloudEvent, payload) -> None:

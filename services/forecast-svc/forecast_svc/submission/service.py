@@ -634,6 +634,23 @@ async def list_records(session: AsyncSession, runtime: Runtime, principal: Princ
     return {"items": items, "next_cursor": next_cursor}
 
 
+def _depth_below(superior_of: dict, node: uuid.UUID, person: uuid.UUID) -> int:
+    """How many levels `person` is below `node` (0 for the node; stops on a cycle)."""
+    d, current, seen = 0, person, set()
+    while current != node and current in superior_of and current not in seen:
+        seen.add(current)
+        current, d = superior_of[current], d + 1
+    return d
+
+
+def _accuracy_row(s, who, actual: int, depth: int) -> dict:
+    return {"owner_id": s.owner_id, "name": who.name if who else None, "role": who.role if who else None,
+            "depth": depth, "record_id": s.id, "version": s.number, "kind": s.kind,
+            "forecast_amount": from_cents(s.forecast_cents), "actual_won": from_cents(actual),
+            "difference": from_cents(actual - s.forecast_cents),
+            "accuracy_pct": domain.accuracy_pct(s.forecast_cents, actual)}
+
+
 async def accuracy(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
                    period_text: str, currency: str | None) -> dict:
     """Last submitted (or published) forecast against actual closed-won, for the node and everyone
@@ -662,23 +679,8 @@ async def accuracy(session: AsyncSession, runtime: Runtime, principal: Principal
     superior_of = {p: people[p].superior_id for p in people}
     superior_of.setdefault(node, None)
     totals = domain.subtree_totals(superior_of, {k: int(v or 0) for k, v in won.items()})
-
-    def depth(person: uuid.UUID) -> int:
-        d, current, seen = 0, person, set()
-        while current != node and current in superior_of and current not in seen:
-            seen.add(current)
-            current, d = superior_of[current], d + 1
-        return d
-
-    rows = []
-    for s in submissions:
-        actual = totals.get(s.owner_id, 0)
-        who = people.get(s.owner_id)
-        rows.append({"owner_id": s.owner_id, "name": who.name if who else None, "role": who.role if who else None,
-                     "depth": depth(s.owner_id), "record_id": s.id, "version": s.number, "kind": s.kind,
-                     "forecast_amount": from_cents(s.forecast_cents), "actual_won": from_cents(actual),
-                     "difference": from_cents(actual - s.forecast_cents),
-                     "accuracy_pct": domain.accuracy_pct(s.forecast_cents, actual)})
+    rows = [_accuracy_row(s, people.get(s.owner_id), totals.get(s.owner_id, 0),
+                          _depth_below(superior_of, node, s.owner_id)) for s in submissions]
     rows.sort(key=lambda r: (r["depth"], r["name"] or "", str(r["owner_id"])))
     return {"node": node, "period": period.label, "period_start": period.start, "period_end": period.end,
             "currency": currency, "final": period.end <= utcnow().date(), "formula": ACCURACY_FORMULA,
