@@ -1,12 +1,15 @@
 from kam_shared.app import create_service_app
 
-from .api import router
-from .consumers import HANDLERS
+from .categories.api import router as categories_router
 from .health.api import router as health_router
 from .health.consumers import HANDLERS as HEALTH_HANDLERS
-from .models import plumbing
+from .periods.consumers import HANDLERS as PERIOD_HANDLERS
+from .rebuild.api import router as rebuild_router
+from .rollups.api import router as rollups_router
+from .rollups.consumers import HANDLERS as ROLLUP_HANDLERS
 from .settings import Settings
 from .submission.api import router as submission_router
+from .tables import plumbing
 
 
 def create_app(settings: Settings | None = None):
@@ -15,5 +18,6 @@ def create_app(settings: Settings | None = None):
         settings, title="KAM forecast-svc",
         description="Live roll-ups for every level of the sales hierarchy, forecast submission, funnel health, "
                     "attainment and accuracy.",
-        tables=plumbing, routers=[router, submission_router, health_router],
-        handlers={**HANDLERS, **HEALTH_HANDLERS})
+        tables=plumbing,
+        routers=[rollups_router, rebuild_router, categories_router, submission_router, health_router],
+        handlers={**ROLLUP_HANDLERS, **PERIOD_HANDLERS, **HEALTH_HANDLERS})

@@ -6,9 +6,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from kam_shared.events import (DomainEvent, OpportunityClosed, OpportunityCreated, OpportunityStageChanged,
-                               OpportunityState, utcnow)
-from kam_shared.events.team import (QuotaApproved, QuotaCreated, QuotaRevised, QuotaState, QuotaSubmitted)
+from kam_shared.events import (
+    DomainEvent,
+    OpportunityClosed,
+    OpportunityCreated,
+    OpportunityStageChanged,
+    OpportunityState,
+    utcnow,
+)
+from kam_shared.events.team import QuotaApproved, QuotaCreated, QuotaRevised, QuotaState, QuotaSubmitted
 
 PROBABILITY = {1: 10, 2: 20, 3: 30, 4: 40, 5: 50, 6: 70, 7: 90}
 

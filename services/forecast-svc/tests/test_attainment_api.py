@@ -7,12 +7,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from kam_shared.testing import bearer, feed, outbox_rows, service_client, user_event
-
 from forecast_svc.health.models import quota_replica
 from forecast_svc.health.service import rebuild_quotas
 from kam_shared.auth import Principal
 from kam_shared.errors import Forbidden, UpstreamUnavailable
+from kam_shared.testing import bearer, feed, outbox_rows, service_client, user_event
 
 ADMIN, HEAD, LEAD, R1, R2, OUTSIDER = (uuid.uuid4() for _ in range(6))
 TEAM_UNIT = uuid.uuid4()  # the org unit LEAD manages

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from forecast_svc.domain.periods import parse_period
-from forecast_svc.domain.rollup import Group, rollup_from_groups
+from forecast_svc.periods.domain import parse_period
+from forecast_svc.rollups.domain.rollup import Group, rollup_from_groups
 from kam_shared.errors import ValidationProblem
 
 
@@ -56,7 +56,7 @@ def test_fiscal_periods(text, start_month, label, start, end):
 
 
 def test_categories_won_is_closed_lost_is_omitted_whatever_the_override():
-    from forecast_svc.domain.categories import effective_category
+    from forecast_svc.categories.domain import effective_category
 
     mapping = {1: "pipeline", 6: "commit"}
     assert effective_category("open", 6, None, mapping) == "commit"

@@ -9,10 +9,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from forecast_svc.health.models import funnel_norm_stages, funnel_norms, stage_snapshot_days, stage_snapshots
 from kam_shared.events import utcnow
 from kam_shared.testing import bearer, feed, outbox_rows, service_client, user_event
-
-from forecast_svc.health.models import funnel_norm_stages, funnel_norms, stage_snapshot_days, stage_snapshots
 
 ADMIN, DIRECTOR, MANAGER, REP, REP2, OUTSIDER, LEAD, A, B = (uuid.uuid4() for _ in range(9))
 ROLE = {ADMIN: "admin", DIRECTOR: "manager", MANAGER: "manager", LEAD: "manager"}

@@ -5,12 +5,26 @@ from decimal import Decimal as D
 
 import pytest
 
+from forecast_svc.health.domain import (
+    PeriodSample,
+    Quota,
+    StageNorm,
+    attainment,
+    check_basis_periods,
+    derive_stage_norms,
+    funnel_health,
+    norm_id_for,
+    previous_period_labels,
+    quota_targets,
+    rating,
+    ratio_percent,
+    seconds_until_next_day,
+    snapshot_months,
+    validate_norm_stages,
+    worse,
+)
+from forecast_svc.periods.domain import parse_period
 from kam_shared.errors import ValidationProblem
-from forecast_svc.domain.periods import parse_period
-from forecast_svc.health.domain import (PeriodSample, Quota, StageNorm, attainment, check_basis_periods,
-                                        derive_stage_norms, funnel_health, norm_id_for, previous_period_labels,
-                                        quota_targets, rating, ratio_percent, seconds_until_next_day,
-                                        snapshot_months, validate_norm_stages, worse)
 
 
 @pytest.mark.parametrize("ratio, expected", [

@@ -5,8 +5,14 @@ from decimal import Decimal
 
 import pytest
 
-from kam_shared.events import (DomainEvent, OpportunityClosed, OpportunityCreated, OpportunityStageChanged,
-                               OpportunityState, utcnow)
+from kam_shared.events import (
+    DomainEvent,
+    OpportunityClosed,
+    OpportunityCreated,
+    OpportunityStageChanged,
+    OpportunityState,
+    utcnow,
+)
 from kam_shared.testing import bearer, feed, service_client, user_event
 
 DIRECTOR, MANAGER, REP, REP2, OUTSIDER = (uuid.uuid4() for _ in range(5))
@@ -130,8 +136,7 @@ async def test_bad_rollup_queries_are_422_naming_the_parameter(forecast, params,
 
 def stage_model_event(version, changes: dict[int, int]):
     from kam_shared.events import FieldChange
-    from kam_shared.events.opportunity import StageModelChanged
-    from kam_shared.events.opportunity import StageState
+    from kam_shared.events.opportunity import StageModelChanged, StageState
 
     probs = {1: 10, 2: 20, 3: 30, 4: 40, 5: 50, 6: 70, 7: 90, 8: 100} | changes
     return DomainEvent("kam.opportunity.stage_model_changed.v1", "stage-model", version, StageModelChanged(

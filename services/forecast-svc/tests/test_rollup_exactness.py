@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import delete, select
 
-from forecast_svc.cells import recompute
-from forecast_svc.domain.categories import effective_category
-from forecast_svc.domain.periods import parse_period
-from forecast_svc.models import opportunity_facts, rollup_cells
+from forecast_svc.categories.domain import effective_category
+from forecast_svc.periods.domain import parse_period
+from forecast_svc.rollups.models import opportunity_facts, rollup_cells
+from forecast_svc.rollups.repository import RollupRepository
 from kam_shared.events import DomainEvent, OpportunityStageChanged, OpportunityState, parse_payload, utcnow
 from kam_shared.money import from_cents
 from kam_shared.testing import bearer, feed, service_client, user_event
@@ -153,7 +153,7 @@ async def test_cells_equal_a_brute_force_sum_after_a_random_stream_with_hierarch
         live = {tuple(r[:7]): tuple(r[7:]) for r in (await session.execute(select(rollup_cells))).all()
                 if any(r[7:])}
         await session.execute(delete(rollup_cells))
-        await recompute(session, forecast.runtime.tables.user_replica)
+        await RollupRepository(session).recompute(forecast.runtime.tables.user_replica)
         rebuilt = {tuple(r[:7]): tuple(r[7:]) for r in (await session.execute(select(rollup_cells))).all()}
         await session.rollback()
     assert live == rebuilt
@@ -185,7 +185,7 @@ async def test_moves_that_arrive_out_of_order_and_invert_an_ancestry_still_end_e
     async with forecast.runtime.db.session() as session, session.begin():
         live = {tuple(r[:7]): tuple(r[7:]) for r in (await session.execute(select(rollup_cells))).all() if any(r[7:])}
         await session.execute(delete(rollup_cells))
-        await recompute(session, forecast.runtime.tables.user_replica)
+        await RollupRepository(session).recompute(forecast.runtime.tables.user_replica)
         rebuilt = {tuple(r[:7]): tuple(r[7:]) for r in (await session.execute(select(rollup_cells))).all()}
         await session.rollback()
     assert live == rebuilt

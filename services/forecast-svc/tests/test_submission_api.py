@@ -362,8 +362,8 @@ async def test_bad_input_is_422_naming_the_field_and_writes_nothing(forecast):
                             ({"amount_delta": "-500.01", "reason": "r"}, "amount_delta"),  # below zero
                             ({"amount": "500.00", "reason": "r"}, "amount")):  # changes nothing
             assert problem(await forecast.post(url, json=body, headers=as_(REP2)), 422)["field"] == field, body
-        problem(await forecast.post(url, content=b"{not json", headers={**as_(REP2), "content-type": "application/json"}),
-                400)
+        problem(await forecast.post(url, content=b"{not json",
+                                    headers={**as_(REP2), "content-type": "application/json"}), 400)
         problem(await forecast.post("/v1/forecasts/not-a-uuid/submit", headers=as_(REP2)), 422)
         problem(await forecast.post(f"/v1/forecasts/{uuid.uuid4()}/submit", headers=as_(REP2)), 404)
         problem(await forecast.post(f"/v1/forecasts/{rid}/channel-forecasts", json={"channel": " ", "amount": "1"},
@@ -565,7 +565,7 @@ async def test_the_submission_tables_match_migration_0006(forecast):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from forecast_svc.models import metadata
+    from forecast_svc.tables import metadata
 
     mine = {"forecast_principles", "forecast_records", "forecast_versions"}
     async with forecast.runtime.db.engine.connect() as conn:

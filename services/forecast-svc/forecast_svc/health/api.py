@@ -3,14 +3,23 @@ import uuid
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Body, FastAPI, Header, Path, Query, Response
+from fastapi import APIRouter, Body, FastAPI, Path, Query, Response
 
-from kam_shared.app import RuntimeDep, etag
+from kam_shared.app import RuntimeDep
 from kam_shared.auth import PrincipalDep
+from kam_shared.http import if_match_header, with_etag
 
 from . import service
-from .schemas import (AttainmentOut, DeriveNormIn, FunnelHealthOut, ManualNormIn, NormOut, SnapshotDayPage,
-                      SnapshotIn, SnapshotOut)
+from .schemas import (
+    AttainmentOut,
+    DeriveNormIn,
+    FunnelHealthOut,
+    ManualNormIn,
+    NormOut,
+    SnapshotDayPage,
+    SnapshotIn,
+    SnapshotOut,
+)
 
 
 @asynccontextmanager
@@ -31,6 +40,8 @@ NodeQuery = Annotated[uuid.UUID, Query(description="user id: the subtree's root"
 NodePath = Annotated[uuid.UUID, Path(description="user id: the subtree's root (a team is its manager's subtree)")]
 PeriodQuery = Annotated[str, Query(description="2026-11, 2026-Q4, 2026, FY2026-Q1 or FY2026 (fiscal)")]
 PeriodPath = Annotated[str, Path(description="2026-11, 2026-Q4, 2026, FY2026-Q1 or FY2026 (fiscal)")]
+# The norms' If-Match has always been undocumented in the contract: keep it so.
+IfMatch = if_match_header(None)
 CurrencyQuery = Annotated[str | None, Query(min_length=3, max_length=3, description="default: the reporting currency")]
 
 
@@ -55,8 +66,7 @@ async def get_norm(node: NodePath, period: PeriodPath, principal: PrincipalDep, 
                    response: Response, currency: CurrencyQuery = None):
     async with runtime.db.session() as session:
         norm = await service.get_norm(session, runtime, principal, node, period, currency)
-    response.headers["ETag"] = etag(norm["version"])
-    return norm
+    return with_etag(response, norm)
 
 
 @router.get("/v1/funnel-norms/{node}/{period}/versions", response_model=list[NormOut],
@@ -70,25 +80,23 @@ async def get_norm_versions(node: NodePath, period: PeriodPath, principal: Princ
 @router.put("/v1/funnel-norms/{node}/{period}", response_model=NormOut,
             summary="Set the norm by hand (a manager for their subtree, or an admin; If-Match optional)")
 async def put_norm(node: NodePath, period: PeriodPath, body: ManualNormIn, principal: PrincipalDep,
-                   runtime: RuntimeDep, response: Response, if_match: Annotated[str | None, Header()] = None):
+                   runtime: RuntimeDep, response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         norm = await service.put_manual_norm(uow, runtime, principal, node, period, body.currency,
                                              [(s.stage, s.count, s.amount) for s in body.stages], if_match)
-    response.headers["ETag"] = etag(norm["version"])
-    return norm
+    return with_etag(response, norm)
 
 
 @router.post("/v1/funnel-norms/{node}/{period}/derive", response_model=NormOut,
              summary="Derive the norm from past periods' daily stage snapshots (a manager or an admin)")
 async def derive_norm(node: NodePath, period: PeriodPath, principal: PrincipalDep, runtime: RuntimeDep,
                       response: Response, body: Annotated[DeriveNormIn | None, Body()] = None,
-                      if_match: Annotated[str | None, Header()] = None):
+                      if_match: IfMatch = None):
     body = body or DeriveNormIn()
     async with runtime.uow() as uow:
         norm = await service.derive_norm(uow, runtime, principal, node, period, body.currency, body.from_periods,
                                          if_match)
-    response.headers["ETag"] = etag(norm["version"])
-    return norm
+    return with_etag(response, norm)
 
 
 @router.get("/v1/funnel-health", response_model=FunnelHealthOut,

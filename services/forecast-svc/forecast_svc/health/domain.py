@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from kam_shared.errors import ValidationProblem
+from kam_shared.domain_errors import ValidationProblem
 from kam_shared.money import CENT, from_cents
 
-from ..domain.periods import Period, month_start
+from ..periods.domain import Period, month_start
 
 OPEN_STAGES = range(1, 8)
 PERCENT_STEP = Decimal("0.1")
@@ -97,17 +97,20 @@ def funnel_health(current: Iterable[tuple[int, int, Decimal]],
     The whole funnel sums the stages that have a norm (a stage without one cannot be judged, and
     counting its pipeline against nothing would flatter the ratio)."""
     norms = norms or {}
-    stages: dict[int, Health] = {}
-    for stage, count, amount in current:
-        norm = norms.get(stage)
-        stages[stage] = Health(count, amount, norm.count if norm else None, norm.amount if norm else None)
+    stages = {stage: _stage_health(count, amount, norms.get(stage)) for stage, count, amount in current}
     judged = [s for stage, s in stages.items() if stage in norms]
     if not judged:
-        return stages, Health(sum(s.count for s in stages.values()), sum((s.amount for s in stages.values()),
-                                                                        Decimal("0.00")))
-    return stages, Health(sum(s.count for s in judged), sum((s.amount for s in judged), Decimal("0.00")),
-                          sum((s.norm_count for s in judged), Decimal("0.00")),
-                          sum((s.norm_amount for s in judged), Decimal("0.00")))
+        return stages, Health(sum(s.count for s in stages.values()), _total(s.amount for s in stages.values()))
+    return stages, Health(sum(s.count for s in judged), _total(s.amount for s in judged),
+                          _total(s.norm_count for s in judged), _total(s.norm_amount for s in judged))
+
+
+def _stage_health(count: int, amount: Decimal, norm: StageNorm | None) -> Health:
+    return Health(count, amount, norm.count if norm else None, norm.amount if norm else None)
+
+
+def _total(values: Iterable[Decimal]) -> Decimal:
+    return sum(values, Decimal("0.00"))
 
 
 # -------------------------------------------------------------------------------------- norms

@@ -3,7 +3,7 @@ from sqlalchemy import JSON, BigInteger, Column, Date, ForeignKeyConstraint, Ind
 
 from kam_shared.tables import UtcDateTime
 
-from ..models import metadata
+from ..common.models import metadata
 
 # Open pipeline per owner, close month, currency and stage as it stood on a day: the history that
 # funnel norms are derived from. Taken once a day from the roll-up cells; re-taking a day replaces it.

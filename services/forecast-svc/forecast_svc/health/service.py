@@ -8,26 +8,27 @@ import uuid
 from decimal import Decimal
 
 from sqlalchemy import Date, delete, func, insert, literal, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.app import Runtime, UnitOfWork, check_if_match
+from kam_shared.app import Runtime, UnitOfWork
 from kam_shared.auth import Principal
-from kam_shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from kam_shared.domain_errors import Conflict, Forbidden, NotFound, ValidationProblem
 from kam_shared.events import DomainEvent, utcnow
 from kam_shared.events.forecast import FunnelNormSet, NormBasis
-from kam_shared.events.team import QuotaState
 from kam_shared.events.forecast import StageNorm as StageNormPayload
+from kam_shared.events.team import QuotaState
 from kam_shared.hierarchy import subtree_cte
+from kam_shared.http import check_if_match
 from kam_shared.money import from_cents, to_cents, validate_currency
-from kam_shared.pagination import decode_cursor, encode_cursor
 from kam_shared.peers import snapshot
 from kam_shared.replicas import upsert_versioned_many
+from kam_shared.repository import Repository
 
-from ..domain.periods import Period
-from ..models import opportunity_facts as facts
-from ..service import ensure_node_visible, period_of, rollup_for
+from ..periods.domain import Period
+from ..periods.repository import period_of
+from ..rollups.models import opportunity_facts as facts
+from ..rollups.service import ensure_node_visible, rollup_for
 from . import domain
 from .domain import PeriodSample, Quota, StageNorm
 from .models import funnel_norm_stages, funnel_norms, quota_replica, stage_snapshot_days, stage_snapshots
@@ -36,10 +37,6 @@ log = logging.getLogger("kam.forecast.health")
 NORM_SET = "kam.forecast.funnel_norm_set.v1"
 
 # ------------------------------------------------------------------------- stage snapshots
-
-
-def _insert(session: AsyncSession, table):
-    return (postgresql if session.bind.dialect.name == "postgresql" else sqlite).insert(table)
 
 
 async def take_stage_snapshot(runtime: Runtime, day: dt.date, *, taken_by: uuid.UUID | None = None,
@@ -54,7 +51,8 @@ async def take_stage_snapshot(runtime: Runtime, day: dt.date, *, taken_by: uuid.
     now = utcnow()
     first_month, end_month = domain.snapshot_months(day)
     async with runtime.db.session() as session, session.begin():
-        mark = _insert(session, stage_snapshot_days).values(day=day, taken_at=now, taken_by=taken_by, rows=0)
+        repo = Repository(session)
+        mark = repo.insert(stage_snapshot_days).values(day=day, taken_at=now, taken_by=taken_by, rows=0)
         if replace:
             await session.execute(mark.on_conflict_do_update(
                 index_elements=[stage_snapshot_days.c.day],
@@ -65,7 +63,7 @@ async def take_stage_snapshot(runtime: Runtime, day: dt.date, *, taken_by: uuid.
                 return None
         replaced = (await session.execute(delete(stage_snapshots).where(stage_snapshots.c.day == day))).rowcount
         # Per owner (the roll-up cells are per node, i.e. subtree totals): grouped from the facts.
-        month = (func.date_trunc("month", facts.c.close_date).cast(Date) if session.bind.dialect.name == "postgresql"
+        month = (func.date_trunc("month", facts.c.close_date).cast(Date) if repo.postgres
                  else func.date(facts.c.close_date, "start of month"))
         taken = await session.execute(insert(stage_snapshots).from_select(
             ["day", "owner_id", "month", "currency", "stage", "count", "amount_cents"],
@@ -75,7 +73,7 @@ async def take_stage_snapshot(runtime: Runtime, day: dt.date, *, taken_by: uuid.
             .group_by(facts.c.owner_id, month, facts.c.currency, facts.c.stage)))
         await session.execute(update(stage_snapshot_days).where(stage_snapshot_days.c.day == day)
                               .values(rows=taken.rowcount))
-        if session.bind.dialect.name == "postgresql":
+        if repo.postgres:
             # A day's batch is the one moment the table's statistics change. Without them (autovacuum
             # off or behind) the planner takes the snapshots for a handful of rows and scans the
             # whole subtree once per snapshot row when deriving a norm: minutes instead of seconds.
@@ -98,13 +96,9 @@ async def list_snapshot_days(session: AsyncSession, principal: Principal, limit:
     """The days snapshotted, newest first."""
     if not principal.is_admin:
         raise Forbidden("only an admin lists stage snapshots")
-    before = decode_cursor(cursor, dt.date.fromisoformat)
-    query = select(stage_snapshot_days).order_by(stage_snapshot_days.c.day.desc()).limit(limit + 1)
-    if before:
-        query = query.where(stage_snapshot_days.c.day < before)
-    rows = [dict(r) for r in (await session.execute(query)).mappings().all()]
-    more = len(rows) > limit
-    return {"items": rows[:limit], "next_cursor": encode_cursor(rows[limit - 1]["day"].isoformat()) if more else None}
+    items, next_cursor = await Repository(session).paginate(
+        select(stage_snapshot_days), keys=[stage_snapshot_days.c.day], limit=limit, cursor=cursor, descending=True)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 DAILY_RETRY_S = 300
@@ -233,7 +227,6 @@ async def _save_norm(uow: UnitOfWork, principal: Principal, node: uuid.UUID, per
         from_periods=[NormBasis(**b) for b in from_periods] if from_periods is not None else None,
         stages=[StageNormPayload(stage=s.stage, count=s.count, amount=s.amount) for s in stages.values()],
         set_by=principal.user_id, set_at=now)))
-    await uow.commit()
     return _norm_view(row, stages)
 
 

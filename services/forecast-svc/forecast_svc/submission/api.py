@@ -2,24 +2,32 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from kam_shared.app import RuntimeDep, etag
+from kam_shared.app import RuntimeDep
 from kam_shared.auth import PrincipalDep
+from kam_shared.http import if_match_header, with_etag
 
 from . import service
-from .schemas import (AccuracyOut, AdjustmentIn, ChannelIn, ForecastCreate, ForecastOut, ForecastPage, PrinciplesIn,
-                      PrinciplesOut, PublishIn, SubmitIn, VersionList, VersionOut)
+from .schemas import (
+    AccuracyOut,
+    AdjustmentIn,
+    ChannelIn,
+    ForecastCreate,
+    ForecastOut,
+    ForecastPage,
+    PrinciplesIn,
+    PrinciplesOut,
+    PublishIn,
+    SubmitIn,
+    VersionList,
+    VersionOut,
+)
 
 router = APIRouter(tags=["forecast submission"])
-IfMatch = Annotated[str | None, Header(description="ETag of the record version you acted on; 412 if stale")]
+IfMatch = if_match_header("ETag of the record version you acted on; 412 if stale")
 PeriodQuery = Annotated[str, Query(description="2026-11, 2026-Q4, 2026, FY2026-Q1 or FY2026")]
 CurrencyQuery = Annotated[str | None, Query(min_length=3, max_length=3, description="default: CNY")]
-
-
-def _tagged(response: Response, record: dict) -> dict:
-    response.headers["ETag"] = etag(record["version"])
-    return record
 
 
 # ------------------------------------------------------------------ principles
@@ -27,7 +35,7 @@ def _tagged(response: Response, record: dict) -> dict:
             summary="What a period's forecasts count (defaults when none were set)")
 async def get_principles(period: str, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
     async with runtime.db.session() as session:
-        return _tagged(response, await service.get_principles(session, period))
+        return with_etag(response, await service.get_principles(session, period))
 
 
 @router.put("/v1/forecast-principles/{period}", response_model=PrinciplesOut, tags=["forecast principles"],
@@ -37,7 +45,7 @@ async def put_principles(period: str, body: PrinciplesIn, principal: PrincipalDe
     async with runtime.uow() as uow:
         result = await service.put_principles(uow, principal, period, body.counted_categories,
                                               body.upside_categories, body.due_date, body.note, if_match)
-    return _tagged(response, result)
+    return with_etag(response, result)
 
 
 # ------------------------------------------------------------------ records
@@ -48,7 +56,7 @@ async def create_record(body: ForecastCreate, principal: PrincipalDep, runtime: 
     async with runtime.uow() as uow:
         record = await service.create_record(uow, runtime, principal, body.period, body.currency, body.owner_id)
     response.headers["Location"] = f"/v1/forecasts/{record['id']}"
-    return _tagged(response, record)
+    return with_etag(response, record)
 
 
 @router.get("/v1/forecasts", response_model=ForecastPage,
@@ -70,7 +78,7 @@ async def list_records(principal: PrincipalDep, runtime: RuntimeDep,
             summary="A forecast record: current figures, status, pre-fill detail, what was last submitted")
 async def get_record(record_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
     async with runtime.db.session() as session:
-        return _tagged(response, await service.get_record(session, runtime, principal, record_id))
+        return with_etag(response, await service.get_record(session, runtime, principal, record_id))
 
 
 @router.get("/v1/forecasts/{record_id}/versions", response_model=VersionList,
@@ -96,7 +104,7 @@ async def adjust(record_id: uuid.UUID, body: AdjustmentIn, principal: PrincipalD
                                       amount_delta=body.amount_delta, amount=body.amount, reason=body.reason,
                                       if_match=if_match)
     response.headers["Location"] = f"/v1/forecasts/{record_id}/versions/{record['version']}"
-    return _tagged(response, record)
+    return with_etag(response, record)
 
 
 @router.post("/v1/forecasts/{record_id}/refresh", response_model=ForecastOut,
@@ -104,7 +112,7 @@ async def adjust(record_id: uuid.UUID, body: AdjustmentIn, principal: PrincipalD
 async def refresh(record_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response,
                   if_match: IfMatch = None):
     async with runtime.uow() as uow:
-        return _tagged(response, await service.refresh(uow, runtime, principal, record_id, if_match))
+        return with_etag(response, await service.refresh(uow, runtime, principal, record_id, if_match))
 
 
 @router.post("/v1/forecasts/{record_id}/submit", response_model=ForecastOut,
@@ -113,7 +121,7 @@ async def submit(record_id: uuid.UUID, principal: PrincipalDep, runtime: Runtime
                  body: SubmitIn | None = None, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         record = await service.submit(uow, runtime, principal, record_id, body.note if body else None, if_match)
-    return _tagged(response, record)
+    return with_etag(response, record)
 
 
 @router.post("/v1/forecasts/{record_id}/channel-forecasts", status_code=201, response_model=ForecastOut,
@@ -124,7 +132,7 @@ async def record_channel_forecast(record_id: uuid.UUID, body: ChannelIn, princip
         record = await service.record_channel_forecast(uow, runtime, principal, record_id, body.channel, body.amount,
                                                        body.note, if_match)
     response.headers["Location"] = f"/v1/forecasts/{record_id}/versions/{record['version']}"
-    return _tagged(response, record)
+    return with_etag(response, record)
 
 
 @router.post("/v1/forecasts/{record_id}/publish", response_model=ForecastOut,
@@ -133,7 +141,7 @@ async def publish(record_id: uuid.UUID, principal: PrincipalDep, runtime: Runtim
                   body: PublishIn | None = None, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         record = await service.publish(uow, runtime, principal, record_id, body.note if body else None, if_match)
-    return _tagged(response, record)
+    return with_etag(response, record)
 
 
 # ------------------------------------------------------------------ accuracy

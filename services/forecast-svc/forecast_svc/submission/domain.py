@@ -18,10 +18,10 @@ import uuid
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
-from kam_shared.errors import Conflict, ValidationProblem
+from kam_shared.domain_errors import Conflict, ValidationProblem
 from kam_shared.money import from_cents
 
-from ..domain.categories import CATEGORIES
+from ..categories.domain import CATEGORIES
 
 Figures = dict[str, int]  # forecast category → cents
 
@@ -60,23 +60,31 @@ class Principles:
         return sum(figures.get(c, 0) for c in self.upside)
 
 
+def _check_chosen(name: str, chosen: list[str]) -> None:
+    """One list of categories: each known, none twice."""
+    unknown = [c for c in chosen if c not in PRINCIPLE_CATEGORIES]
+    if unknown:
+        raise ValidationProblem(f"{unknown[0]!r} is not a category a forecast can count; use "
+                                f"{', '.join(PRINCIPLE_CATEGORIES)}", field=name)
+    if len(set(chosen)) != len(chosen):
+        raise ValidationProblem("each category may appear once", field=name)
+
+
+def _canonical(chosen: list[str]) -> tuple[str, ...]:
+    return tuple(c for c in PRINCIPLE_CATEGORIES if c in chosen)
+
+
 def validate_principles(counted: list[str], upside: list[str]) -> Principles:
     """Counted and upside categories: known, no repeats, disjoint (an amount is forecast or upside,
     never both), at least one counted. Kept in the categories' canonical order."""
     for name, chosen in (("counted_categories", counted), ("upside_categories", upside)):
-        unknown = [c for c in chosen if c not in PRINCIPLE_CATEGORIES]
-        if unknown:
-            raise ValidationProblem(f"{unknown[0]!r} is not a category a forecast can count; use "
-                                    f"{', '.join(PRINCIPLE_CATEGORIES)}", field=name)
-        if len(set(chosen)) != len(chosen):
-            raise ValidationProblem("each category may appear once", field=name)
+        _check_chosen(name, chosen)
     if not counted:
         raise ValidationProblem("a forecast must count at least one category", field="counted_categories")
     both = [c for c in PRINCIPLE_CATEGORIES if c in counted and c in upside]
     if both:
         raise ValidationProblem(f"{both[0]!r} cannot be both counted and upside", field="upside_categories")
-    return Principles(counted=tuple(c for c in PRINCIPLE_CATEGORIES if c in counted),
-                      upside=tuple(c for c in PRINCIPLE_CATEGORIES if c in upside))
+    return Principles(counted=_canonical(counted), upside=_canonical(upside))
 
 
 def is_late(due_date: dt.date | None, at: dt.datetime) -> bool:

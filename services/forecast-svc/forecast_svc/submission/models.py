@@ -1,10 +1,22 @@
 """Tables of forecast submission, on forecast-svc's metadata (migration 0006)."""
-from sqlalchemy import (JSON, BigInteger, Column, Date, ForeignKey, Index, Integer, String, Table, Text,
-                        UniqueConstraint, Uuid)
+from sqlalchemy import (
+                        JSON,
+                        BigInteger,
+                        Column,
+                        Date,
+                        ForeignKey,
+                        Index,
+                        Integer,
+                        String,
+                        Table,
+                        Text,
+                        UniqueConstraint,
+                        Uuid,
+)
 
 from kam_shared.tables import UtcDateTime
 
-from ..models import metadata
+from ..common.models import metadata
 
 # Forecast principles (预测原则) per period label; a period without a row uses the defaults
 # (counted: commit + closed; upside: best_case).

@@ -21,21 +21,33 @@ from sqlalchemy import and_, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.app import Runtime, UnitOfWork, check_if_match
+from kam_shared.app import Runtime, UnitOfWork
 from kam_shared.auth import Principal
-from kam_shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
+from kam_shared.domain_errors import Conflict, Forbidden, NotFound, ValidationProblem
 from kam_shared.events import DomainEvent, utcnow
-from kam_shared.events.forecast import (ForecastAdjusted, ForecastChannel, ForecastChannelRecorded, ForecastChild,
-                                        ForecastFigures, ForecastPublished, ForecastRecordCreated,
-                                        ForecastRecordState, ForecastRefreshed, ForecastSubmitted)
+from kam_shared.events.forecast import (
+    ForecastAdjusted,
+    ForecastChannel,
+    ForecastChannelRecorded,
+    ForecastChild,
+    ForecastFigures,
+    ForecastPublished,
+    ForecastRecordCreated,
+    ForecastRecordState,
+    ForecastRefreshed,
+    ForecastSubmitted,
+)
 from kam_shared.hierarchy import is_above
+from kam_shared.http import check_if_match
 from kam_shared.money import from_cents, to_cents, validate_currency
-from kam_shared.pagination import decode_cursor, encode_cursor
+from kam_shared.repository import Repository
+from kam_shared.repository import for_update as _lock
 
-from ..domain.categories import CATEGORIES
-from ..domain.periods import Period
-from ..models import opportunity_facts as facts
-from ..service import ensure_node_visible, own_opportunities, period_of, rollup_for
+from ..categories.domain import CATEGORIES
+from ..periods.domain import Period
+from ..periods.repository import period_of
+from ..rollups.models import opportunity_facts as facts
+from ..rollups.service import ensure_node_visible, own_opportunities, rollup_for
 from . import domain
 from .domain import ChannelForecast, Child, ForecastState, Line, Principles
 from .models import forecast_principles as principles_table
@@ -46,15 +58,11 @@ FIGURE_COLUMNS = {c: f"{c}_cents" for c in CATEGORIES}
 ACCURACY_FORMULA = "accuracy_pct = 100 × (1 − |forecast − actual| / max(forecast, actual)); 100 when both are 0"
 
 
-def _postgres(session: AsyncSession) -> bool:
-    return session.bind.dialect.name == "postgresql"
-
-
 # ================================================================== principles (预测原则)
-async def _principles_row(session: AsyncSession, period: Period, for_update: bool = False):
+async def _principles_row(session: AsyncSession, period: Period, lock: bool = False):
     query = select(principles_table).where(principles_table.c.period == period.label)
-    if for_update and _postgres(session):
-        query = query.with_for_update()
+    if lock:
+        query = _lock(query, session)
     return (await session.execute(query)).mappings().first()
 
 
@@ -87,7 +95,7 @@ async def put_principles(uow: UnitOfWork, principal: Principal, period_text: str
     session = uow.session
     period = await period_of(session, period_text)
     principles = domain.validate_principles(counted, upside)
-    row = await _principles_row(session, period, for_update=True)
+    row = await _principles_row(session, period, lock=True)
     check_if_match(if_match, row["version"] if row else 0)
     values = dict(counted_categories=list(principles.counted), upside_categories=list(principles.upside),
                   due_date=due_date, note=note or None, updated_by=principal.user_id, updated_at=utcnow())
@@ -102,7 +110,6 @@ async def put_principles(uow: UnitOfWork, principal: Principal, period_text: str
         values["version"] = row["version"] + 1
         await session.execute(update(principles_table).where(principles_table.c.period == period.label)
                               .values(**values))
-    await uow.commit()
     return _present_principles(period, principles, values)
 
 
@@ -111,8 +118,8 @@ async def _load(session: AsyncSession, runtime: Runtime, principal: Principal, r
                 for_update: bool = False) -> dict:
     """The record if the principal may see it (owner, above the owner, admin); else 404."""
     query = select(records).where(records.c.id == record_id)
-    if for_update and _postgres(session):
-        query = query.with_for_update()
+    if for_update:
+        query = _lock(query, session)
     row = (await session.execute(query)).mappings().first()
     if row is None or not await runtime.visibility.can_see(session, principal, row["owner_id"]):
         raise NotFound(f"forecast record {record_id} not found")
@@ -154,8 +161,8 @@ async def _published_above(session: AsyncSession, runtime: Runtime, owner_id: uu
                                                           users.c.superior_id.is_not(None)))  # UNION: stops on a cycle
     query = (select(records.c.id, records.c.status).join(chain, records.c.owner_id == chain.c.id)
              .where(records.c.period == period, records.c.currency == currency))
-    if lock and _postgres(session):
-        query = query.with_for_update(read=True, of=records)
+    if lock:
+        query = _lock(query, session, read=True, of=records)
     rows = (await session.execute(query)).all()
     return next((r.id for r in rows if r.status == "published"), None)
 
@@ -281,8 +288,8 @@ async def create_record(uow: UnitOfWork, runtime: Runtime, principal: Principal,
     currency = validate_currency(currency or runtime.settings.kam_reporting_currency)
     me = principal.user_id
     await _superior_of(session, runtime, me)  # known in the hierarchy, or 409
-    existing = await session.scalar(select(records.c.id).where(records.c.owner_id == me, records.c.period == period.label,
-                                                               records.c.currency == currency))
+    existing = await session.scalar(select(records.c.id).where(
+        records.c.owner_id == me, records.c.period == period.label, records.c.currency == currency))
     if existing is not None:
         raise Conflict(f"you already have a forecast record for {period.label} ({currency}): {existing}",
                        field="period", existing_id=str(existing))
@@ -307,7 +314,6 @@ async def create_record(uow: UnitOfWork, runtime: Runtime, principal: Principal,
     uow.publish(_event("record_created", record, ForecastRecordCreated(
         record=_record_payload(record, state), created_by=me, opportunity_count=len(state.lines),
         children=_children_payload(state), missing=list(state.missing))))
-    await uow.commit()
     return await _present_full(session, runtime, record)
 
 
@@ -338,7 +344,6 @@ async def adjust(uow: UnitOfWork, runtime: Runtime, principal: Principal, record
         record=_record_payload(record, new_state), category=category, amount_before=from_cents(change.before_cents),
         amount_after=from_cents(change.after_cents), delta=from_cents(change.delta_cents), reason=reason,
         adjusted_by=principal.user_id)))
-    await uow.commit()
     return await _present_full(session, runtime, record)
 
 
@@ -366,7 +371,6 @@ async def refresh(uow: UnitOfWork, runtime: Runtime, principal: Principal, recor
         figures_before=_figures_payload(figures_before),
         trimmed_adjustments={c: from_cents(v) for c, v in trimmed.items()},
         children=_children_payload(new_state), missing=list(new_state.missing))))
-    await uow.commit()
     return await _present_full(session, runtime, record)
 
 
@@ -394,7 +398,6 @@ async def submit(uow: UnitOfWork, runtime: Runtime, principal: Principal, record
     uow.publish(_event("submitted", record, ForecastSubmitted(
         record=_record_payload(record, state), submitted_by=principal.user_id, submitted_to=superior, late=late,
         note=note or None, children=_children_payload(state))))
-    await uow.commit()
     return await _present_full(session, runtime, record)
 
 
@@ -419,7 +422,6 @@ async def record_channel_forecast(uow: UnitOfWork, runtime: Runtime, principal: 
         change={"channel": entry.channel, "amount_cents": entry.amount_cents, "replaced_cents": replaced})
     uow.publish(_event("channel_forecast_recorded", record, ForecastChannelRecorded(
         record=_record_payload(record, new_state), channel=_channel_payload(entry))))
-    await uow.commit()
     return await _present_full(session, runtime, record)
 
 
@@ -445,7 +447,6 @@ async def publish(uow: UnitOfWork, runtime: Runtime, principal: Principal, recor
         record=_record_payload(record, state), published_by=principal.user_id, published_at=now, note=note or None,
         channel_forecasts=[_channel_payload(ch) for ch in state.channels], children=_children_payload(state),
         missing=list(state.missing))))
-    await uow.commit()
     return await _present_full(session, runtime, record)
 
 
@@ -571,47 +572,83 @@ def _subtree(runtime: Runtime, root: uuid.UUID):
     return tree.union(select(users.c.id).where(users.c.superior_id == tree.c.id))  # UNION: stops on a cycle
 
 
-async def list_records(session: AsyncSession, runtime: Runtime, principal: Principal, *, period: str | None,
-                       currency: str | None, owner: uuid.UUID | None, submitted_to: str | None,
-                       status: str | None, limit: int, cursor: str | None) -> dict:
-    """Records the caller may see (their own and their subtree's; all for an admin), in id order."""
-    after = decode_cursor(cursor, uuid.UUID)
+def _records_query():
+    """Each record with its current version's and its last submitted version's figures (sub_…)."""
     current, submitted = versions.alias("cur"), versions.alias("sub")
     columns = [records]
     for alias, prefix in ((current, ""), (submitted, "sub_")):
         columns += [alias.c[col].label(f"{prefix}{col}") for col in (*FIGURE_COLUMNS.values(), "forecast_cents",
                                                                      "upside_cents")]
-    query = (select(*columns)
-             .select_from(records.join(current, and_(current.c.record_id == records.c.id,
-                                                     current.c.number == records.c.version))
-                          .outerjoin(submitted, and_(submitted.c.record_id == records.c.id,
-                                                     submitted.c.number == records.c.last_submitted_version)))
-             .order_by(records.c.id).limit(limit + 1))
-    if after is not None:
-        query = query.where(records.c.id > after)
+    return (select(*columns)
+            .select_from(records.join(current, and_(current.c.record_id == records.c.id,
+                                                    current.c.number == records.c.version))
+                         .outerjoin(submitted, and_(submitted.c.record_id == records.c.id,
+                                                    submitted.c.number == records.c.last_submitted_version))))
+
+
+def _submitted_to(principal: Principal, submitted_to: str) -> uuid.UUID:
+    if submitted_to.strip().lower() == "me":
+        return principal.user_id
+    try:
+        return uuid.UUID(submitted_to)
+    except ValueError:
+        raise ValidationProblem("submitted_to is 'me' or a user id", field="submitted_to") from None
+
+
+async def _record_filters(session: AsyncSession, principal: Principal, *, period: str | None,
+                          currency: str | None, owner: uuid.UUID | None, submitted_to: str | None,
+                          status: str | None) -> list:
+    """The list's filters as conditions, checked in the order the query parameters were always checked."""
+    conditions = []
+    if period is not None:
+        conditions.append(records.c.period == (await period_of(session, period)).label)
+    if currency is not None:
+        conditions.append(records.c.currency == validate_currency(currency))
+    if owner is not None:
+        conditions.append(records.c.owner_id == owner)
+    if submitted_to is not None:
+        conditions.append(records.c.submitted_to == _submitted_to(principal, submitted_to))
+    if status is not None:
+        conditions.append(records.c.status == status)
+    return conditions
+
+
+def _present_listed(r) -> dict:
+    return _summary(r, _amounts(r), _amounts(r, "sub_") if r["last_submitted_version"] is not None else None)
+
+
+async def list_records(session: AsyncSession, runtime: Runtime, principal: Principal, *, period: str | None,
+                       currency: str | None, owner: uuid.UUID | None, submitted_to: str | None,
+                       status: str | None, limit: int, cursor: str | None) -> dict:
+    """Records the caller may see (their own and their subtree's; all for an admin), in id order."""
+    repo = Repository(session)
+    query = _records_query()
     if not principal.is_admin:
         query = query.where(records.c.owner_id.in_(select(_subtree(runtime, principal.user_id).c.id)))
-    if period is not None:
-        query = query.where(records.c.period == (await period_of(session, period)).label)
-    if currency is not None:
-        query = query.where(records.c.currency == validate_currency(currency))
-    if owner is not None:
-        query = query.where(records.c.owner_id == owner)
-    if submitted_to is not None:
-        if submitted_to.strip().lower() == "me":
-            to = principal.user_id
-        else:
-            try:
-                to = uuid.UUID(submitted_to)
-            except ValueError:
-                raise ValidationProblem("submitted_to is 'me' or a user id", field="submitted_to") from None
-        query = query.where(records.c.submitted_to == to)
-    if status is not None:
-        query = query.where(records.c.status == status)
-    rows = (await session.execute(query)).mappings().all()
-    items = [_summary(r, _amounts(r), _amounts(r, "sub_") if r["last_submitted_version"] is not None else None)
-             for r in rows[:limit]]
-    return {"items": items, "next_cursor": encode_cursor(str(items[-1]["id"])) if len(rows) > limit else None}
+    conditions = await _record_filters(session, principal, period=period, currency=currency, owner=owner,
+                                       submitted_to=submitted_to, status=status)
+    if conditions:
+        query = query.where(*conditions)
+    items, next_cursor = await repo.paginate(query, keys=[records.c.id], limit=limit,
+                                             cursor=cursor, present=_present_listed)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def _depth_below(superior_of: dict, node: uuid.UUID, person: uuid.UUID) -> int:
+    """How many levels `person` is below `node` (0 for the node; stops on a cycle)."""
+    d, current, seen = 0, person, set()
+    while current != node and current in superior_of and current not in seen:
+        seen.add(current)
+        current, d = superior_of[current], d + 1
+    return d
+
+
+def _accuracy_row(s, who, actual: int, depth: int) -> dict:
+    return {"owner_id": s.owner_id, "name": who.name if who else None, "role": who.role if who else None,
+            "depth": depth, "record_id": s.id, "version": s.number, "kind": s.kind,
+            "forecast_amount": from_cents(s.forecast_cents), "actual_won": from_cents(actual),
+            "difference": from_cents(actual - s.forecast_cents),
+            "accuracy_pct": domain.accuracy_pct(s.forecast_cents, actual)}
 
 
 async def accuracy(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
@@ -642,23 +679,8 @@ async def accuracy(session: AsyncSession, runtime: Runtime, principal: Principal
     superior_of = {p: people[p].superior_id for p in people}
     superior_of.setdefault(node, None)
     totals = domain.subtree_totals(superior_of, {k: int(v or 0) for k, v in won.items()})
-
-    def depth(person: uuid.UUID) -> int:
-        d, current, seen = 0, person, set()
-        while current != node and current in superior_of and current not in seen:
-            seen.add(current)
-            current, d = superior_of[current], d + 1
-        return d
-
-    rows = []
-    for s in submissions:
-        actual = totals.get(s.owner_id, 0)
-        who = people.get(s.owner_id)
-        rows.append({"owner_id": s.owner_id, "name": who.name if who else None, "role": who.role if who else None,
-                     "depth": depth(s.owner_id), "record_id": s.id, "version": s.number, "kind": s.kind,
-                     "forecast_amount": from_cents(s.forecast_cents), "actual_won": from_cents(actual),
-                     "difference": from_cents(actual - s.forecast_cents),
-                     "accuracy_pct": domain.accuracy_pct(s.forecast_cents, actual)})
+    rows = [_accuracy_row(s, people.get(s.owner_id), totals.get(s.owner_id, 0),
+                          _depth_below(superior_of, node, s.owner_id)) for s in submissions]
     rows.sort(key=lambda r: (r["depth"], r["name"] or "", str(r["owner_id"])))
     return {"node": node, "period": period.label, "period_start": period.start, "period_end": period.end,
             "currency": currency, "final": period.end <= utcnow().date(), "formula": ACCURACY_FORMULA,

@@ -1,9 +1,7 @@
 import datetime as dt
 import uuid
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from kam_shared.money import Money
 
@@ -41,16 +39,3 @@ class RollupOut(BaseModel):
         description="forecast categories: open ones from the stage mapping or the owner's override; won is "
                     "closed, lost is omitted")
     as_of: dt.datetime | None
-
-
-class StageCategoryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    stage: int = Field(ge=1, le=7)
-    category: Literal["pipeline", "best_case", "commit", "omitted"]
-
-
-class CategoryMappingOut(BaseModel):
-    version: int
-    mapping: list[StageCategoryIn]
-    updated_by: uuid.UUID | None
-    updated_at: dt.datetime | None

@@ -1,9 +1,8 @@
-from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, String, Table, Uuid
 
-from kam_shared.tables import UtcDateTime, plumbing_tables
+from kam_shared.tables import UtcDateTime
 
-metadata = MetaData()
-plumbing = plumbing_tables(metadata, user_replica=True)
+from ..common.models import metadata
 
 # Read model of opportunity-svc's opportunities, fed by kam.opportunity.events.
 opportunity_facts = Table(
@@ -27,7 +26,7 @@ opportunity_facts = Table(
 
 # Pre-aggregated subtree figures per node (a user), close month, currency, status, stage,
 # confirmation and category override, maintained by the consumer with exact deltas in the same
-# transaction as the fact (see cells.py). A roll-up reads its node's few cells, nothing else.
+# transaction as the fact (see repository.py). A roll-up reads its node's few cells, nothing else.
 rollup_cells = Table(
     "rollup_cells", metadata,
     Column("node_id", Uuid, primary_key=True),
@@ -56,23 +55,5 @@ stage_probabilities = Table(
     "stage_probabilities", metadata,
     Column("stage", Integer, primary_key=True),
     Column("probability", Integer, nullable=False),
-    Column("version", Integer, nullable=False),
-)
-
-# Forecast principles: which forecast category each open stage falls in (configurable, versioned).
-category_mapping = Table(
-    "category_mapping", metadata,
-    Column("stage", Integer, primary_key=True),
-    Column("category", String(10), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("updated_by", Uuid, nullable=True),
-    Column("updated_at", UtcDateTime(), nullable=True),
-)
-
-# Replica of team-svc's fiscal calendar (one row, id 1): names the FY periods.
-fiscal_calendar = Table(
-    "fiscal_calendar", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("fiscal_year_start_month", Integer, nullable=False),
     Column("version", Integer, nullable=False),
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from kam_shared.errors import ValidationProblem
+from kam_shared.domain_errors import ValidationProblem
 
 Category = Literal["pipeline", "best_case", "commit", "closed", "omitted"]
 CATEGORIES: tuple[str, ...] = ("pipeline", "best_case", "commit", "closed", "omitted")

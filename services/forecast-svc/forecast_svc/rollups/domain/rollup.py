@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from kam_shared.money import CENT, from_cents
 
-from .categories import CATEGORIES, effective_category
+from ...categories.domain import CATEGORIES, effective_category
 
 OPEN_STAGES = range(1, 8)
 

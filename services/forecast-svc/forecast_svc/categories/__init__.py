@@ -1,0 +1,1 @@
+"""Forecast categories (预测类别): the stage → category mapping of the forecast principles."""

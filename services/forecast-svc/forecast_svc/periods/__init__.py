@@ -1,0 +1,1 @@
+"""Forecast periods and team-svc's fiscal calendar (replicated), shared by every slice that reads a period."""

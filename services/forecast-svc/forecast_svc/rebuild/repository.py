@@ -1,0 +1,41 @@
+"""SQL of the rebuild: replace the replicas' rows and recompute the roll-up cells."""
+from __future__ import annotations
+
+from sqlalchemy import Table, delete, select
+
+from kam_shared.consumer import exclusive_read_model_lock
+from kam_shared.replicas import upsert_versioned_many
+from kam_shared.repository import Repository
+
+from ..rollups.models import opportunity_facts as facts
+from ..rollups.models import stage_probabilities
+from ..rollups.repository import RollupRepository
+
+DELETE_CHUNK = 1000
+
+
+class RebuildRepository(Repository):
+    async def lock_read_models(self, group_id: str) -> None:
+        await exclusive_read_model_lock(self.session, group_id)
+
+    async def save_stage_probabilities(self, rows: list[dict]) -> None:
+        await upsert_versioned_many(self.session, stage_probabilities, rows, key="stage")
+
+    async def save_users(self, users: Table, rows: list[dict]) -> None:
+        await upsert_versioned_many(self.session, users, rows)
+        await RollupRepository(self.session).hierarchy_changed()
+
+    async def save_facts(self, rows: list[dict]) -> None:
+        await upsert_versioned_many(self.session, facts, rows)
+
+    async def stored_facts(self) -> list:
+        return (await self.session.execute(select(facts.c.id, facts.c.updated_at))).all()
+
+    async def remove_facts(self, ids: list) -> None:
+        for start in range(0, len(ids), DELETE_CHUNK):
+            await self.session.execute(delete(facts).where(facts.c.id.in_(ids[start:start + DELETE_CHUNK])))
+
+    async def recompute_cells(self, users: Table) -> None:
+        rollups = RollupRepository(self.session)
+        await rollups.clear_cells()
+        await rollups.recompute(users)

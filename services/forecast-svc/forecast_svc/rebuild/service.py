@@ -1,0 +1,63 @@
+"""Rebuild every read model from the owners' HTTP snapshots. This module orchestrates the slices
+(roll-ups, then the health slice's quota replica); no slice imports it."""
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from kam_shared.app import Runtime
+from kam_shared.auth import Principal
+from kam_shared.domain_errors import Forbidden, UpstreamUnavailable
+from kam_shared.events import utcnow
+from kam_shared.peers import peer_client, snapshot
+
+from ..health.service import rebuild_quotas
+from . import domain
+from .repository import RebuildRepository
+
+
+async def stage_model_snapshot(runtime: Runtime, token: str) -> tuple[int, list[dict]]:
+    """opportunity-svc's stage model and its version (the ETag)."""
+    async with peer_client(runtime, "opportunity-svc") as client:
+        try:
+            resp = await client.get("/v1/stage-model", headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"opportunity-svc unreachable ({type(exc).__name__})") from None
+    if resp.status_code != 200:
+        raise UpstreamUnavailable(f"opportunity-svc answered {resp.status_code} for /v1/stage-model")
+    return int(resp.headers.get("etag", '"0"').strip('W/"') or 0), resp.json()
+
+
+async def rebuild(runtime: Runtime, principal: Principal) -> dict:
+    """Rebuild every read model from the owners' HTTP snapshots (team-svc users, opportunity-svc
+    opportunities), then recompute the roll-up cells from the facts.
+
+    Events keep flowing meanwhile: snapshot rows are written with the same version guard as
+    events (the newer of the two wins), facts missing from the snapshot are removed only if they
+    predate the rebuild, and the cells are recomputed under an exclusive lock that no event
+    transaction of any replica can interleave with. So the result equals the live stream's.
+    """
+    if not principal.is_admin:
+        raise Forbidden("only an admin can rebuild read models")
+    started = utcnow()
+    clock = time.perf_counter()
+    users_rows = [domain.user_row(u) async for u in snapshot(runtime, "team-svc", "/v1/users", principal.token)]
+    fact_rows = [domain.fact_row(o)
+                 async for o in snapshot(runtime, "opportunity-svc", "/v1/opportunities", principal.token)]
+    model_version, stages = await stage_model_snapshot(runtime, principal.token)
+    users = runtime.tables.user_replica
+    # A transaction of its own (not the route's unit of work): it holds the read models exclusively,
+    # and the quota rebuild after it calls team-svc, which must not happen inside it.
+    async with runtime.db.session() as session, session.begin():
+        repo = RebuildRepository(session)
+        await repo.lock_read_models(runtime.settings.service_name)
+        await repo.save_stage_probabilities(domain.stage_rows(stages, model_version))
+        await repo.save_users(users, users_rows)
+        await repo.save_facts(fact_rows)
+        stale = domain.stale_fact_ids(await repo.stored_facts(), {r["id"] for r in fact_rows}, started)
+        await repo.remove_facts(stale)
+        await repo.recompute_cells(users)
+    quotas = await rebuild_quotas(runtime, principal)
+    return {"users": len(users_rows), "opportunities": len(fact_rows), "removed": len(stale), "quotas": quotas,
+            "started_at": started, "took_ms": round((time.perf_counter() - clock) * 1000, 1)}

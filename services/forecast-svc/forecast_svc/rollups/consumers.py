@@ -1,0 +1,146 @@
+"""Event handlers that keep the roll-up slice's read models current: the opportunity facts and
+their cells, the user replica (hierarchy moves shift cells), the stage model (re-weighting)."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kam_shared.consumer import batch_handler, hold_read_model_exclusively
+from kam_shared.events import CloudEvent, UserCreated, UserUpdated
+from kam_shared.money import to_cents
+
+from ..common.models import plumbing
+from .domain.cells import cell_deltas, has_loop, newest_states
+from .repository import ChainCache, RollupRepository
+
+users = plumbing.user_replica
+chain_cache = ChainCache()  # per process: one consumer per instance
+
+
+def _fact_row(o, probability: dict[int, int]) -> dict:
+    """A fact from an opportunity's state; open pipeline is weighted with the replicated stage model."""
+    return dict(id=o.id, account_id=o.account_id, owner_id=o.owner_id, amount_cents=to_cents(o.amount),
+                currency=o.currency, close_date=o.close_date, stage=o.stage, status=o.status, version=o.version,
+                confirmed=o.confirmed, category_override=o.forecast_category,
+                probability=probability.get(o.stage, o.probability) if o.status == "open" else o.probability,
+                updated_at=o.updated_at)
+
+
+async def apply_opportunities(session: AsyncSession, items: list) -> None:
+    """Every opportunity event carries the full state after the change. For a run of them: keep
+    the newest state per opportunity, replace the facts that are older, and move the contributions
+    between the cells of each owner's chain by their exact net deltas, in the caller's transaction."""
+    repo = RollupRepository(session)
+    newest = newest_states(payload.opportunity for _, payload in items)
+    # The stage model and the hierarchy's version in one read (the chains are cached by version).
+    probability, hierarchy = await repo.stage_model_and_hierarchy()
+    old_rows = await repo.facts_for_update(list(newest))
+    changes = []
+    for o in newest.values():
+        old = old_rows.get(o.id)
+        if old is not None and old["version"] >= o.version:
+            continue  # stale or replayed: the fact already reflects something as new or newer
+        changes.append((old, _fact_row(o, probability)))
+    if not changes:
+        return
+    await repo.save_facts([new for _, new in changes])
+    owners = {f["owner_id"] for change in changes for f in change if f is not None}
+    await repo.bump(cell_deltas(changes, await repo.chains_of(users, owners, chain_cache, hierarchy)))
+
+
+def _user_row(state) -> dict:
+    return dict(id=state.id, email=state.email, name=state.name, role=state.role, superior_id=state.superior_id,
+                active=state.active, version=state.version)
+
+
+def _old_superior(before: dict, user_id: uuid.UUID) -> uuid.UUID | None:
+    return before[user_id].superior_id if user_id in before else None
+
+
+def _fresh(newest: dict, before: dict) -> list:
+    """The states newer than the replica's rows (or of users it does not hold yet)."""
+    return [u for u in newest.values() if u.id not in before or before[u.id].version < u.version]
+
+
+async def _moves_loop(repo: RollupRepository, fresh: list, moved: list[uuid.UUID]) -> bool:
+    """Would applying these moves (or did the replica before them) put an ancestry in a loop?"""
+    superior_of = await repo.superior_map(users)
+    after = {**superior_of, **{u.id: u.superior_id for u in fresh}}
+    return has_loop(superior_of, moved) or has_loop(after, moved)
+
+
+async def _apply_and_recompute(repo: RollupRepository, fresh: list) -> None:
+    """Apply the replica and recompute every cell from the facts (exact whatever the moves were)."""
+    await repo.save_users(users, [_user_row(u) for u in fresh])
+    await repo.clear_cells()
+    await repo.recompute(users)
+
+
+async def _apply_moves(repo: RollupRepository, fresh: list, before: dict, moved: list[uuid.UUID]) -> None:
+    """Users without totals in bulk (moving them moves nothing); then each mover with totals, one by
+    one against the replica as it stands: out of the old chain of ancestors, the replica row, into
+    the new chain."""
+    with_totals = await repo.nodes_with_totals(moved)
+    quiet = [_user_row(u) for u in fresh if u.id not in with_totals]
+    if quiet:
+        await repo.save_users(users, quiet)
+    for u in fresh:
+        if u.id in with_totals:
+            out_of = await repo.chain_above(users, _old_superior(before, u.id), stop_at=u.id)
+            await repo.save_user(users, _user_row(u))
+            await repo.shift(u.id, out_of=out_of, into=await repo.chain_above(users, u.superior_id, stop_at=u.id))
+
+
+async def apply_users(session: AsyncSession, items: list[tuple[CloudEvent, UserCreated | UserUpdated]]) -> None:
+    """The user replica, plus: when a user with a non-empty subtree gets a new superior, their
+    subtree's totals (their own cells) move from the old chain of ancestors to the new one.
+
+    Under the exclusive read-model lock, so no opportunity change is being applied against the
+    old chain meanwhile. Users with nothing in their subtree (new users, typically) are upserted
+    in bulk: changing their superior moves no totals. Movers are then shifted one by one, each
+    against the replica as it stands, which keeps every node's cells equal to its subtree's sum.
+    """
+    await hold_read_model_exclusively(session)
+    repo = RollupRepository(session)
+    newest = newest_states(payload.user for _, payload in items)
+    before = await repo.users_before(users, list(newest))
+    fresh = _fresh(newest, before)
+    if not fresh:
+        return
+    await repo.hierarchy_changed()
+    moved = [u.id for u in fresh if _old_superior(before, u.id) != u.superior_id]
+    if moved and await _moves_loop(repo, fresh, moved):
+        # Two people's moves arrived out of order (their events travel on different
+        # partitions) and inverted an ancestry for a moment: A under B while B is still
+        # under A. Shifting totals along a loop cannot stay exact; apply the replica and
+        # recompute every cell (rare, and this transaction holds the lock exclusively).
+        await _apply_and_recompute(repo, fresh)
+        return
+    await _apply_moves(repo, fresh, before, moved)
+
+
+async def apply_stage_model(session: AsyncSession, event: CloudEvent, payload) -> None:
+    """Re-weight open pipeline in every stage whose probability changed: the facts and, exactly,
+    their cells (every open fact in a stage carries that stage's probability)."""
+    repo = RollupRepository(session)
+    current = await repo.stage_model_version()
+    if current is not None and payload.version <= current:
+        return
+    before = await repo.stage_probability_map()
+    for stage in payload.stages:
+        if stage.number > 7:
+            continue
+        if before.get(stage.number) != stage.probability:
+            await repo.reweight_stage(stage.number, stage.probability)
+        await repo.save_stage_probability(stage.number, stage.probability, payload.version)
+
+
+apply_opportunity = batch_handler(apply_opportunities)
+
+# Every per-opportunity event carries the full state after the change: one handler for all.
+HANDLERS = {f"kam.opportunity.{kind}.v1": apply_opportunity for kind in (
+    "created", "stage_changed", "closed", "reopened", "updated", "owner_changed", "confirmation_changed",
+    "assessment_recorded", "tender_updated", "team_changed")}
+HANDLERS["kam.opportunity.stage_model_changed.v1"] = apply_stage_model
+HANDLERS["kam.team.user_created.v1"] = HANDLERS["kam.team.user_updated.v1"] = batch_handler(apply_users)

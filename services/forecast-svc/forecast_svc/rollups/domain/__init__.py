@@ -1,0 +1,1 @@
+"""Pure rules of the roll-ups: cell arithmetic and the figures a manager reads."""

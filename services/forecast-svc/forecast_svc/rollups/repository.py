@@ -1,0 +1,219 @@
+"""All SQL of the roll-up slice: the opportunity facts, the roll-up cells and the replicas they
+are computed with (stage probabilities, the hierarchy's version). The arithmetic is pure and
+lives in domain/cells.py; this module only reads and writes rows."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Table, delete, func, literal, select, text, update
+
+from kam_shared.replicas import upsert_versioned, upsert_versioned_many
+from kam_shared.repository import Repository
+
+from ..categories.models import category_mapping
+from .domain.cells import CELL_KEY, FIGURES, MAX_DEPTH, chain_of
+from .models import hierarchy_version, stage_probabilities
+from .models import opportunity_facts as facts
+from .models import rollup_cells as cells
+
+_BUMP_PARAMS = ("node_id", "month", "currency", "status", "stage", "confirmed", "category_override", "count",
+                "amount_cents", "weighted_cents_x100")
+_BUMP_TYPES = ("uuid", "date", "varchar", "varchar", "int", "bool", "varchar", "bigint", "bigint", "bigint")
+_BUMP_PG = text(f"""
+    INSERT INTO {cells.name} ({", ".join(_BUMP_PARAMS)})
+    SELECT * FROM unnest({", ".join(f"CAST(:{p} AS {t}[])" for p, t in zip(_BUMP_PARAMS, _BUMP_TYPES, strict=True))})
+    ORDER BY {", ".join(str(i + 1) for i in range(len(CELL_KEY)))}
+    ON CONFLICT ({", ".join(CELL_KEY)}) DO UPDATE SET
+    {", ".join(f"{f} = {cells.name}.{f} + excluded.{f}" for f in FIGURES)}""")
+
+_CELL_GROUP = (cells.c.currency, cells.c.status, cells.c.stage, cells.c.confirmed, cells.c.category_override)
+
+
+class RollupRepository(Repository):
+    # ------------------------------------------------------------------ reads of a roll-up
+    async def rollup_context(self, status: Table, service_name: str, users: Table, node: uuid.UUID) -> list:
+        """What every roll-up needs besides the cells, in one read: the stage mapping, `as_of`
+        (the last event applied) and whether the node is known (`known` is None if not)."""
+        as_of_now = (select(status.c.last_event_time).where(status.c.name == service_name).scalar_subquery())
+        known = select(users.c.id).where(users.c.id == node).scalar_subquery()
+        return (await self.session.execute(select(category_mapping.c.stage, category_mapping.c.category,
+                                                  as_of_now.label("as_of"), known.label("known")))).all()
+
+    async def node_cells(self, node: uuid.UUID, start, end) -> list:
+        """Every currency's cells of the node for the months [start, end), summed per key (a few
+        dozen rows): (currency, status, stage, confirmed, override, count, cents, weighted)."""
+        return (await self.session.execute(
+            select(*_CELL_GROUP, func.sum(cells.c.count), func.sum(cells.c.amount_cents),
+                   func.sum(cells.c.weighted_cents_x100))
+            .where(cells.c.node_id == node, cells.c.month >= start, cells.c.month < end)
+            .group_by(*_CELL_GROUP))).all()
+
+    async def user_known(self, users: Table, node: uuid.UUID) -> bool:
+        return await self.session.scalar(select(users.c.id).where(users.c.id == node)) is not None
+
+    async def owned_facts(self, owner_id: uuid.UUID, currency: str, start, end, confirmed_only: bool) -> list:
+        query = select(facts).where(facts.c.owner_id == owner_id, facts.c.currency == currency,
+                                    facts.c.close_date >= start, facts.c.close_date < end)
+        if confirmed_only:
+            query = query.where(facts.c.confirmed.is_(True))
+        return (await self.session.execute(query.order_by(facts.c.close_date, facts.c.id))).mappings().all()
+
+    # ------------------------------------------------------------------ facts and the stage model
+    async def stage_model_and_hierarchy(self) -> tuple[dict[int, int], int | None]:
+        """The stage probabilities and the hierarchy's version in one read."""
+        hierarchy_now = select(hierarchy_version.c.version).where(hierarchy_version.c.id == 1).scalar_subquery()
+        model = (await self.session.execute(select(stage_probabilities.c.stage, stage_probabilities.c.probability,
+                                                   hierarchy_now.label("hierarchy")))).all()
+        return {r.stage: r.probability for r in model}, (model[0].hierarchy if model else None)
+
+    async def facts_for_update(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
+        query = self.for_update(select(facts).where(facts.c.id.in_(ids)))
+        return {r["id"]: dict(r) for r in (await self.session.execute(query)).mappings().all()}
+
+    async def save_facts(self, rows: list[dict]) -> None:
+        await upsert_versioned_many(self.session, facts, rows)
+
+    async def stage_model_version(self) -> int | None:
+        return await self.session.scalar(select(func.max(stage_probabilities.c.version)))
+
+    async def stage_probability_map(self) -> dict[int, int]:
+        return dict((await self.session.execute(
+            select(stage_probabilities.c.stage, stage_probabilities.c.probability))).all())
+
+    async def reweight_stage(self, stage: int, probability: int) -> None:
+        """Every open fact in the stage, and exactly their cells, carry the stage's probability."""
+        await self.session.execute(update(facts).where(facts.c.status == "open", facts.c.stage == stage)
+                                   .values(probability=probability))
+        await self.session.execute(update(cells).where(cells.c.status == "open", cells.c.stage == stage)
+                                   .values(weighted_cents_x100=cells.c.amount_cents * probability))
+
+    async def save_stage_probability(self, stage: int, probability: int, version: int) -> None:
+        await upsert_versioned(self.session, stage_probabilities,
+                               dict(stage=stage, probability=probability, version=version), key="stage")
+
+    # ------------------------------------------------------------------ the user replica and the hierarchy
+    async def users_before(self, users: Table, ids: list[uuid.UUID]) -> dict:
+        return {r.id: r for r in (await self.session.execute(
+            select(users.c.id, users.c.superior_id, users.c.version).where(users.c.id.in_(ids)))).all()}
+
+    async def superior_map(self, users: Table) -> dict[uuid.UUID, uuid.UUID | None]:
+        return dict((await self.session.execute(select(users.c.id, users.c.superior_id))).all())
+
+    async def hierarchy_version(self) -> int | None:
+        return await self.session.scalar(select(hierarchy_version.c.version).where(hierarchy_version.c.id == 1))
+
+    async def hierarchy_changed(self) -> None:
+        await self.session.execute(update(hierarchy_version).where(hierarchy_version.c.id == 1)
+                                   .values(version=hierarchy_version.c.version + 1))
+
+    async def nodes_with_totals(self, nodes: list[uuid.UUID]) -> set[uuid.UUID]:
+        if not nodes:
+            return set()
+        return set((await self.session.scalars(
+            select(cells.c.node_id).distinct().where(cells.c.node_id.in_(nodes)))).all())
+
+    async def save_users(self, users: Table, rows: list[dict]) -> None:
+        await upsert_versioned_many(self.session, users, rows)
+
+    async def save_user(self, users: Table, row: dict) -> None:
+        await upsert_versioned(self.session, users, row)
+
+    async def chains_of(self, users: Table, owners: set[uuid.UUID], cache: ChainCache,
+                        version: int | None = None) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """Each owner's reporting chain, owner first. An owner the replica does not know yet is a
+        chain of one; when their user event arrives, `shift` moves their totals up."""
+        if not owners:
+            return {}
+        superior_of = await cache.superiors(self, users, version)
+        return {owner: chain_of(superior_of, owner) for owner in owners}
+
+    async def chain_above(self, users: Table, superior: uuid.UUID | None, stop_at: uuid.UUID) -> list[uuid.UUID]:
+        """`superior` and everyone above them (stopping before `stop_at`, which would be a cycle)."""
+        chain: list[uuid.UUID] = []
+        node = superior
+        while node is not None and node != stop_at and node not in chain and len(chain) < MAX_DEPTH:
+            chain.append(node)
+            node = await self.session.scalar(select(users.c.superior_id).where(users.c.id == node))
+        return chain
+
+    # ------------------------------------------------------------------ writing cells
+    def _adding(self, stmt):
+        """ON CONFLICT: add the incoming figures to the stored ones."""
+        return stmt.on_conflict_do_update(index_elements=[cells.c[k] for k in CELL_KEY],
+                                          set_={f: cells.c[f] + stmt.excluded[f] for f in FIGURES})
+
+    async def bump(self, deltas: dict[tuple, list[int]]) -> None:
+        if not deltas:
+            return
+        if self.postgres:
+            # One statement over arrays instead of an executemany of thousands of rows (a batch of 500
+            # changes touches ~3,000 cells across the chains). The rows are locked in the key's order
+            # (ORDER BY in the statement), one global order: concurrent transactions cannot deadlock.
+            columns = list(zip(*(key + tuple(d) for key, d in deltas.items()), strict=True))
+            await self.session.execute(_BUMP_PG, dict(zip(_BUMP_PARAMS, (list(c) for c in columns), strict=True)))
+            return
+        rows = [dict(zip(CELL_KEY, key, strict=True), count=d[0], amount_cents=d[1], weighted_cents_x100=d[2])
+                for key, d in deltas.items()]  # SQLite has one writer at a time: no order needed
+        await self.session.execute(self._adding(self.insert(cells)), rows)
+
+    async def shift(self, node: uuid.UUID, out_of: list[uuid.UUID], into: list[uuid.UUID]) -> None:
+        """Move `node`'s totals (its whole subtree's) out of one chain of ancestors and into another."""
+        common = set(out_of) & set(into)  # ancestors on both chains keep the totals: nothing to move
+        for sign, chain in ((-1, out_of), (+1, into)):
+            for ancestor in chain:
+                if ancestor in common:
+                    continue
+                figures = [(cells.c[f] * sign).label(f) for f in FIGURES]
+                source = select(literal(ancestor, cells.c.node_id.type).label("node_id"),
+                                *[cells.c[k] for k in CELL_KEY[1:]], *figures).where(cells.c.node_id == node)
+                await self.session.execute(self._adding(
+                    self.insert(cells).from_select(list(CELL_KEY) + list(FIGURES), source)))
+
+    async def clear_cells(self) -> None:
+        await self.session.execute(delete(cells))
+
+    async def recompute(self, users: Table) -> None:
+        """Every node's cells from the facts and the user replica, in SQL (a rebuild; caller holds the
+        exclusive read-model lock and has emptied the cells)."""
+        month = "date_trunc('month', f.close_date)::date" if self.postgres else "date(f.close_date, 'start of month')"
+        # closure(owner, node): every owner with itself and each of their ancestors; owners the
+        # replica does not know count for themselves only (as the live path does).
+        await self.session.execute(text(f"""
+            WITH RECURSIVE closure(owner, node, depth) AS (
+                SELECT id, id, 0 FROM {users.name}
+                UNION ALL
+                SELECT c.owner, u.superior_id, c.depth + 1 FROM closure c JOIN {users.name} u ON u.id = c.node
+                WHERE u.superior_id IS NOT NULL AND u.superior_id <> c.owner AND c.depth < {MAX_DEPTH}
+            ), owners AS (
+                SELECT DISTINCT owner, node FROM closure
+                UNION
+                SELECT DISTINCT f.owner_id, f.owner_id FROM {facts.name} f
+                WHERE NOT EXISTS (SELECT 1 FROM {users.name} u WHERE u.id = f.owner_id)
+            )
+            INSERT INTO {cells.name} (node_id, month, currency, status, stage, confirmed, category_override,
+                                      count, amount_cents, weighted_cents_x100)
+            SELECT o.node, {month}, f.currency, f.status, f.stage, f.confirmed, COALESCE(f.category_override, ''),
+                   count(*), sum(f.amount_cents), sum(f.amount_cents * f.probability)
+            FROM {facts.name} f JOIN owners o ON o.owner = f.owner_id
+            GROUP BY o.node, {month}, f.currency, f.status, f.stage, f.confirmed, COALESCE(f.category_override, '')
+        """))
+
+
+class ChainCache:
+    """The user replica's superior map, kept in memory while `hierarchy_version` says it is
+    current. The version is read in the caller's transaction, which holds the read-model lock
+    shared, and every replica change bumps it under the exclusive lock: so a hit is never stale."""
+
+    def __init__(self):
+        self.version: int | None = None
+        self.superior_of: dict[uuid.UUID, uuid.UUID | None] = {}
+
+    async def superiors(self, repo: RollupRepository, users: Table,
+                        version: int | None = None) -> dict[uuid.UUID, uuid.UUID | None]:
+        """`version`: the hierarchy version if the caller already read it in this transaction."""
+        if version is None:
+            version = await repo.hierarchy_version()
+        if version is None or version != self.version:
+            self.superior_of = await repo.superior_map(users)
+            self.version = version
+        return self.superior_of
