@@ -6,15 +6,21 @@ from decimal import Decimal
 import pytest
 
 from kam_shared.errors import Conflict, Forbidden, ValidationProblem
-from kam_shared.events.team import (AccountProfile, FiscalCalendarState, IncentiveAccelerator, IncentiveTier,
-                                    TerritoryState, size_band_for)
-from team_svc.domain import paths
-from team_svc.domain.incentives import IncentivePlan, Payout, Terms, statement
-from team_svc.domain.org_units import OrgUnit, ParentFacts
-from team_svc.domain.quotas import ChildTarget, Quota, allocate, split_cents
-from team_svc.domain.ratelimit import SlidingWindowLimiter
-from team_svc.domain.territories import RuleRef, check_no_ambiguity, common_account, make_rule
-from team_svc.domain.users import Placement, check_reporting_line
+from kam_shared.events.team import (
+    AccountProfile,
+    FiscalCalendarState,
+    IncentiveAccelerator,
+    IncentiveTier,
+    TerritoryState,
+    size_band_for,
+)
+from team_svc.auth.domain import SlidingWindowLimiter
+from team_svc.common import paths
+from team_svc.incentives.domain import IncentivePlan, Payout, Terms, statement
+from team_svc.org.domain import OrgUnit, ParentFacts
+from team_svc.quotas.domain import ChildTarget, Quota, allocate, split_cents
+from team_svc.territories.domain import RuleRef, check_no_ambiguity, common_account, make_rule
+from team_svc.users.domain import Placement, check_reporting_line
 
 D = Decimal
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from kam_shared.events import DomainEvent, OpportunityClosed, OpportunityCreated, OpportunityState, utcnow
 from kam_shared.testing import feed
-from team_svc.models import incentive_plans, payout_revisions, payouts
+from team_svc.incentives.models import incentive_plans, payout_revisions, payouts
 
 PERIOD = "FY2029-Q1"
 TERMS = {"base_rate_percent": "3", "cap_amount": "20000",

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from kam_shared.events import DomainEvent, OpportunityClosed, OpportunityCreated, OpportunityState, utcnow
 from kam_shared.testing import feed, service_client
-from team_svc.models import quota_history, quotas
+from team_svc.quotas.models import quota_history, quotas
 
 
 async def sales_org(api):

@@ -5,7 +5,7 @@ The rule set is global; every test uses its own region / industry labels so test
 import uuid
 
 from kam_shared.events.team import AccountProfile, TerritoryRuleBook, TerritoryState
-from team_svc.models import territories, territory_rules
+from team_svc.territories.models import territories, territory_rules
 
 
 def label(prefix):

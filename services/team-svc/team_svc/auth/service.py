@@ -1,0 +1,111 @@
+"""Sign-in: rate limits, password check, tokens from the key ring; the bootstrap admin."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from kam_shared.app import Runtime
+from kam_shared.domain_errors import Conflict, TooManyRequests, Unauthorized
+from kam_shared.events import utcnow
+
+from ..users.models import users
+from ..users.service import register_user
+from . import passwords
+from .domain import SlidingWindowLimiter
+from .keyring import KeyRing
+
+log = logging.getLogger("team_svc")
+
+
+@dataclass
+class LoginLimits:
+    """Failed sign-ins per account (an email, known or not) and all attempts per client address."""
+    account: SlidingWindowLimiter
+    address: SlidingWindowLimiter
+
+    @classmethod
+    def from_settings(cls, settings) -> "LoginLimits":
+        return cls(SlidingWindowLimiter(settings.kam_login_account_max_failures, settings.kam_login_account_window_s),
+                   SlidingWindowLimiter(settings.kam_login_address_max_attempts, settings.kam_login_address_window_s))
+
+
+def login_limits(runtime: Runtime) -> LoginLimits:
+    found = runtime.extras.get("login_limits")
+    if found is None:
+        found = runtime.extras["login_limits"] = LoginLimits.from_settings(runtime.settings)
+    return found
+
+
+def key_ring(runtime: Runtime) -> KeyRing:
+    return runtime.extras["key_ring"]
+
+
+def _too_many(detail: str, seconds: int) -> TooManyRequests:
+    return TooManyRequests(f"{detail}; try again in {seconds} s", retry_after=seconds,
+                           headers={"Retry-After": str(seconds)})
+
+
+async def issue_token(runtime: Runtime, email: str, password: str, client_address: str) -> tuple[str, int]:
+    limits = login_limits(runtime)
+    email = email.strip().lower()
+    wait = limits.address.retry_after(client_address)
+    if wait:
+        raise _too_many("too many sign-in attempts from this address", wait)
+    wait = limits.account.retry_after(email)
+    if wait:
+        raise _too_many("too many failed sign-ins for this account", wait)
+    # Both counted before the (slow) check, so parallel guesses cannot slip past the limit;
+    # a successful sign-in clears the account's count again.
+    limits.address.hit(client_address)
+    limits.account.hit(email)
+    async with runtime.db.session() as session:
+        row = (await session.execute(select(users.c.id, users.c.email, users.c.role, users.c.active,
+                                            users.c.password_hash).where(users.c.email == email))).mappings().first()
+    stored = row["password_hash"] if row else await passwords.dummy_hash(runtime)
+    ok = await passwords.verify(runtime, stored, password) and row is not None and row["active"]
+    if not ok:
+        raise Unauthorized("wrong email or password", headers={"WWW-Authenticate": "Bearer"})
+    limits.account.reset(email)
+    if passwords.needs_rehash(runtime, stored):
+        await _rehash(runtime, row["id"], password)
+    ring = key_ring(runtime)
+    key, activated_at = await ring.signer()
+    rotate_after = runtime.settings.kam_jwt_rotate_after_s
+    if rotate_after and (utcnow() - activated_at).total_seconds() > rotate_after:
+        async with runtime.uow() as uow:
+            await ring.rotate(uow)
+        key, _ = await ring.signer()
+    lifetime = runtime.settings.kam_token_lifetime_s
+    token = key.issue(user_id=row["id"], email=row["email"], role=row["role"],
+                      issuer=runtime.settings.kam_jwt_issuer, audience=runtime.settings.kam_jwt_audience,
+                      lifetime_s=lifetime)
+    return token, lifetime
+
+
+async def _rehash(runtime: Runtime, user_id, password: str) -> None:
+    """The cost settings went up since this hash was made: store a stronger one (no event: the
+    hash never leaves team-svc)."""
+    new_hash = await passwords.hash_password(runtime, password)
+    async with runtime.db.session() as session, session.begin():
+        await session.execute(update(users).where(users.c.id == user_id).values(password_hash=new_hash))
+
+
+async def ensure_bootstrap_admin(runtime: Runtime) -> None:
+    settings = runtime.settings
+    if not (settings.kam_bootstrap_admin_email and settings.kam_bootstrap_admin_password):
+        return
+    async with runtime.db.session() as session:
+        exists = await session.scalar(select(users.c.id).where(
+            users.c.email == settings.kam_bootstrap_admin_email.lower()))
+    if exists:
+        return
+    try:
+        async with runtime.uow() as uow:
+            await register_user(uow, None, email=settings.kam_bootstrap_admin_email, name="Administrator",
+                                role="admin", superior_id=None, password=settings.kam_bootstrap_admin_password)
+    except (Conflict, IntegrityError):
+        return  # another replica starting at the same moment created it
+    log.info("bootstrap admin %s created", settings.kam_bootstrap_admin_email)
