@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from kam_shared.auth import Principal
 from kam_shared.domain_errors import Forbidden, NotFound, ValidationProblem
 from kam_shared.events import DomainEvent, utcnow
+from kam_shared.repository import for_update, is_postgres
 
 from ..org.models import org_units
 from ..users.models import users
@@ -29,14 +30,14 @@ TREE_LOCKS = {"users": 0x6B616D01, "org_units": 0x6B616D02}
 
 async def lock_tree(session: AsyncSession, tree: str) -> None:
     """Serialise placements and moves in one tree (PostgreSQL; SQLite has one writer anyway)."""
-    if session.bind.dialect.name == "postgresql":
+    if is_postgres(session):
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TREE_LOCKS[tree]})
 
 
 async def user_row(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False):
     query = select(users).where(users.c.id == user_id)
-    if lock and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
+    if lock:
+        query = for_update(query, session)
     row = (await session.execute(query)).mappings().first()
     if row is None:
         raise NotFound(f"user {user_id} not found")

@@ -9,13 +9,14 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.app import UnitOfWork, check_if_match
+from kam_shared.app import UnitOfWork
 from kam_shared.auth import Principal
 from kam_shared.domain_errors import Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from kam_shared.events import utcnow
 from kam_shared.events.team import IncentiveAccelerator, IncentiveTier, PayoutLine
+from kam_shared.http import check_if_match
 from kam_shared.money import from_cents, to_cents, validate_currency
-from kam_shared.pagination import decode_cursor, encode_cursor
+from kam_shared.repository import Repository, for_update
 
 from ..common.hierarchy import active_user, can_see_user, is_above, visible_user_ids
 from ..quotas.attainment import pipeline_by_currency, user_scope, won_by_currency
@@ -66,8 +67,8 @@ def _plan_from_row(row, participant_ids: list[uuid.UUID]) -> IncentivePlan:
 
 async def _load_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID, *, lock: bool = False):
     query = select(incentive_plans).where(incentive_plans.c.id == plan_id)
-    if lock and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
+    if lock:
+        query = for_update(query, session)
     row = (await session.execute(query)).mappings().first()
     participants = await _participants(session, plan_id) if row is not None else []
     if row is None or not await _plan_visible(session, principal, participants):
@@ -283,19 +284,17 @@ async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UU
 
 async def list_plans(session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None,
                      status: str | None) -> dict:
-    after = decode_cursor(cursor, uuid.UUID)
-    query = select(incentive_plans).order_by(incentive_plans.c.id).limit(limit + 1)
-    if after:
-        query = query.where(incentive_plans.c.id > after)
+    query = select(incentive_plans)
     if status:
         query = query.where(incentive_plans.c.status == status)
     visible = await visible_user_ids(session, principal)
     if visible is not None:
         query = query.where(incentive_plans.c.id.in_(select(incentive_plan_participants.c.plan_id).where(
             incentive_plan_participants.c.user_id.in_(visible))))
-    rows = (await session.execute(query)).mappings().all()
-    items = [_present_plan(r, _plan_from_row(r, await _participants(session, r["id"]))) for r in rows[:limit]]
-    return {"items": items, "next_cursor": encode_cursor(str(items[-1]["id"])) if len(rows) > limit else None}
+    rows, next_cursor = await Repository(session).paginate(query, keys=[incentive_plans.c.id], limit=limit,
+                                                           cursor=cursor)
+    items = [_present_plan(r, _plan_from_row(r, await _participants(session, r["id"]))) for r in rows]
+    return {"items": items, "next_cursor": next_cursor}
 
 
 # ----------------------------------------------------------------------------------- payouts
@@ -367,8 +366,7 @@ async def calculate_payouts(uow: UnitOfWork, principal: Principal, plan_id: uuid
         result = statement(plan.terms, quota, from_cents(won))
         query = select(payouts).where(payouts.c.plan_id == plan.id, payouts.c.user_id == user_id,
                                       payouts.c.period == period.label)
-        if session.bind.dialect.name == "postgresql":
-            query = query.with_for_update()
+        query = for_update(query, session)
         existing = (await session.execute(query)).mappings().first()
         if existing is None:
             payout = Payout.calculate(plan_id=plan.id, user_id=user_id, period=period.label, currency=plan.currency,
@@ -387,8 +385,8 @@ async def calculate_payouts(uow: UnitOfWork, principal: Principal, plan_id: uuid
 
 async def _load_payout(session: AsyncSession, principal: Principal, payout_id: uuid.UUID, *, lock: bool = False):
     query = select(payouts).where(payouts.c.id == payout_id)
-    if lock and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
+    if lock:
+        query = for_update(query, session)
     row = (await session.execute(query)).mappings().first()
     if row is None or not await can_see_user(session, principal, row["user_id"]):
         raise NotFound(f"payout {payout_id} not found")
@@ -418,19 +416,16 @@ async def get_payout(session: AsyncSession, principal: Principal, payout_id: uui
 
 async def list_payouts(session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None,
                        **filters) -> dict:
-    after = decode_cursor(cursor, uuid.UUID)
-    query = select(payouts).order_by(payouts.c.id).limit(limit + 1)
-    if after:
-        query = query.where(payouts.c.id > after)
+    query = select(payouts)
     for column, value in filters.items():
         if value is not None:
             query = query.where(payouts.c[column] == value)
     visible = await visible_user_ids(session, principal)
     if visible is not None:
         query = query.where(payouts.c.user_id.in_(visible))
-    rows = (await session.execute(query)).mappings().all()
-    items = [_present_payout(r) for r in rows[:limit]]
-    return {"items": items, "next_cursor": encode_cursor(str(items[-1]["id"])) if len(rows) > limit else None}
+    items, next_cursor = await Repository(session).paginate(query, keys=[payouts.c.id], limit=limit, cursor=cursor,
+                                                            present=_present_payout)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 async def change_payout(uow: UnitOfWork, principal: Principal, payout_id: uuid.UUID, action: str, *,

@@ -7,11 +7,12 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from kam_shared.app import UnitOfWork, check_if_match
+from kam_shared.app import UnitOfWork
 from kam_shared.auth import Principal
 from kam_shared.domain_errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from kam_shared.events import utcnow
-from kam_shared.pagination import decode_cursor, encode_cursor
+from kam_shared.http import check_if_match
+from kam_shared.repository import Repository, for_update
 
 from ..common import paths
 from ..common.hierarchy import active_user, company_of_unit, in_subtree, lock_tree, log_changes, move_subtree
@@ -31,8 +32,8 @@ def _require_admin(principal: Principal) -> None:
 
 async def _unit_row(session: AsyncSession, unit_id: uuid.UUID, *, lock: bool = False):
     query = select(org_units).where(org_units.c.id == unit_id)
-    if lock and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
+    if lock:
+        query = for_update(query, session)
     row = (await session.execute(query)).mappings().first()
     if row is None:
         raise NotFound(f"org unit {unit_id} not found")
@@ -188,19 +189,15 @@ async def get_org_unit(session: AsyncSession, unit_id: uuid.UUID) -> dict:
 
 async def list_org_units(session: AsyncSession, *, limit: int, cursor: str | None, parent_id: uuid.UUID | None,
                          company_id: uuid.UUID | None, active: bool | None) -> dict:
-    after = decode_cursor(cursor, uuid.UUID)
-    query = select(*UNIT_COLUMNS).order_by(org_units.c.id).limit(limit + 1)
-    if after:
-        query = query.where(org_units.c.id > after)
+    query = select(*UNIT_COLUMNS)
     if parent_id is not None:
         query = query.where(org_units.c.parent_id == parent_id)
     if company_id is not None:
         query = query.where(org_units.c.company_id == company_id)
     if active is not None:
         query = query.where(org_units.c.active.is_(active))
-    rows = (await session.execute(query)).mappings().all()
-    items = [dict(r) for r in rows[:limit]]
-    return {"items": items, "next_cursor": encode_cursor(str(items[-1]["id"])) if len(rows) > limit else None}
+    items, next_cursor = await Repository(session).paginate(query, keys=[org_units.c.id], limit=limit, cursor=cursor)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 async def org_tree(session: AsyncSession, *, root_id: uuid.UUID | None, include_users: bool,

@@ -7,13 +7,14 @@ from decimal import Decimal
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.app import UnitOfWork, check_if_match
+from kam_shared.app import UnitOfWork
 from kam_shared.auth import Principal
 from kam_shared.domain_errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from kam_shared.events import DomainEvent, FieldChange, utcnow
 from kam_shared.events.team import FiscalCalendarChanged, FiscalCalendarState, QuotaChild
+from kam_shared.http import check_if_match
 from kam_shared.money import from_cents, to_cents, validate_currency
-from kam_shared.pagination import decode_cursor, encode_cursor
+from kam_shared.repository import Repository, for_update
 
 from ..common.hierarchy import active_user, can_see_user, is_above, visible_user_ids
 from ..org.models import org_units
@@ -138,8 +139,8 @@ async def _may_decide(session: AsyncSession, principal: Principal, q: Quota) -> 
 
 async def _load(session: AsyncSession, principal: Principal, quota_id: uuid.UUID, *, lock: bool = False):
     query = select(quotas).where(quotas.c.id == quota_id)
-    if lock and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update()
+    if lock:
+        query = for_update(query, session)
     row = (await session.execute(query)).mappings().first()
     if row is None or not await _visible(session, principal, row):
         raise NotFound(f"quota {quota_id} not found")
@@ -367,19 +368,16 @@ async def get_quota(session: AsyncSession, principal: Principal, quota_id: uuid.
 
 async def list_quotas(session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None,
                       **filters) -> dict:
-    after = decode_cursor(cursor, uuid.UUID)
-    query = select(quotas).order_by(quotas.c.id).limit(limit + 1)
-    if after:
-        query = query.where(quotas.c.id > after)
+    query = select(quotas)
     for column, value in filters.items():
         if value is not None:
             query = query.where(quotas.c[column] == value)
     visible = await visible_user_ids(session, principal)
     if visible is not None:
         query = query.where(quotas.c.responsible_user_id.in_(visible))
-    rows = (await session.execute(query)).mappings().all()
-    items = [_present(r) for r in rows[:limit]]
-    return {"items": items, "next_cursor": encode_cursor(str(items[-1]["id"])) if len(rows) > limit else None}
+    items, next_cursor = await Repository(session).paginate(query, keys=[quotas.c.id], limit=limit, cursor=cursor,
+                                                            present=_present)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 async def history(session: AsyncSession, principal: Principal, quota_id: uuid.UUID) -> list[dict]:

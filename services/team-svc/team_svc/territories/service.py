@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.app import Runtime, UnitOfWork, check_if_match
+from kam_shared.app import Runtime, UnitOfWork
 from kam_shared.auth import Principal
 from kam_shared.domain_errors import Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from kam_shared.events import utcnow
 from kam_shared.events.team import AccountProfile, TerritoryRuleBook, TerritoryRuleState, TerritoryState
-from kam_shared.pagination import decode_cursor, encode_cursor
+from kam_shared.http import check_if_match
+from kam_shared.repository import Repository
 
 from ..common import paths
 from ..common.hierarchy import Reader, active_user, in_subtree, move_subtree
@@ -249,20 +250,16 @@ async def get_territory(session: AsyncSession, territory_id: uuid.UUID) -> dict:
 
 async def list_territories(session: AsyncSession, *, limit: int, cursor: str | None, active: bool | None,
                            parent_id: uuid.UUID | None, owner_id: uuid.UUID | None) -> dict:
-    after = decode_cursor(cursor, uuid.UUID)
-    query = select(territories).order_by(territories.c.id).limit(limit + 1)
-    if after:
-        query = query.where(territories.c.id > after)
+    query = select(territories)
     for column, value in (("parent_id", parent_id), ("owner_id", owner_id)):
         if value is not None:
             query = query.where(territories.c[column] == value)
     if active is not None:
         query = query.where(territories.c.active.is_(active))
-    rows = (await session.execute(query)).mappings().all()
-    page = rows[:limit]
+    page, next_cursor = await Repository(session).paginate(query, keys=[territories.c.id], limit=limit, cursor=cursor)
     rules = await _rules_by_territory(session, [r["id"] for r in page])
     items = [_present(r, rules.get(r["id"], [])) for r in page]
-    return {"items": items, "next_cursor": encode_cursor(str(items[-1]["id"])) if len(rows) > limit else None}
+    return {"items": items, "next_cursor": next_cursor}
 
 
 # ------------------------------------------------------------------------------- matching

@@ -6,11 +6,12 @@ import uuid
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.app import UnitOfWork, check_if_match
+from kam_shared.app import UnitOfWork
 from kam_shared.auth import Principal
 from kam_shared.domain_errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from kam_shared.events import utcnow
-from kam_shared.pagination import decode_cursor, encode_cursor
+from kam_shared.http import check_if_match
+from kam_shared.repository import Repository
 
 from ..auth import passwords
 from ..common import paths
@@ -172,17 +173,14 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> dict:
 
 async def list_users(session: AsyncSession, *, limit: int, cursor: str | None, org_unit_id: uuid.UUID | None,
                      active: bool | None) -> dict:
-    after = decode_cursor(cursor, uuid.UUID)
-    query = select(*PUBLIC_COLUMNS).order_by(users.c.id).limit(limit + 1)
-    if after:
-        query = query.where(users.c.id > after)
+    query = select(*PUBLIC_COLUMNS)
     if org_unit_id is not None:
         query = query.where(users.c.org_unit_id == org_unit_id)
     if active is not None:
         query = query.where(users.c.active.is_(active))
-    rows = (await session.execute(query)).mappings().all()
-    items = [present(r) for r in rows[:limit]]
-    return {"items": items, "next_cursor": encode_cursor(str(items[-1]["id"])) if len(rows) > limit else None}
+    items, next_cursor = await Repository(session).paginate(query, keys=[users.c.id], limit=limit, cursor=cursor,
+                                                            present=present)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 async def subtree(db: Reader, user_id: uuid.UUID, *, include_inactive: bool, max_depth: int | None) -> dict:
