@@ -86,6 +86,15 @@ def change(user: User, *, name: str | None = None, role: str | None = None,
     appearing in it would make a cycle. `active_direct_reports` is how many active people report
     to the user: deactivating someone who still leads people would orphan their team.
     """
+    changes = {**_identity_changes(user, name, role),
+               **_placement_changes(user, superior_id, org_unit_id, title, chain_of_new_superior),
+               **_active_change(user, active, active_direct_reports)}
+    if changes:
+        _record(user, changes)
+    return changes
+
+
+def _identity_changes(user: User, name: str | None, role: str | None) -> dict[str, tuple]:
     changes: dict[str, tuple] = {}
     if name is not None and name.strip() != user.name:
         if not name.strip():
@@ -95,6 +104,12 @@ def change(user: User, *, name: str | None = None, role: str | None = None,
         if role not in ROLES:
             raise ValidationProblem(f"role must be one of {', '.join(ROLES)}", field="role")
         changes["role"] = (user.role, role)
+    return changes
+
+
+def _placement_changes(user: User, superior_id: object, org_unit_id: object, title: object,
+                       chain_of_new_superior: list[uuid.UUID]) -> dict[str, tuple]:
+    changes: dict[str, tuple] = {}
     if superior_id is not ... and superior_id != user.superior_id:
         if superior_id == user.id or user.id in chain_of_new_superior:
             raise Conflict("that superior reports to this user: the hierarchy would have a cycle",
@@ -104,16 +119,22 @@ def change(user: User, *, name: str | None = None, role: str | None = None,
         changes["org_unit_id"] = (user.org_unit_id, org_unit_id)
     if title is not ... and _clean_title(title) != user.title:
         changes["title"] = (user.title, _clean_title(title))
-    if active is not None and active != user.active:
-        if not active and active_direct_reports:
-            raise Conflict(f"{active_direct_reports} active people still report to this user; "
-                           "move them to another superior first", field="active")
-        changes["active"] = (user.active, active)
-    if not changes:
+    return changes
+
+
+def _active_change(user: User, active: bool | None, active_direct_reports: int) -> dict[str, tuple]:
+    if active is None or active == user.active:
         return {}
+    if not active and active_direct_reports:
+        raise Conflict(f"{active_direct_reports} active people still report to this user; "
+                       "move them to another superior first", field="active")
+    return {"active": (user.active, active)}
+
+
+def _record(user: User, changes: dict[str, tuple]) -> None:
+    """Applies the changes, bumps the version and records `user_updated`."""
     for fieldname, (_, after) in changes.items():
         setattr(user, fieldname, after)
     user.version += 1
     user.events.append(DomainEvent("kam.team.user_updated.v1", user.id, user.version, UserUpdated(
         user=user.state(), changes={k: FieldChange(before=b, after=a) for k, (b, a) in changes.items()})))
-    return changes
