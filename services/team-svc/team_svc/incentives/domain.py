@@ -117,7 +117,7 @@ def statement(terms: Terms, quota: Decimal, attained: Decimal) -> Statement:
     reached = attained * HUNDRED / quota  # attainment in percent, unrounded
     points = [p for p in terms.breakpoints() if p < reached] + [reached]
     lines: list[PayoutLine] = []
-    for start, end in zip(points, points[1:]):
+    for start, end in zip(points, points[1:], strict=False):
         tier_no, rate = terms._tier_at(start)
         acc_no, multiplier = terms._accelerator_at(start)
         revenue = quota * (end - start) / HUNDRED

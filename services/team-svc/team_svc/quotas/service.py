@@ -289,7 +289,7 @@ async def allocate(uow: UnitOfWork, principal: Principal, quota_id: uuid.UUID, *
     period = parse_period(await calendar(session), parent.period)
     published: list[DomainEvent] = []
     split_children: list[QuotaChild] = []
-    for child, amount, weight in zip(targets, allocation.amounts, allocation.weights):
+    for child, amount, weight in zip(targets, allocation.amounts, allocation.weights, strict=True):
         responsible = await _responsible(session, child.owner_kind, child.owner_id)
         await _may_set(session, principal, responsible)
         existing = (await session.execute(select(quotas).where(
