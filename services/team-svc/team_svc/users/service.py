@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.app import UnitOfWork
@@ -11,7 +10,6 @@ from kam_shared.auth import Principal
 from kam_shared.domain_errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from kam_shared.events import utcnow
 from kam_shared.http import check_if_match
-from kam_shared.repository import Repository
 
 from ..auth import passwords
 from ..common import paths
@@ -25,22 +23,13 @@ from ..common.hierarchy import (
     user_path,
     user_row,
 )
-from ..org.models import org_units
-from ..territories.models import territories
 from .domain import Placement, User, change, check_reporting_line
 from .models import users
-
-PUBLIC_COLUMNS = [users.c.id, users.c.email, users.c.name, users.c.role, users.c.superior_id, users.c.active,
-                  users.c.version, users.c.org_unit_id, users.c.title, users.c.created_at, users.c.updated_at]
-
-
-def present(row) -> dict:
-    return {c.name: row[c.name] for c in PUBLIC_COLUMNS}
+from .repository import Users, present
 
 
 async def _placement(session: AsyncSession, user_id: uuid.UUID, field: str) -> tuple[Placement, str]:
-    row = (await session.execute(select(users.c.id, users.c.active, users.c.org_unit_id, users.c.path)
-                                 .where(users.c.id == user_id))).mappings().first()
+    row = await Users(session).placement_row(user_id)
     if row is None:
         raise ValidationProblem(f"superior {user_id} does not exist", field=field)
     return Placement(row["id"], await company_of_unit(session, row["org_unit_id"]), row["active"]), row["path"]
@@ -49,8 +38,7 @@ async def _placement(session: AsyncSession, user_id: uuid.UUID, field: str) -> t
 async def _unit_company(session: AsyncSession, unit_id: uuid.UUID | None) -> uuid.UUID | None:
     if unit_id is None:
         return None
-    unit = (await session.execute(select(org_units.c.company_id, org_units.c.active)
-                                  .where(org_units.c.id == unit_id))).first()
+    unit = await Users(session).unit_company_and_active(unit_id)
     if unit is None:
         raise ValidationProblem(f"org unit {unit_id} does not exist", field="org_unit_id")
     if not unit.active:
@@ -78,12 +66,12 @@ async def register_user(uow: UnitOfWork, principal: Principal | None, *, email: 
         placement, superior_path = await _placement(session, superior_id, "superior_id")
         check_reporting_line(company, placement)
     normalised = email.strip().lower()
-    if await session.scalar(select(users.c.id).where(users.c.email == normalised)):
+    if await Users(session).id_by_email(normalised):
         raise Conflict(f"a user with email {normalised} already exists", field="email")
     user = User.register(email=email, name=name, role=role, superior_id=superior_id, org_unit_id=org_unit_id,
                          title=title, password_hash=await passwords.hash_password(uow.runtime, password))
     now = utcnow()
-    await session.execute(insert(users).values(
+    await Users(session).add(dict(
         id=user.id, email=user.email, name=user.name, role=user.role, superior_id=user.superior_id,
         password_hash=user.password_hash, active=user.active, version=user.version, org_unit_id=user.org_unit_id,
         title=user.title, path=paths.path_of(user.id, superior_path), created_at=now, updated_at=now))
@@ -125,25 +113,21 @@ async def update_user(uow: UnitOfWork, principal: Principal, user_id: uuid.UUID,
             if user.id not in chain:
                 check_reporting_line(company, placement)
         if unit_changes and company is not None:
-            crossing = await session.scalar(
-                select(func.count()).select_from(users.join(org_units, users.c.org_unit_id == org_units.c.id))
-                .where(users.c.superior_id == user.id, users.c.active.is_(True), org_units.c.company_id != company))
+            crossing = await Users(session).reports_in_other_company(user.id, company)
             if crossing:
                 raise ValidationProblem(f"{crossing} people reporting to this user belong to another company than "
                                         f"org unit {unit_id}", field="org_unit_id")
     active_reports = 0
     if fields.get("active") is False and user.active:
-        active_reports = await session.scalar(select(func.count()).select_from(users).where(
-            users.c.superior_id == user.id, users.c.active.is_(True)))
+        active_reports = await Users(session).active_direct_reports(user.id)
         await _check_nothing_left_behind(session, user.id)
     changes = change(user, chain_of_new_superior=chain, active_direct_reports=active_reports, **fields)
     if changes:
         if "superior_id" in changes:
             await move_subtree(session, users, row["path"], paths.path_of(user.id, superior_path))
-        result = await session.execute(users.update().where(users.c.id == user.id, users.c.version == row["version"])
-                                       .values({**{k: getattr(user, k) for k in changes}, "version": user.version,
-                                                "updated_at": utcnow()}))
-        if result.rowcount != 1:
+        saved = await Users(session).save(user.id, row["version"], {
+            **{k: getattr(user, k) for k in changes}, "version": user.version, "updated_at": utcnow()})
+        if not saved:
             raise PreconditionFailed("user changed concurrently; reload and retry")
         await log_changes(session, "user", user.events, principal.user_id)
         uow.publish(*user.events)
@@ -152,20 +136,18 @@ async def update_user(uow: UnitOfWork, principal: Principal, user_id: uuid.UUID,
 
 async def _check_nothing_left_behind(session: AsyncSession, user_id: uuid.UUID) -> None:
     """A deactivated user keeps their history, but must not keep live responsibilities."""
-    owned = (await session.scalars(select(territories.c.name).where(
-        territories.c.owner_id == user_id, territories.c.active.is_(True)))).all()
+    owned = await Users(session).active_territories_owned(user_id)
     if owned:
         raise Conflict(f"the user owns active territories ({', '.join(owned[:5])}); give them another owner first",
                        field="active")
-    managed = (await session.scalars(select(org_units.c.name).where(
-        org_units.c.manager_id == user_id, org_units.c.active.is_(True)))).all()
+    managed = await Users(session).active_units_managed(user_id)
     if managed:
         raise Conflict(f"the user manages active org units ({', '.join(managed[:5])}); appoint another manager "
                        "first", field="active")
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> dict:
-    row = (await session.execute(select(*PUBLIC_COLUMNS).where(users.c.id == user_id))).mappings().first()
+    row = await Users(session).public_row(user_id)
     if row is None:
         raise NotFound(f"user {user_id} not found")
     return present(row)
@@ -173,31 +155,16 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> dict:
 
 async def list_users(session: AsyncSession, *, limit: int, cursor: str | None, org_unit_id: uuid.UUID | None,
                      active: bool | None) -> dict:
-    query = select(*PUBLIC_COLUMNS)
-    if org_unit_id is not None:
-        query = query.where(users.c.org_unit_id == org_unit_id)
-    if active is not None:
-        query = query.where(users.c.active.is_(active))
-    items, next_cursor = await Repository(session).paginate(query, keys=[users.c.id], limit=limit, cursor=cursor,
-                                                            present=present)
+    items, next_cursor = await Users(session).page(limit=limit, cursor=cursor, org_unit_id=org_unit_id,
+                                                   active=active)
     return {"items": items, "next_cursor": next_cursor}
 
 
 async def subtree(db: Reader, user_id: uuid.UUID, *, include_inactive: bool, max_depth: int | None) -> dict:
     """The user and everyone below them, in tree order (each manager before their team).
 
-    One statement: the root's path (a scalar subquery) bounds an index range scan, so the
-    answer costs one round trip whatever the size of the organisation."""
-    root_path = select(users.c.path).where(users.c.id == user_id).scalar_subquery()
-    # [path, path[:-1] + '0'): '0' is the character right after '/' (see domain/paths.py)
-    upper = func.substr(root_path, 1, func.length(root_path) - 1).concat("0")
-    query = (select(*PUBLIC_COLUMNS, users.c.path).where(users.c.path >= root_path, users.c.path < upper)
-             .order_by(users.c.path))
-    if not include_inactive:
-        query = query.where((users.c.active.is_(True)) | (users.c.id == user_id))
-    if max_depth is not None:
-        query = query.where(func.length(users.c.path) <= func.length(root_path) + 33 * max_depth)
-    rows = (await db.execute(query)).mappings().all()
+    One statement, one round trip (see Users.subtree_rows)."""
+    rows = await Users(db).subtree_rows(user_id, include_inactive=include_inactive, max_depth=max_depth)
     if not rows:
         raise NotFound(f"user {user_id} not found")
     root_depth = paths.depth(rows[0]["path"])  # the root has the smallest path of its subtree
@@ -211,8 +178,7 @@ async def chain(db: Reader, user_id: uuid.UUID) -> dict:
     if path is None:
         raise NotFound(f"user {user_id} not found")
     above = list(reversed(paths.ancestors(path)))
-    rows = {r["id"]: r for r in (await db.execute(select(*PUBLIC_COLUMNS).where(users.c.id.in_(above))))
-            .mappings().all()} if above else {}
+    rows = await Users(db).public_rows_by_id(above)
     return {"user_id": user_id, "chain": [{**present(rows[i]), "level": n + 1} for n, i in enumerate(above)]}
 
 
