@@ -19,7 +19,6 @@ from collections import OrderedDict
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kam_shared.app import Runtime, UnitOfWork
@@ -27,7 +26,7 @@ from kam_shared.auth import Principal, SigningKey, TokenVerifier
 from kam_shared.events import DomainEvent, utcnow
 from kam_shared.events.team import SigningKeyRotated
 
-from .models import signing_keys
+from .repository import SigningKeys
 
 log = logging.getLogger("team_svc.keys")
 KEY_RING_SUBJECT = "signing-keys"
@@ -51,7 +50,7 @@ class KeyRing:
     async def install(self, key: SigningKey, source: str) -> bool:
         """Make `key` the signer unless the ring already knows it. Returns whether it was added."""
         async with self.runtime.db.session() as session:
-            if await session.scalar(select(signing_keys.c.kid).where(signing_keys.c.kid == key.kid)):
+            if await SigningKeys(session).known(key.kid):
                 return False
         try:
             async with self.runtime.uow() as uow:
@@ -66,22 +65,17 @@ class KeyRing:
         return await self._activate(uow, key, "rotation")
 
     async def _activate(self, uow: UnitOfWork, key: SigningKey, source: str) -> dict:
-        session = uow.session
+        repo = SigningKeys(uow.session)
         now = utcnow()
-        previous = (await session.execute(
-            select(signing_keys.c.kid).where(signing_keys.c.superseded_at.is_(None))
-            .order_by(signing_keys.c.activated_at.desc()))).scalars().all()
+        previous = await repo.signing_kids()
         valid_until = now + self._retention
         if previous:
-            await session.execute(update(signing_keys).where(signing_keys.c.kid.in_(previous))
-                                  .values(superseded_at=now, valid_until=valid_until))
+            await repo.supersede(previous, now, valid_until)
         # Keys whose last token has expired can never sign again: drop their private half.
-        await session.execute(update(signing_keys).where(signing_keys.c.valid_until < now,
-                                                         signing_keys.c.private_pem.is_not(None))
-                              .values(private_pem=None))
-        await session.execute(insert(signing_keys).values(
-            kid=key.kid, private_pem=private_pem(key), public_jwk=key.jwk(), source=source, activated_at=now))
-        count = await session.scalar(select(func.count()).select_from(signing_keys))
+        await repo.erase_expired_private_keys(now)
+        await repo.add(dict(kid=key.kid, private_pem=private_pem(key), public_jwk=key.jwk(), source=source,
+                            activated_at=now))
+        count = await repo.count()
         uow.publish(DomainEvent("kam.team.signing_key_rotated.v1", KEY_RING_SUBJECT, count, SigningKeyRotated(
             kid=key.kid, previous_kid=previous[0] if previous else None,
             previous_valid_until=valid_until if previous else None, version=count)))
@@ -92,10 +86,7 @@ class KeyRing:
     async def signer(self) -> tuple[SigningKey, dt.datetime]:
         """The newest key and when it became the signer."""
         async with self.runtime.db.session() as session:
-            row = (await session.execute(
-                select(signing_keys.c.kid, signing_keys.c.private_pem, signing_keys.c.activated_at)
-                .where(signing_keys.c.superseded_at.is_(None), signing_keys.c.private_pem.is_not(None))
-                .order_by(signing_keys.c.activated_at.desc()).limit(1))).first()
+            row = await SigningKeys(session).newest_signer()
         if row is None:
             raise RuntimeError("no signing key installed")
         key = self._parsed.get(row.kid)
@@ -108,18 +99,13 @@ class KeyRing:
         """The JWKS keys: the signer and every superseded key whose tokens may still be valid."""
         now = utcnow()
         async with self.runtime.db.session() as session:
-            rows = (await session.execute(
-                select(signing_keys.c.public_jwk)
-                .where((signing_keys.c.superseded_at.is_(None)) | (signing_keys.c.valid_until > now))
-                .order_by(signing_keys.c.activated_at.desc()))).scalars().all()
+            rows = await SigningKeys(session).published_jwks(now)
         return [dict(r) for r in rows]
 
     async def listing(self) -> list[dict]:
         now = utcnow()
         async with self.runtime.db.session() as session:
-            rows = (await session.execute(select(
-                signing_keys.c.kid, signing_keys.c.source, signing_keys.c.activated_at, signing_keys.c.superseded_at,
-                signing_keys.c.valid_until).order_by(signing_keys.c.activated_at.desc()))).mappings().all()
+            rows = await SigningKeys(session).listing()
         out = []
         for index, r in enumerate(rows):
             status = ("signing" if r["superseded_at"] is None and index == 0 else

@@ -4,18 +4,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from kam_shared.app import Runtime
 from kam_shared.domain_errors import Conflict, TooManyRequests, Unauthorized
 from kam_shared.events import utcnow
 
-from ..users.models import users
 from ..users.service import register_user
 from . import passwords
 from .domain import SlidingWindowLimiter
 from .keyring import KeyRing
+from .repository import Credentials
 
 log = logging.getLogger("team_svc")
 
@@ -62,8 +61,7 @@ async def issue_token(runtime: Runtime, email: str, password: str, client_addres
     limits.address.hit(client_address)
     limits.account.hit(email)
     async with runtime.db.session() as session:
-        row = (await session.execute(select(users.c.id, users.c.email, users.c.role, users.c.active,
-                                            users.c.password_hash).where(users.c.email == email))).mappings().first()
+        row = await Credentials(session).by_email(email)
     stored = row["password_hash"] if row else await passwords.dummy_hash(runtime)
     ok = await passwords.verify(runtime, stored, password) and row is not None and row["active"]
     if not ok:
@@ -90,7 +88,7 @@ async def _rehash(runtime: Runtime, user_id, password: str) -> None:
     hash never leaves team-svc)."""
     new_hash = await passwords.hash_password(runtime, password)
     async with runtime.db.session() as session, session.begin():
-        await session.execute(update(users).where(users.c.id == user_id).values(password_hash=new_hash))
+        await Credentials(session).set_password_hash(user_id, new_hash)
 
 
 async def ensure_bootstrap_admin(runtime: Runtime) -> None:
@@ -98,8 +96,7 @@ async def ensure_bootstrap_admin(runtime: Runtime) -> None:
     if not (settings.kam_bootstrap_admin_email and settings.kam_bootstrap_admin_password):
         return
     async with runtime.db.session() as session:
-        exists = await session.scalar(select(users.c.id).where(
-            users.c.email == settings.kam_bootstrap_admin_email.lower()))
+        exists = await Credentials(session).user_id_by_email(settings.kam_bootstrap_admin_email.lower())
     if exists:
         return
     try:
