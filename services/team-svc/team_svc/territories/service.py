@@ -4,7 +4,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.app import Runtime, UnitOfWork
@@ -13,13 +12,12 @@ from kam_shared.domain_errors import Forbidden, NotFound, PreconditionFailed, Va
 from kam_shared.events import utcnow
 from kam_shared.events.team import AccountProfile, TerritoryRuleBook, TerritoryRuleState, TerritoryState
 from kam_shared.http import check_if_match
-from kam_shared.repository import Repository
 
 from ..common import paths
-from ..common.hierarchy import Reader, active_user, in_subtree, move_subtree
-from ..org.models import org_units
+from ..common.hierarchy import Reader, active_user, move_subtree
 from .domain import RuleRef, Territory, check_no_ambiguity, make_rule
-from .models import territories, territory_rules, territory_ruleset
+from .models import territories
+from .repository import Territories, rule_from_row
 
 RULE_FIELDS = ("name", "priority", "regions", "industries", "size_bands", "account_ids")
 
@@ -29,34 +27,18 @@ def _require_admin(principal: Principal) -> None:
         raise Forbidden("only an admin can change territories and their rules")
 
 
-def _rule_from_row(row) -> TerritoryRuleState:
-    return TerritoryRuleState(id=row["id"], name=row["name"], priority=row["priority"], regions=row["regions"],
-                              industries=row["industries"], size_bands=row["size_bands"],
-                              account_ids=[uuid.UUID(a) for a in row["account_ids"]])
-
-
 def _territory_from_row(row, rules: list[TerritoryRuleState]) -> Territory:
     return Territory(id=row["id"], name=row["name"], parent_id=row["parent_id"], owner_id=row["owner_id"],
                      org_unit_id=row["org_unit_id"], description=row["description"], active=row["active"],
                      version=row["version"], rules=rules)
 
 
-async def _rules_by_territory(session: AsyncSession, territory_ids=None) -> dict[uuid.UUID, list[TerritoryRuleState]]:
-    query = select(territory_rules).order_by(territory_rules.c.priority, territory_rules.c.created_at,
-                                             territory_rules.c.id)
-    if territory_ids is not None:
-        query = query.where(territory_rules.c.territory_id.in_(list(territory_ids)))
-    out: dict[uuid.UUID, list[TerritoryRuleState]] = {}
-    for row in (await session.execute(query)).mappings().all():
-        out.setdefault(row["territory_id"], []).append(_rule_from_row(row))
-    return out
-
-
 async def _load(session: AsyncSession, territory_id: uuid.UUID):
-    row = (await session.execute(select(territories).where(territories.c.id == territory_id))).mappings().first()
+    repo = Territories(session)
+    row = await repo.row(territory_id)
     if row is None:
         raise NotFound(f"territory {territory_id} not found")
-    rules = (await _rules_by_territory(session, [territory_id])).get(territory_id, [])
+    rules = (await repo.rules_by_territory([territory_id])).get(territory_id, [])
     return row, _territory_from_row(row, rules)
 
 
@@ -64,37 +46,23 @@ async def _lock_rule_set(session: AsyncSession) -> None:
     """Every territory change bumps the rule-set revision first: the row lock serialises rule-set
     changes across replicas (so the ambiguity check sees committed rules only), and the new
     revision tells every replica's rule-book cache it is stale."""
-    await session.execute(update(territory_ruleset).where(territory_ruleset.c.id == 1)
-                          .values(revision=territory_ruleset.c.revision + 1))
+    await Territories(session).bump_revision()
 
 
 async def _active_rule_refs(session: AsyncSession, exclude: uuid.UUID | None = None) -> list[RuleRef]:
-    query = (select(territory_rules, territories.c.name.label("territory_name"))
-             .join(territories, territories.c.id == territory_rules.c.territory_id)
-             .where(territories.c.active.is_(True)))
-    if exclude is not None:
-        query = query.where(territories.c.id != exclude)
-    rows = (await session.execute(query)).mappings().all()
-    return [RuleRef(_rule_from_row(r), r["territory_id"], r["territory_name"]) for r in rows]
+    rows = await Territories(session).active_rule_rows(exclude)
+    return [RuleRef(rule_from_row(r), r["territory_id"], r["territory_name"]) for r in rows]
 
 
 async def _write_rules(session: AsyncSession, territory: Territory) -> None:
-    existing = dict((await session.execute(select(territory_rules.c.id, territory_rules.c.created_at).where(
-        territory_rules.c.territory_id == territory.id))).all())
-    await session.execute(delete(territory_rules).where(territory_rules.c.territory_id == territory.id))
-    now = utcnow()
-    if territory.rules:
-        await session.execute(insert(territory_rules), [
-            dict(id=r.id, territory_id=territory.id, name=r.name, priority=r.priority, regions=r.regions,
-                 industries=r.industries, size_bands=list(r.size_bands), account_ids=[str(a) for a in r.account_ids],
-                 created_at=existing.get(r.id, now)) for r in territory.rules])
+    await Territories(session).replace_rules(territory.id, territory.rules)
 
 
 async def _check_refs(session: AsyncSession, *, owner_id=None, org_unit_id=None) -> None:
     if owner_id is not None:
         await active_user(session, owner_id, "owner_id")
     if org_unit_id is not None:
-        active = await session.scalar(select(org_units.c.active).where(org_units.c.id == org_unit_id))
+        active = await Territories(session).org_unit_active(org_unit_id)
         if active is None:
             raise ValidationProblem(f"org unit {org_unit_id} does not exist", field="org_unit_id")
         if not active:
@@ -104,8 +72,7 @@ async def _check_refs(session: AsyncSession, *, owner_id=None, org_unit_id=None)
 async def _parent_path(session: AsyncSession, parent_id: uuid.UUID | None) -> str | None:
     if parent_id is None:
         return None
-    row = (await session.execute(select(territories.c.path, territories.c.active)
-                                 .where(territories.c.id == parent_id))).first()
+    row = await Territories(session).path_and_active(parent_id)
     if row is None:
         raise ValidationProblem(f"parent territory {parent_id} does not exist", field="parent_id")
     if not row.active:
@@ -126,7 +93,7 @@ async def create_territory(uow: UnitOfWork, principal: Principal, *, name: str, 
                                  description=description, rules=made)
     check_no_ambiguity([RuleRef(r, territory.id, territory.name) for r in made], await _active_rule_refs(session))
     now = utcnow()
-    await session.execute(insert(territories).values(
+    await Territories(session).add(dict(
         id=territory.id, name=territory.name, parent_id=parent_id, owner_id=owner_id, org_unit_id=org_unit_id,
         description=territory.description, path=paths.path_of(territory.id, parent_path), active=True,
         version=territory.version, created_at=now, updated_at=now))
@@ -137,12 +104,11 @@ async def create_territory(uow: UnitOfWork, principal: Principal, *, name: str, 
 
 async def _save(uow: UnitOfWork, territory: Territory, expected_version: int, *, rules_changed: bool) -> None:
     session = uow.session
-    result = await session.execute(update(territories).where(
-        territories.c.id == territory.id, territories.c.version == expected_version).values(
+    saved = await Territories(session).save(territory.id, expected_version, dict(
         name=territory.name, description=territory.description, owner_id=territory.owner_id,
         org_unit_id=territory.org_unit_id, parent_id=territory.parent_id, active=territory.active,
         version=territory.version, updated_at=utcnow()))
-    if result.rowcount != 1:
+    if not saved:
         raise PreconditionFailed("territory changed concurrently; reload and retry")
     if rules_changed:
         await _write_rules(session, territory)
@@ -165,8 +131,7 @@ async def update_territory(uow: UnitOfWork, principal: Principal, territory_id: 
     if fields.get("active") is not None:
         kwargs["active"] = fields["active"]
         if fields["active"] is False:
-            kwargs["active_children"] = await session.scalar(select(func.count()).select_from(territories).where(
-                territories.c.parent_id == territory.id, territories.c.active.is_(True)))
+            kwargs["active_children"] = await Territories(session).active_children(territory.id)
     new_parent_path = None
     if "parent_id" in fields and fields["parent_id"] != territory.parent_id:
         new_parent_path = kwargs["parent_path"] = await _parent_path(session, fields["parent_id"])
@@ -232,8 +197,7 @@ async def remove_rule(uow: UnitOfWork, principal: Principal, territory_id: uuid.
 
 async def _names_on_path(session: AsyncSession, path: str) -> list[dict]:
     ids = paths.ids_on(path)
-    names = dict((await session.execute(select(territories.c.id, territories.c.name)
-                                        .where(territories.c.id.in_(ids)))).all())
+    names = await Territories(session).names(ids)
     return [{"id": i, "name": names.get(i)} for i in ids]
 
 
@@ -250,14 +214,10 @@ async def get_territory(session: AsyncSession, territory_id: uuid.UUID) -> dict:
 
 async def list_territories(session: AsyncSession, *, limit: int, cursor: str | None, active: bool | None,
                            parent_id: uuid.UUID | None, owner_id: uuid.UUID | None) -> dict:
-    query = select(territories)
-    for column, value in (("parent_id", parent_id), ("owner_id", owner_id)):
-        if value is not None:
-            query = query.where(territories.c[column] == value)
-    if active is not None:
-        query = query.where(territories.c.active.is_(active))
-    page, next_cursor = await Repository(session).paginate(query, keys=[territories.c.id], limit=limit, cursor=cursor)
-    rules = await _rules_by_territory(session, [r["id"] for r in page])
+    repo = Territories(session)
+    page, next_cursor = await repo.page(limit=limit, cursor=cursor, active=active, parent_id=parent_id,
+                                        owner_id=owner_id)
+    rules = await repo.rules_by_territory([r["id"] for r in page])
     items = [_present(r, rules.get(r["id"], [])) for r in page]
     return {"items": items, "next_cursor": next_cursor}
 
@@ -283,12 +243,13 @@ class CachedRuleBook:
 
 async def rule_book(runtime: Runtime, session: Reader) -> CachedRuleBook:
     """The in-memory rule book, rebuilt only when the rule-set revision moved (any replica's change)."""
-    revision = await session.scalar(select(territory_ruleset.c.revision).where(territory_ruleset.c.id == 1))
+    repo = Territories(session)
+    revision = await repo.revision()
     cached: CachedRuleBook | None = runtime.extras.get("rule_book")
     if cached is not None and cached.revision == revision:
         return cached
-    rows = (await session.execute(select(territories))).mappings().all()
-    rules = await _rules_by_territory(session)
+    rows = await repo.all_rows()
+    rules = await repo.rules_by_territory()
     states = [TerritoryState(id=r["id"], name=r["name"], parent_id=r["parent_id"], owner_id=r["owner_id"],
                              org_unit_id=r["org_unit_id"], description=r["description"], active=r["active"],
                              version=r["version"], rules=rules.get(r["id"], [])) for r in rows]
@@ -331,7 +292,8 @@ async def match(runtime: Runtime, session: Reader, profile: AccountProfile, *, e
 
 
 async def subtree_ids(session: AsyncSession, territory_id: uuid.UUID) -> list[uuid.UUID]:
-    path = await session.scalar(select(territories.c.path).where(territories.c.id == territory_id))
+    repo = Territories(session)
+    path = await repo.path_of(territory_id)
     if path is None:
         raise NotFound(f"territory {territory_id} not found")
-    return list((await session.scalars(select(territories.c.id).where(in_subtree(territories.c.path, path)))).all())
+    return await repo.ids_in_subtree(path)
