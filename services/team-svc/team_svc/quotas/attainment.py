@@ -6,18 +6,14 @@ import datetime as dt
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.auth import Principal
 from kam_shared.domain_errors import NotFound
 from kam_shared.money import from_cents
 
-from ..common.hierarchy import can_see_user, in_subtree, user_path
-from ..org.models import org_units
-from ..replicas.models import opportunity_facts as facts
-from ..users.models import users
-from .models import quotas
+from ..common.hierarchy import can_see_user, user_path
+from .repository import Quotas
 
 
 def percent(part: Decimal, whole: Decimal | None) -> Decimal | None:
@@ -29,38 +25,30 @@ def percent(part: Decimal, whole: Decimal | None) -> Decimal | None:
 async def user_scope(session: AsyncSession, user_id: uuid.UUID, *, rollup: bool):
     """The owners whose wins count for a person: themselves, or their whole subtree."""
     if not rollup:
-        return select(users.c.id).where(users.c.id == user_id)
+        return Quotas.user_scope(user_id, None)
     path = await user_path(session, user_id)
     if path is None:
         raise NotFound(f"user {user_id} not found")
-    return select(users.c.id).where(in_subtree(users.c.path, path))
+    return Quotas.user_scope(user_id, path)
 
 
 async def unit_scope(session: AsyncSession, unit_id: uuid.UUID):
     """Everyone placed in the unit or any unit below it (by current placement)."""
-    path = await session.scalar(select(org_units.c.path).where(org_units.c.id == unit_id))
+    path = await Quotas(session).unit_path(unit_id)
     if path is None:
         raise NotFound(f"org unit {unit_id} not found")
-    inside = select(org_units.c.id).where(in_subtree(org_units.c.path, path))
-    return select(users.c.id).where(users.c.org_unit_id.in_(inside))
+    return Quotas.unit_scope(path)
 
 
 async def won_by_currency(session: AsyncSession, owners, start: dt.date, end: dt.date) -> dict[str, int]:
     """Closed-won cents per currency of opportunities owned by `owners`, closing in [start, end)."""
-    rows = await session.execute(
-        select(facts.c.currency, func.sum(facts.c.amount_cents))
-        .where(facts.c.owner_id.in_(owners), facts.c.status == "won", facts.c.close_date >= start,
-               facts.c.close_date < end).group_by(facts.c.currency))
-    return {currency: int(cents or 0) for currency, cents in rows.all()}
+    return await Quotas(session).won_by_currency(owners, start, end)
 
 
-async def pipeline_by_currency(session: AsyncSession, owners, start: dt.date, end: dt.date) -> dict[str, tuple[int, int]]:
+async def pipeline_by_currency(session: AsyncSession, owners, start: dt.date,
+                               end: dt.date) -> dict[str, tuple[int, int]]:
     """Open pipeline closing in [start, end): {currency: (amount cents, weighted cents × 100)}."""
-    rows = await session.execute(
-        select(facts.c.currency, func.sum(facts.c.amount_cents), func.sum(facts.c.amount_cents * facts.c.probability))
-        .where(facts.c.owner_id.in_(owners), facts.c.status == "open", facts.c.close_date >= start,
-               facts.c.close_date < end).group_by(facts.c.currency))
-    return {currency: (int(amount or 0), int(weighted or 0)) for currency, amount, weighted in rows.all()}
+    return await Quotas(session).pipeline_by_currency(owners, start, end)
 
 
 async def scope_of_quota(session: AsyncSession, quota_row):
@@ -80,8 +68,7 @@ async def quota_attainment(session: AsyncSession, quota_row) -> dict:
 
 
 async def _approved_quota(session: AsyncSession, user_id: uuid.UUID, period: str):
-    return (await session.execute(select(quotas).where(quotas.c.owner_kind == "user", quotas.c.owner_id == user_id,
-                                                       quotas.c.period == period))).mappings().first()
+    return await Quotas(session).of_owner("user", user_id, period)
 
 
 async def person_attainment(session: AsyncSession, principal: Principal, user_id: uuid.UUID, period, currency: str,
@@ -106,8 +93,7 @@ async def person_attainment(session: AsyncSession, principal: Principal, user_id
            "attainment_percent": percent(rollup_won, target),
            "other_currencies": {c: from_cents(v) for c, v in team.items() if c != currency}}
     if with_reports:
-        reports = (await session.execute(select(users.c.id, users.c.name).where(users.c.superior_id == user_id)
-                                         .order_by(users.c.name))).all()
+        reports = await Quotas(session).direct_reports(user_id)
         out["direct_reports"] = []
         for report_id, name in reports:
             sub = await person_attainment(session, principal, report_id, period, currency, with_reports=False)

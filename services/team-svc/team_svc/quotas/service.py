@@ -4,7 +4,6 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.app import UnitOfWork
@@ -14,15 +13,12 @@ from kam_shared.events import DomainEvent, FieldChange, utcnow
 from kam_shared.events.team import FiscalCalendarChanged, FiscalCalendarState, QuotaChild
 from kam_shared.http import check_if_match
 from kam_shared.money import from_cents, to_cents, validate_currency
-from kam_shared.repository import Repository, for_update
 
 from ..common.hierarchy import active_user, can_see_user, is_above, visible_user_ids
-from ..org.models import org_units
-from ..users.models import users
 from .attainment import quota_attainment, unit_scope, user_scope, won_by_currency
 from .domain import ChildTarget, Quota, parse_period
 from .domain import allocate as split
-from .models import fiscal_calendar, quota_history, quotas
+from .repository import Quotas
 
 CALENDAR_SUBJECT = "fiscal-calendar"
 
@@ -30,7 +26,7 @@ CALENDAR_SUBJECT = "fiscal-calendar"
 
 
 async def calendar(session: AsyncSession) -> FiscalCalendarState:
-    row = (await session.execute(select(fiscal_calendar).where(fiscal_calendar.c.id == 1))).mappings().one()
+    row = await Quotas(session).calendar_row()
     return FiscalCalendarState(fiscal_year_start_month=row["fiscal_year_start_month"], version=row["version"])
 
 
@@ -42,14 +38,14 @@ async def set_calendar(uow: UnitOfWork, principal: Principal, start_month: int, 
     check_if_match(if_match, current.version)
     if start_month == current.fiscal_year_start_month:
         return current.model_dump()
-    existing = await session.scalar(select(func.count()).select_from(quotas))
+    existing = await Quotas(session).count()
     if existing:
         # Periods such as FY2026-Q1 would silently mean other months for old and new quotas.
         raise Conflict(f"{existing} quotas were set under the current fiscal calendar; it can only change "
                        "before the first quota", field="fiscal_year_start_month")
     new = FiscalCalendarState(fiscal_year_start_month=start_month, version=current.version + 1)
-    await session.execute(update(fiscal_calendar).where(fiscal_calendar.c.id == 1).values(
-        fiscal_year_start_month=start_month, version=new.version, updated_at=utcnow()))
+    await Quotas(session).set_calendar(dict(fiscal_year_start_month=start_month, version=new.version,
+                                            updated_at=utcnow()))
     uow.publish(DomainEvent("kam.team.fiscal_calendar_changed.v1", CALENDAR_SUBJECT, new.version, FiscalCalendarChanged(
         calendar=new, changes={"fiscal_year_start_month": FieldChange(before=current.fiscal_year_start_month,
                                                                       after=start_month)})))
@@ -88,14 +84,12 @@ def _columns(q: Quota) -> dict:
 
 async def _insert(session: AsyncSession, q: Quota, by: uuid.UUID) -> None:
     now = utcnow()
-    await session.execute(insert(quotas).values(id=q.id, created_by=by, created_at=now, updated_at=now, **_columns(q)))
+    await Quotas(session).add(dict(id=q.id, created_by=by, created_at=now, updated_at=now, **_columns(q)))
     await _write_history(session, q)
 
 
 async def _update(session: AsyncSession, q: Quota, expected_version: int) -> None:
-    result = await session.execute(update(quotas).where(quotas.c.id == q.id, quotas.c.version == expected_version)
-                                   .values(updated_at=utcnow(), **_columns(q)))
-    if result.rowcount != 1:
+    if not await Quotas(session).save(q.id, expected_version, dict(updated_at=utcnow(), **_columns(q))):
         raise PreconditionFailed("quota changed concurrently; reload and retry")
     await _write_history(session, q)
 
@@ -105,8 +99,7 @@ async def _write_history(session: AsyncSession, q: Quota) -> None:
                  amount_cents=to_cents(q.amount),
                  approved_amount_cents=to_cents(q.approved_amount) if q.approved_amount is not None else None,
                  reason=reason, actor_id=actor, at=utcnow()) for action, reason, actor in q.history]
-    if rows:
-        await session.execute(insert(quota_history), rows)
+    await Quotas(session).add_history(rows)
     q.history.clear()
 
 
@@ -115,8 +108,7 @@ async def _responsible(session: AsyncSession, owner_kind: str, owner_id: uuid.UU
     if owner_kind == "user":
         await active_user(session, owner_id, "owner_id")
         return owner_id
-    row = (await session.execute(select(org_units.c.manager_id, org_units.c.active)
-                                 .where(org_units.c.id == owner_id))).first()
+    row = await Quotas(session).unit_manager_and_active(owner_id)
     if row is None:
         raise ValidationProblem(f"org unit {owner_id} does not exist", field="owner_id")
     if not row.active:
@@ -138,10 +130,7 @@ async def _may_decide(session: AsyncSession, principal: Principal, q: Quota) -> 
 
 
 async def _load(session: AsyncSession, principal: Principal, quota_id: uuid.UUID, *, lock: bool = False):
-    query = select(quotas).where(quotas.c.id == quota_id)
-    if lock:
-        query = for_update(query, session)
-    row = (await session.execute(query)).mappings().first()
+    row = await Quotas(session).row(quota_id, lock=lock)
     if row is None or not await _visible(session, principal, row):
         raise NotFound(f"quota {quota_id} not found")
     return row
@@ -159,9 +148,7 @@ async def create_quota(uow: UnitOfWork, principal: Principal, *, owner_kind: str
     fiscal_period = parse_period(await calendar(session), period)
     responsible = await _responsible(session, owner_kind, owner_id)
     await _may_set(session, principal, responsible)
-    if await session.scalar(select(quotas.c.id).where(quotas.c.owner_kind == owner_kind,
-                                                      quotas.c.owner_id == owner_id,
-                                                      quotas.c.period == fiscal_period.label)):
+    if await Quotas(session).id_of_owner(owner_kind, owner_id, fiscal_period.label):
         raise Conflict(f"{owner_kind} {owner_id} already has a quota for {fiscal_period.label}; change or revise it",
                        field="period")
     q = Quota.set(owner_kind=owner_kind, owner_id=owner_id, responsible_user_id=responsible, period=fiscal_period,
@@ -172,10 +159,7 @@ async def create_quota(uow: UnitOfWork, principal: Principal, *, owner_kind: str
 
 
 async def _sum_of_children(session: AsyncSession, parent_id: uuid.UUID, excluding: uuid.UUID | None = None) -> Decimal:
-    query = select(func.coalesce(func.sum(quotas.c.amount_cents), 0)).where(quotas.c.parent_quota_id == parent_id)
-    if excluding is not None:
-        query = query.where(quotas.c.id != excluding)
-    return from_cents(await session.scalar(query))
+    return from_cents(await Quotas(session).children_cents(parent_id, excluding))
 
 
 async def _check_over_allocation(session: AsyncSession, principal: Principal, parent: Quota, children_total: Decimal,
@@ -214,23 +198,19 @@ async def update_quota(uow: UnitOfWork, principal: Principal, quota_id: uuid.UUI
 
 
 async def _load_any(session: AsyncSession, quota_id: uuid.UUID):
-    return (await session.execute(select(quotas).where(quotas.c.id == quota_id))).mappings().one()
+    return await Quotas(session).existing_row(quota_id)
 
 
 async def _default_children(session: AsyncSession, parent: Quota) -> list[ChildTarget]:
     """A person's quota goes to their active direct reports; a unit's to its active sub-units or,
     for a unit without sub-units, to its active members."""
+    repo = Quotas(session)
     if parent.owner_kind == "user":
-        ids = (await session.scalars(select(users.c.id).where(users.c.superior_id == parent.owner_id,
-                                                              users.c.active.is_(True)).order_by(users.c.name))).all()
-        return [ChildTarget("user", i) for i in ids]
-    units = (await session.scalars(select(org_units.c.id).where(org_units.c.parent_id == parent.owner_id,
-                                                                org_units.c.active.is_(True))
-                                   .order_by(org_units.c.name))).all()
+        return [ChildTarget("user", i) for i in await repo.active_direct_reports(parent.owner_id)]
+    units = await repo.active_sub_units(parent.owner_id)
     if units:
         return [ChildTarget("org_unit", i) for i in units]
-    ids = (await session.scalars(select(users.c.id).where(users.c.org_unit_id == parent.owner_id,
-                                                          users.c.active.is_(True)).order_by(users.c.name))).all()
+    ids = await repo.active_members(parent.owner_id)
     return [ChildTarget("user", i) for i in ids]
 
 
@@ -241,13 +221,13 @@ async def _check_within(session: AsyncSession, parent: Quota, child: ChildTarget
             raise ValidationProblem(f"{child.owner_kind} {child.owner_id} is not below the parent quota's owner",
                                     field="children")
         return
-    unit_path = await session.scalar(select(org_units.c.path).where(org_units.c.id == parent.owner_id))
+    repo = Quotas(session)
+    unit_path = await repo.unit_path(parent.owner_id)
     if child.owner_kind == "org_unit":
-        child_path = await session.scalar(select(org_units.c.path).where(org_units.c.id == child.owner_id))
+        child_path = await repo.unit_path(child.owner_id)
         inside = child_path is not None and child_path != unit_path and child_path.startswith(unit_path)
     else:
-        placed = await session.scalar(select(org_units.c.path).select_from(
-            users.join(org_units, users.c.org_unit_id == org_units.c.id)).where(users.c.id == child.owner_id))
+        placed = await repo.placement_path(child.owner_id)
         inside = placed is not None and placed.startswith(unit_path)
     if not inside:
         raise ValidationProblem(f"{child.owner_kind} {child.owner_id} is not inside the parent quota's org unit",
@@ -281,10 +261,8 @@ async def allocate(uow: UnitOfWork, principal: Principal, quota_id: uuid.UUID, *
                        if method == "last_year_won" else None)
     # Children already allocated from this parent but not in this split keep their targets.
     others = await _sum_of_children(session, parent.id)
-    kept = others - sum((from_cents(r["amount_cents"]) for r in (await session.execute(
-        select(quotas.c.amount_cents).where(quotas.c.parent_quota_id == parent.id,
-                                            quotas.c.owner_id.in_([t.owner_id for t in targets])))).mappings()),
-                        Decimal("0.00"))
+    kept = others - sum((from_cents(c) for c in await Quotas(session).children_cents_of_owners(
+        parent.id, [t.owner_id for t in targets])), Decimal("0.00"))
     await _check_over_allocation(session, principal, parent, kept + allocation.allocated, over_allocation_reason)
     period = parse_period(await calendar(session), parent.period)
     published: list[DomainEvent] = []
@@ -292,9 +270,7 @@ async def allocate(uow: UnitOfWork, principal: Principal, quota_id: uuid.UUID, *
     for child, amount, weight in zip(targets, allocation.amounts, allocation.weights, strict=True):
         responsible = await _responsible(session, child.owner_kind, child.owner_id)
         await _may_set(session, principal, responsible)
-        existing = (await session.execute(select(quotas).where(
-            quotas.c.owner_kind == child.owner_kind, quotas.c.owner_id == child.owner_id,
-            quotas.c.period == parent.period))).mappings().first()
+        existing = await Quotas(session).of_owner(child.owner_kind, child.owner_id, parent.period)
         if existing is None:
             q = Quota.set(owner_kind=child.owner_kind, owner_id=child.owner_id, responsible_user_id=responsible,
                           period=period, currency=parent.currency, amount=amount, by=principal.user_id,
@@ -355,8 +331,7 @@ def _present(row) -> dict:
 async def get_quota(session: AsyncSession, principal: Principal, quota_id: uuid.UUID) -> dict:
     row = await _load(session, principal, quota_id)
     out = _present(row)
-    kids = (await session.execute(select(quotas).where(quotas.c.parent_quota_id == quota_id)
-                                  .order_by(quotas.c.owner_kind, quotas.c.owner_id))).mappings().all()
+    kids = await Quotas(session).children(quota_id)
     allocated = sum((from_cents(k["amount_cents"]) for k in kids), Decimal("0.00"))
     out["children"] = [{k: c[k] for k in ("id", "owner_kind", "owner_id", "status", "version")}
                        | {"amount": from_cents(c["amount_cents"])} for c in kids]
@@ -368,22 +343,15 @@ async def get_quota(session: AsyncSession, principal: Principal, quota_id: uuid.
 
 async def list_quotas(session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None,
                       **filters) -> dict:
-    query = select(quotas)
-    for column, value in filters.items():
-        if value is not None:
-            query = query.where(quotas.c[column] == value)
     visible = await visible_user_ids(session, principal)
-    if visible is not None:
-        query = query.where(quotas.c.responsible_user_id.in_(visible))
-    items, next_cursor = await Repository(session).paginate(query, keys=[quotas.c.id], limit=limit, cursor=cursor,
-                                                            present=_present)
+    items, next_cursor = await Quotas(session).page(limit=limit, cursor=cursor, filters=filters, visible=visible,
+                                                    present=_present)
     return {"items": items, "next_cursor": next_cursor}
 
 
 async def history(session: AsyncSession, principal: Principal, quota_id: uuid.UUID) -> list[dict]:
     await _load(session, principal, quota_id)
-    rows = (await session.execute(select(quota_history).where(quota_history.c.quota_id == quota_id)
-                                  .order_by(quota_history.c.id))).mappings().all()
+    rows = await Quotas(session).history(quota_id)
     return [{"version": r["version"], "revision": r["revision"], "action": r["action"], "status": r["status"],
              "amount": from_cents(r["amount_cents"]),
              "approved_amount": from_cents(r["approved_amount_cents"]) if r["approved_amount_cents"] is not None
