@@ -6,7 +6,6 @@ import uuid
 from decimal import Decimal
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.app import UnitOfWork
@@ -16,16 +15,13 @@ from kam_shared.events import utcnow
 from kam_shared.events.team import IncentiveAccelerator, IncentiveTier, PayoutLine
 from kam_shared.http import check_if_match
 from kam_shared.money import from_cents, to_cents, validate_currency
-from kam_shared.repository import Repository, for_update
 
 from ..common.hierarchy import active_user, can_see_user, is_above, visible_user_ids
 from ..quotas.attainment import pipeline_by_currency, user_scope, won_by_currency
 from ..quotas.domain import parse_period
-from ..quotas.models import quotas
 from ..quotas.service import calendar
-from ..users.models import users
 from .domain import IncentivePlan, Payout, Terms, statement
-from .models import incentive_cost_analyses, incentive_plan_participants, incentive_plans, payout_revisions, payouts
+from .repository import Incentives
 
 # ------------------------------------------------------------------------------------- plans
 
@@ -54,9 +50,7 @@ def make_terms(base_rate_percent: Decimal, tiers: list[dict], accelerators: list
 
 
 async def _participants(session: AsyncSession, plan_id: uuid.UUID) -> list[uuid.UUID]:
-    return list((await session.scalars(select(incentive_plan_participants.c.user_id)
-                                       .where(incentive_plan_participants.c.plan_id == plan_id)
-                                       .order_by(incentive_plan_participants.c.user_id))).all())
+    return await Incentives(session).participants(plan_id)
 
 
 def _plan_from_row(row, participant_ids: list[uuid.UUID]) -> IncentivePlan:
@@ -66,10 +60,7 @@ def _plan_from_row(row, participant_ids: list[uuid.UUID]) -> IncentivePlan:
 
 
 async def _load_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID, *, lock: bool = False):
-    query = select(incentive_plans).where(incentive_plans.c.id == plan_id)
-    if lock:
-        query = for_update(query, session)
-    row = (await session.execute(query)).mappings().first()
+    row = await Incentives(session).plan_row(plan_id, lock=lock)
     participants = await _participants(session, plan_id) if row is not None else []
     if row is None or not await _plan_visible(session, principal, participants):
         raise NotFound(f"incentive plan {plan_id} not found")
@@ -113,20 +104,13 @@ async def _save_plan(session: AsyncSession, plan: IncentivePlan, expected_versio
                   status=plan.status, version=plan.version, updated_at=utcnow())
     if approved:
         values.update(approved_by=by, approved_at=utcnow())
+    repo = Incentives(session)
     if expected_version is None:
-        await session.execute(insert(incentive_plans).values(id=plan.id, created_by=by, created_at=utcnow(), **values))
-    else:
-        result = await session.execute(update(incentive_plans).where(incentive_plans.c.id == plan.id,
-                                                                     incentive_plans.c.version == expected_version)
-                                       .values(**values))
-        if result.rowcount != 1:
-            raise PreconditionFailed("incentive plan changed concurrently; reload and retry")
+        await repo.add_plan(dict(id=plan.id, created_by=by, created_at=utcnow(), **values))
+    elif not await repo.save_plan(plan.id, expected_version, values):
+        raise PreconditionFailed("incentive plan changed concurrently; reload and retry")
     if participants_changed or expected_version is None:
-        await session.execute(delete(incentive_plan_participants).where(
-            incentive_plan_participants.c.plan_id == plan.id))
-        if plan.participant_ids:
-            await session.execute(insert(incentive_plan_participants),
-                                  [dict(plan_id=plan.id, user_id=u) for u in plan.participant_ids])
+        await repo.set_participants(plan.id, plan.participant_ids)
 
 
 async def create_plan(uow: UnitOfWork, principal: Principal, *, name: str, currency: str, fiscal_year: str,
@@ -190,8 +174,7 @@ def _payout_period(cal, plan: IncentivePlan, label: str):
 
 
 async def _approved_quota(session: AsyncSession, user_id: uuid.UUID, period_label: str, currency: str):
-    row = (await session.execute(select(quotas.c.approved_amount_cents, quotas.c.currency).where(
-        quotas.c.owner_kind == "user", quotas.c.owner_id == user_id, quotas.c.period == period_label))).first()
+    row = await Incentives(session).quota_of(user_id, period_label)
     if row is None or row.approved_amount_cents is None:
         return None, f"no approved quota for {period_label}"
     if row.currency != currency:
@@ -202,8 +185,7 @@ async def _approved_quota(session: AsyncSession, user_id: uuid.UUID, period_labe
 
 
 async def _names(session: AsyncSession, ids) -> dict:
-    ids = list(ids)
-    return dict((await session.execute(select(users.c.id, users.c.name).where(users.c.id.in_(ids)))).all()) if ids else {}
+    return await Incentives(session).names(list(ids))
 
 
 async def expected_cost(uow: UnitOfWork, principal: Principal, plan_id: uuid.UUID, period_label: str) -> dict:
@@ -238,7 +220,7 @@ async def expected_cost(uow: UnitOfWork, principal: Principal, plan_id: uuid.UUI
     await _save_plan(session, plan, row["version"], principal.user_id)
     now = utcnow()
     detail = [{k: (str(v) if isinstance(v, (Decimal, uuid.UUID)) else v) for k, v in p.items()} for p in people]
-    await session.execute(insert(incentive_cost_analyses).values(
+    await Incentives(session).add_cost_analysis(dict(
         plan_id=plan.id, plan_version=plan.version, period=period.label,
         committed_cents=to_cents(totals["committed_cost"]), expected_cents=to_cents(totals["expected_cost"]),
         best_case_cents=to_cents(totals["best_case_cost"]), detail=detail, analysed_by=principal.user_id,
@@ -253,9 +235,7 @@ async def approve_plan(uow: UnitOfWork, principal: Principal, plan_id: uuid.UUID
     row, plan = await _load_plan(session, principal, plan_id, lock=True)
     check_if_match(if_match, row["version"])
     await _require_over_all(session, principal, plan.participant_ids, "approve the plan")
-    analysis = (await session.execute(select(incentive_cost_analyses).where(
-        incentive_cost_analyses.c.plan_id == plan.id).order_by(incentive_cost_analyses.c.id.desc()).limit(1))
-    ).mappings().first()
+    analysis = await Incentives(session).latest_cost_analysis(plan.id)
     plan.approve(principal.user_id, analysed_version=analysis["plan_version"] if analysis else None,
                  expected_cost=from_cents(analysis["expected_cents"]) if analysis else None,
                  period=analysis["period"] if analysis else None)
@@ -272,8 +252,7 @@ def _present_plan(row, plan: IncentivePlan) -> dict:
 async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> dict:
     row, plan = await _load_plan(session, principal, plan_id)
     out = _present_plan(row, plan)
-    analyses = (await session.execute(select(incentive_cost_analyses).where(
-        incentive_cost_analyses.c.plan_id == plan_id).order_by(incentive_cost_analyses.c.id))).mappings().all()
+    analyses = await Incentives(session).cost_analyses(plan_id)
     out["cost_analyses"] = [{"plan_version": a["plan_version"], "period": a["period"],
                              "committed_cost": from_cents(a["committed_cents"]),
                              "expected_cost": from_cents(a["expected_cents"]),
@@ -284,15 +263,8 @@ async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UU
 
 async def list_plans(session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None,
                      status: str | None) -> dict:
-    query = select(incentive_plans)
-    if status:
-        query = query.where(incentive_plans.c.status == status)
     visible = await visible_user_ids(session, principal)
-    if visible is not None:
-        query = query.where(incentive_plans.c.id.in_(select(incentive_plan_participants.c.plan_id).where(
-            incentive_plan_participants.c.user_id.in_(visible))))
-    rows, next_cursor = await Repository(session).paginate(query, keys=[incentive_plans.c.id], limit=limit,
-                                                           cursor=cursor)
+    rows, next_cursor = await Incentives(session).plan_page(limit=limit, cursor=cursor, status=status, visible=visible)
     items = [_present_plan(r, _plan_from_row(r, await _participants(session, r["id"]))) for r in rows]
     return {"items": items, "next_cursor": next_cursor}
 
@@ -322,21 +294,17 @@ def _payout_columns(p: Payout) -> dict:
 async def _save_payout(session: AsyncSession, p: Payout, expected_version: int | None) -> None:
     now = utcnow()
     columns = _payout_columns(p)
+    repo = Incentives(session)
     if expected_version is None:
-        await session.execute(insert(payouts).values(id=p.id, created_at=now, updated_at=now, **columns))
-    else:
-        result = await session.execute(update(payouts).where(payouts.c.id == p.id,
-                                                             payouts.c.version == expected_version)
-                                       .values(updated_at=now, **columns))
-        if result.rowcount != 1:
-            raise PreconditionFailed("payout changed concurrently; reload and retry")
+        await repo.add_payout(dict(id=p.id, created_at=now, updated_at=now, **columns))
+    elif not await repo.save_payout(p.id, expected_version, dict(updated_at=now, **columns)):
+        raise PreconditionFailed("payout changed concurrently; reload and retry")
     rows = [dict(payout_id=p.id, revision=p.revision, version=p.version, action=action, status=p.status,
                  reason=reason, actor_id=actor, at=now,
                  **{k: columns[k] for k in ("quota_cents", "attained_cents", "gross_cents", "adjustment_cents",
                                             "amount_cents", "paid_cents", "lines")})
             for action, reason, actor in p.history]
-    if rows:
-        await session.execute(insert(payout_revisions), rows)
+    await repo.add_payout_revisions(rows)
     p.history.clear()
 
 
@@ -364,10 +332,7 @@ async def calculate_payouts(uow: UnitOfWork, principal: Principal, plan_id: uuid
         won = (await won_by_currency(session, await user_scope(session, user_id, rollup=True), period.start,
                                      period.end)).get(plan.currency, 0)
         result = statement(plan.terms, quota, from_cents(won))
-        query = select(payouts).where(payouts.c.plan_id == plan.id, payouts.c.user_id == user_id,
-                                      payouts.c.period == period.label)
-        query = for_update(query, session)
-        existing = (await session.execute(query)).mappings().first()
+        existing = await Incentives(session).payout_of(plan.id, user_id, period.label, lock=True)
         if existing is None:
             payout = Payout.calculate(plan_id=plan.id, user_id=user_id, period=period.label, currency=plan.currency,
                                       result=result, by=principal.user_id)
@@ -384,10 +349,7 @@ async def calculate_payouts(uow: UnitOfWork, principal: Principal, plan_id: uuid
 
 
 async def _load_payout(session: AsyncSession, principal: Principal, payout_id: uuid.UUID, *, lock: bool = False):
-    query = select(payouts).where(payouts.c.id == payout_id)
-    if lock:
-        query = for_update(query, session)
-    row = (await session.execute(query)).mappings().first()
+    row = await Incentives(session).payout_row(payout_id, lock=lock)
     if row is None or not await can_see_user(session, principal, row["user_id"]):
         raise NotFound(f"payout {payout_id} not found")
     return row
@@ -403,8 +365,7 @@ async def get_payout(session: AsyncSession, principal: Principal, payout_id: uui
     row = await _load_payout(session, principal, payout_id)
     out = _present_payout(row)
     if with_history:
-        revisions = (await session.execute(select(payout_revisions).where(payout_revisions.c.payout_id == payout_id)
-                                           .order_by(payout_revisions.c.id))).mappings().all()
+        revisions = await Incentives(session).payout_revisions(payout_id)
         out["history"] = [{"revision": r["revision"], "version": r["version"], "action": r["action"],
                            "status": r["status"], "amount": from_cents(r["amount_cents"]),
                            "gross_amount": from_cents(r["gross_cents"]),
@@ -416,15 +377,9 @@ async def get_payout(session: AsyncSession, principal: Principal, payout_id: uui
 
 async def list_payouts(session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None,
                        **filters) -> dict:
-    query = select(payouts)
-    for column, value in filters.items():
-        if value is not None:
-            query = query.where(payouts.c[column] == value)
     visible = await visible_user_ids(session, principal)
-    if visible is not None:
-        query = query.where(payouts.c.user_id.in_(visible))
-    items, next_cursor = await Repository(session).paginate(query, keys=[payouts.c.id], limit=limit, cursor=cursor,
-                                                            present=_present_payout)
+    items, next_cursor = await Incentives(session).payout_page(limit=limit, cursor=cursor, filters=filters,
+                                                               visible=visible, present=_present_payout)
     return {"items": items, "next_cursor": next_cursor}
 
 
