@@ -111,7 +111,7 @@ async def build_org(url: str, sizes: list[int]) -> tuple[list[str], dict[str, st
     from kam_shared.db import make_engine
     from kam_shared.events import utcnow
     from team_svc.common import paths
-    from team_svc.users.models import users
+    from team_svc.common.models import users
 
     password_hash = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("bench-password")
     superior: dict[str, str] = {}

@@ -2,7 +2,6 @@
 from kam_shared.app import create_service_app
 
 from .auth import api as auth_api
-from .auth.service import ensure_bootstrap_admin
 from .auth.startup import install_keys
 from .capacity import api as capacity_api
 from .common.models import metadata, plumbing
@@ -14,6 +13,7 @@ from .replicas import consumers as replicas
 from .settings import Settings
 from .territories import api as territories_api
 from .users import api as users_api
+from .users.service import ensure_bootstrap_admin
 
 # Importing the slices registers every table on `metadata` (migrations/env.py reads it from here).
 __all__ = ["create_app", "metadata"]

@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from team_svc.auth.domain import SlidingWindowLimiter
 from team_svc.auth.models import signing_keys
 from team_svc.auth.service import LoginLimits
+from team_svc.common.models import users
 from team_svc.main import create_app
-from team_svc.users.models import users
 
 
 async def fresh_token(api, email, password="secret"):

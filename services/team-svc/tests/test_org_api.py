@@ -2,9 +2,7 @@
 the rules that keep the hierarchy sound, and the events a replica needs."""
 import uuid
 
-from team_svc.common.models import change_log
-from team_svc.org.models import org_units
-from team_svc.users.models import users
+from team_svc.common.models import change_log, org_units, users
 
 
 async def build_company(api, name="Acme"):

@@ -8,7 +8,7 @@ from sqlalchemy import func, insert, select, update
 
 from kam_shared.repository import Repository
 
-from ..users.models import users
+from ..common.models import users
 from .models import signing_keys
 
 
@@ -63,6 +63,3 @@ class Credentials(Repository):
 
     async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
         await self.session.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
-
-    async def user_id_by_email(self, email: str) -> uuid.UUID | None:
-        return await self.session.scalar(select(users.c.id).where(users.c.email == email))

@@ -1,16 +1,13 @@
-"""Sign-in: rate limits, password check, tokens from the key ring; the bootstrap admin."""
+"""Sign-in: rate limits, password check, tokens from the key ring."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
-
 from kam_shared.app import Runtime
-from kam_shared.domain_errors import Conflict, TooManyRequests, Unauthorized
+from kam_shared.domain_errors import TooManyRequests, Unauthorized
 from kam_shared.events import utcnow
 
-from ..users.service import register_user
 from . import passwords
 from .domain import SlidingWindowLimiter
 from .keyring import KeyRing
@@ -89,20 +86,3 @@ async def _rehash(runtime: Runtime, user_id, password: str) -> None:
     new_hash = await passwords.hash_password(runtime, password)
     async with runtime.db.session() as session, session.begin():
         await Credentials(session).set_password_hash(user_id, new_hash)
-
-
-async def ensure_bootstrap_admin(runtime: Runtime) -> None:
-    settings = runtime.settings
-    if not (settings.kam_bootstrap_admin_email and settings.kam_bootstrap_admin_password):
-        return
-    async with runtime.db.session() as session:
-        exists = await Credentials(session).user_id_by_email(settings.kam_bootstrap_admin_email.lower())
-    if exists:
-        return
-    try:
-        async with runtime.uow() as uow:
-            await register_user(uow, None, email=settings.kam_bootstrap_admin_email, name="Administrator",
-                                role="admin", superior_id=None, password=settings.kam_bootstrap_admin_password)
-    except (Conflict, IntegrityError):
-        return  # another replica starting at the same moment created it
-    log.info("bootstrap admin %s created", settings.kam_bootstrap_admin_email)

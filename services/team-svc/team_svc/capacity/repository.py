@@ -7,10 +7,9 @@ from sqlalchemy import func, select
 
 from kam_shared.repository import Repository
 
-from ..common.models import read_model_status_table
+from ..common.models import read_model_status_table, users
 from ..replicas.models import account_facts, opportunity_facts
 from ..territories.models import territories
-from ..users.models import users
 
 
 class CapacityFacts(Repository):

@@ -12,8 +12,7 @@ from kam_shared.domain_errors import Forbidden, NotFound, ValidationProblem
 from kam_shared.events import DomainEvent, utcnow
 from kam_shared.repository import for_update, is_postgres
 
-from ..org.models import org_units
-from ..users.models import users
+from ..common.models import org_units, users
 from . import paths
 from .models import PathText, change_log
 

@@ -8,8 +8,8 @@ from sqlalchemy import delete, insert, select, update
 
 from kam_shared.repository import Repository
 
+from ..common.models import users
 from ..quotas.models import quotas
-from ..users.models import users
 from .models import incentive_cost_analyses, incentive_plan_participants, incentive_plans, payout_revisions, payouts
 
 

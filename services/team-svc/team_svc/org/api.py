@@ -8,7 +8,7 @@ from kam_shared.auth import PrincipalDep
 from kam_shared.http import IfMatch, etag
 
 from ..common import hierarchy as common
-from ..users.schemas import HistoryEntry
+from ..common.schemas import HistoryEntry
 from . import service
 from .schemas import OrgTree, OrgUnitCreate, OrgUnitOut, OrgUnitPage, OrgUnitPatch
 

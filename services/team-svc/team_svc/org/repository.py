@@ -9,8 +9,7 @@ from sqlalchemy.orm import aliased
 from kam_shared.repository import Repository
 
 from ..common.hierarchy import in_subtree
-from ..users.models import users
-from .models import org_units
+from ..common.models import org_units, users
 
 UNIT_COLUMNS = [org_units.c.id, org_units.c.name, org_units.c.kind, org_units.c.parent_id, org_units.c.company_id,
                 org_units.c.manager_id, org_units.c.active, org_units.c.version, org_units.c.created_at,

@@ -13,8 +13,8 @@ from kam_shared.http import check_if_match
 
 from ..common import paths
 from ..common.hierarchy import active_user, company_of_unit, lock_tree, log_changes, move_subtree
+from ..common.models import org_units
 from .domain import OrgUnit, ParentFacts
-from .models import org_units
 from .repository import UNIT_COLUMNS, OrgUnits
 
 

@@ -10,9 +10,8 @@ from sqlalchemy import func, insert, select, update
 from kam_shared.repository import Repository
 
 from ..common.hierarchy import in_subtree
-from ..org.models import org_units
+from ..common.models import org_units, users
 from ..replicas.models import opportunity_facts as facts
-from ..users.models import users
 from .models import fiscal_calendar, quota_history, quotas
 
 

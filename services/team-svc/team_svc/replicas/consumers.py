@@ -12,21 +12,19 @@ state is applied without a change here.
 """
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.events import CATALOGUE, TOPICS, CloudEvent
 from kam_shared.events.account import AccountState
 from kam_shared.events.opportunity import OpportunityState
 from kam_shared.money import to_cents
-from kam_shared.replicas import upsert_versioned
 
-from .models import account_facts, opportunity_facts
+from .repository import Replicas
 
 
 async def apply_opportunity(session: AsyncSession, event: CloudEvent, payload) -> None:
     o = payload.opportunity
-    await upsert_versioned(session, opportunity_facts, dict(
+    await Replicas(session).put_opportunity(dict(
         id=o.id, account_id=o.account_id, owner_id=o.owner_id, amount_cents=to_cents(o.amount), currency=o.currency,
         close_date=o.close_date, stage=o.stage, probability=o.probability, status=o.status, version=o.version,
         updated_at=o.updated_at))
@@ -39,14 +37,14 @@ def _account_values(a: AccountState) -> dict:
 
 
 async def apply_account(session: AsyncSession, event: CloudEvent, payload) -> None:
-    await upsert_versioned(session, account_facts, _account_values(payload.account))
+    replicas = Replicas(session)
+    await replicas.put_account(_account_values(payload.account))
     merged = getattr(payload, "merged_account", None)
     if merged is not None:
-        await upsert_versioned(session, account_facts, _account_values(merged))
+        await replicas.put_account(_account_values(merged))
     elif getattr(payload, "merged_id", None) is not None:
         # An older merged event without the tombstone's state: mark the merged account directly.
-        await session.execute(update(account_facts).where(account_facts.c.id == payload.merged_id)
-                              .values(merged_into=payload.account.id))
+        await replicas.mark_merged(payload.merged_id, payload.account.id)
 
 
 def _carries(spec, field: str, model) -> bool:

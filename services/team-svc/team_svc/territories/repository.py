@@ -13,7 +13,7 @@ from kam_shared.events.team import TerritoryRuleState
 from kam_shared.repository import Repository
 
 from ..common.hierarchy import in_subtree
-from ..org.models import org_units
+from ..common.models import org_units
 from .models import territories, territory_rules, territory_ruleset
 
 

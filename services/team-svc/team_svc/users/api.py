@@ -9,8 +9,9 @@ from kam_shared.http import IfMatch, etag
 
 from ..common import hierarchy as common
 from ..common.read_pool import read_only
+from ..common.schemas import HistoryEntry
 from . import service
-from .schemas import Chain, HistoryEntry, IsAbove, Subtree, UserCreate, UserOut, UserPage, UserPatch
+from .schemas import Chain, IsAbove, Subtree, UserCreate, UserOut, UserPage, UserPatch
 
 router = APIRouter(tags=["users"])
 # The user directory and the reporting lines are visible to every signed-in member of the organisation.

@@ -10,9 +10,8 @@ from sqlalchemy import func, insert, select
 
 from kam_shared.repository import Repository
 
-from ..org.models import org_units
+from ..common.models import org_units, users
 from ..territories.models import territories
-from .models import users
 
 PUBLIC_COLUMNS = [users.c.id, users.c.email, users.c.name, users.c.role, users.c.superior_id, users.c.active,
                   users.c.version, users.c.org_unit_id, users.c.title, users.c.created_at, users.c.updated_at]

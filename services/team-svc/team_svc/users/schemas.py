@@ -73,11 +73,3 @@ class IsAbove(BaseModel):
     superior_id: uuid.UUID
     subordinate_id: uuid.UUID
     is_above: bool
-
-
-class HistoryEntry(BaseModel):
-    version: int
-    event_type: str
-    changed_by: uuid.UUID | None
-    changed_at: dt.datetime
-    changes: dict

@@ -1,11 +1,13 @@
-"""Use cases on users: registering, moving in the hierarchy, deactivating, hierarchy queries."""
+"""Use cases on users: registering, moving in the hierarchy, deactivating, hierarchy queries; the bootstrap admin."""
 from __future__ import annotations
 
+import logging
 import uuid
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.app import UnitOfWork
+from kam_shared.app import Runtime, UnitOfWork
 from kam_shared.auth import Principal
 from kam_shared.domain_errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationProblem
 from kam_shared.events import utcnow
@@ -23,9 +25,11 @@ from ..common.hierarchy import (
     user_path,
     user_row,
 )
+from ..common.models import users
 from .domain import Placement, User, change, check_reporting_line
-from .models import users
 from .repository import Users, present
+
+log = logging.getLogger("team_svc")
 
 
 async def _placement(session: AsyncSession, user_id: uuid.UUID, field: str) -> tuple[Placement, str]:
@@ -188,3 +192,23 @@ async def is_above_answer(db: Reader, superior_id: uuid.UUID, subordinate_id: uu
         raise NotFound(f"user {subordinate_id} not found")
     return {"superior_id": superior_id, "subordinate_id": subordinate_id,
             "is_above": paths.is_above(superior_id, path)}
+
+
+# ------------------------------------------------------------------------------- start-up
+
+
+async def ensure_bootstrap_admin(runtime: Runtime) -> None:
+    settings = runtime.settings
+    if not (settings.kam_bootstrap_admin_email and settings.kam_bootstrap_admin_password):
+        return
+    async with runtime.db.session() as session:
+        exists = await Users(session).id_by_email(settings.kam_bootstrap_admin_email.lower())
+    if exists:
+        return
+    try:
+        async with runtime.uow() as uow:
+            await register_user(uow, None, email=settings.kam_bootstrap_admin_email, name="Administrator",
+                                role="admin", superior_id=None, password=settings.kam_bootstrap_admin_password)
+    except (Conflict, IntegrityError):
+        return  # another replica starting at the same moment created it
+    log.info("bootstrap admin %s created", settings.kam_bootstrap_admin_email)
