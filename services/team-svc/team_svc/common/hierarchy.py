@@ -12,9 +12,8 @@ from kam_shared.domain_errors import Forbidden, NotFound, ValidationProblem
 from kam_shared.events import DomainEvent, utcnow
 from kam_shared.repository import for_update, is_postgres
 
-from ..common.models import org_units, users
 from . import paths
-from .models import PathText, change_log
+from .models import PathText, change_log, org_units, users
 
 # Read-only helpers take a session, or the autocommit connection of `read_only` on hot paths.
 Reader = AsyncSession | AsyncConnection
