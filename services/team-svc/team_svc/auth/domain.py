@@ -1,4 +1,4 @@
-"""Sliding-window rate limiting for sign-in (pure: the clock is injected).
+"""Sliding-window rate limiting for sign-in (pure: the clock is passed in, e.g. time.monotonic).
 
 Each key (an email, a client address) keeps the times of its recent attempts; when `limit`
 attempts fall inside the last `window_s` seconds the next one waits until the oldest leaves
@@ -7,13 +7,12 @@ the window. Counters live in the process: with several replicas each enforces it
 from __future__ import annotations
 
 import math
-import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
 
 class SlidingWindowLimiter:
-    def __init__(self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, limit: int, window_s: float, clock: Callable[[], float],
                  max_keys: int = 100_000):
         self.limit = limit
         self.window_s = window_s

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from kam_shared.app import Runtime
@@ -24,8 +25,10 @@ class LoginLimits:
 
     @classmethod
     def from_settings(cls, settings) -> "LoginLimits":
-        return cls(SlidingWindowLimiter(settings.kam_login_account_max_failures, settings.kam_login_account_window_s),
-                   SlidingWindowLimiter(settings.kam_login_address_max_attempts, settings.kam_login_address_window_s))
+        return cls(SlidingWindowLimiter(settings.kam_login_account_max_failures, settings.kam_login_account_window_s,
+                                        time.monotonic),
+                   SlidingWindowLimiter(settings.kam_login_address_max_attempts, settings.kam_login_address_window_s,
+                                        time.monotonic))
 
 
 def login_limits(runtime: Runtime) -> LoginLimits:
