@@ -102,7 +102,7 @@ async def build_org(url: str, sizes: list[int]) -> tuple[list[str], dict[str, st
     """Level by level, parents before children, each person's superior picked round-robin.
 
     Written straight into team-svc's database with the service's own path function
-    (team_svc.domain.paths): the write path is not what this bench measures, and through the API
+    (team_svc.common.paths): the write path is not what this bench measures, and through the API
     5,000 sign-ups take minutes on a shared machine. The rows are exactly what POST /v1/users
     stores (minus the user_created events, which nothing here reads)."""
     from argon2 import PasswordHasher
@@ -110,8 +110,8 @@ async def build_org(url: str, sizes: list[int]) -> tuple[list[str], dict[str, st
 
     from kam_shared.db import make_engine
     from kam_shared.events import utcnow
-    from team_svc.domain import paths
-    from team_svc.models import users
+    from team_svc.common import paths
+    from team_svc.common.models import users
 
     password_hash = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("bench-password")
     superior: dict[str, str] = {}
@@ -307,7 +307,7 @@ async def measure_in_process(url: str, users: list[str], n: int, seed: int, resu
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from kam_shared.db import make_engine
-    from team_svc.service.users import is_above_answer, subtree
+    from team_svc.users.service import is_above_answer, subtree
 
     rng = random.Random(seed)
     engine = make_engine(url)

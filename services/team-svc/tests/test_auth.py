@@ -8,10 +8,11 @@ import jwt
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
-from team_svc.domain.ratelimit import SlidingWindowLimiter
+from team_svc.auth.domain import SlidingWindowLimiter
+from team_svc.auth.models import signing_keys
+from team_svc.auth.service import LoginLimits
+from team_svc.common.models import users
 from team_svc.main import create_app
-from team_svc.models import signing_keys, users
-from team_svc.service.auth import LoginLimits
 
 
 async def fresh_token(api, email, password="secret"):
@@ -147,7 +148,7 @@ async def test_verified_tokens_are_remembered_only_until_they_expire():
     from kam_shared.auth import SigningKey
     from kam_shared.errors import Unauthorized
     from kam_shared.settings import ServiceSettings
-    from team_svc.keyring import KeyRingVerifier
+    from team_svc.auth.keyring import KeyRingVerifier
 
     key = SigningKey.generate()
 

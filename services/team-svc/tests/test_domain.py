@@ -6,15 +6,21 @@ from decimal import Decimal
 import pytest
 
 from kam_shared.errors import Conflict, Forbidden, ValidationProblem
-from kam_shared.events.team import (AccountProfile, FiscalCalendarState, IncentiveAccelerator, IncentiveTier,
-                                    TerritoryState, size_band_for)
-from team_svc.domain import paths
-from team_svc.domain.incentives import IncentivePlan, Payout, Terms, statement
-from team_svc.domain.org_units import OrgUnit, ParentFacts
-from team_svc.domain.quotas import ChildTarget, Quota, allocate, split_cents
-from team_svc.domain.ratelimit import SlidingWindowLimiter
-from team_svc.domain.territories import RuleRef, check_no_ambiguity, common_account, make_rule
-from team_svc.domain.users import Placement, check_reporting_line
+from kam_shared.events.team import (
+    AccountProfile,
+    FiscalCalendarState,
+    IncentiveAccelerator,
+    IncentiveTier,
+    TerritoryState,
+    size_band_for,
+)
+from team_svc.auth.domain import SlidingWindowLimiter
+from team_svc.common import paths
+from team_svc.incentives.domain import IncentivePlan, Payout, Terms, statement
+from team_svc.org.domain import OrgUnit, ParentFacts
+from team_svc.quotas.domain import ChildTarget, Quota, allocate, split_cents
+from team_svc.territories.domain import RuleRef, check_no_ambiguity, common_account, make_rule
+from team_svc.users.domain import Placement, check_reporting_line
 
 D = Decimal
 
@@ -147,7 +153,8 @@ def test_fiscal_calendar_names_years_by_the_year_they_start():
     q4 = april.parse("FY2026-Q4")
     assert (q4.start, q4.end) == (dt.date(2027, 1, 1), dt.date(2027, 4, 1))
     assert april.fiscal_year_of(dt.date(2027, 3, 31)) == 2026 and april.fiscal_year_of(dt.date(2027, 4, 1)) == 2027
-    assert april.shift_years(q4, -1).label == "FY2025-Q4" and april.shift_years(april.parse("2026-11"), -1).label == "2025-11"
+    assert april.shift_years(q4, -1).label == "FY2025-Q4"
+    assert april.shift_years(april.parse("2026-11"), -1).label == "2025-11"
     for bad in ("2026", "FY26", "FY2026-Q5", "2026-13", "Q1"):
         with pytest.raises(ValueError):
             april.parse(bad)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from kam_shared.events import DomainEvent, OpportunityClosed, OpportunityCreated, OpportunityState, utcnow
 from kam_shared.testing import feed
-from team_svc.models import incentive_plans, payout_revisions, payouts
+from team_svc.incentives.models import incentive_plans, payout_revisions, payouts
 
 PERIOD = "FY2029-Q1"
 TERMS = {"base_rate_percent": "3", "cap_amount": "20000",
@@ -137,7 +137,8 @@ async def test_payouts_with_statement_approval_payment_and_revisions(api, proble
     problem(await api.client.post(f"{payout_url}/approve", headers=await api.auth(rep1)), 403, "own payout")
     problem(await api.client.get(payout_url, headers=await api.auth(rep2)), 404, "not found")
     problem(await api.client.post(f"{payout_url}/pay", headers=await api.admin()), 409, "approve it")
-    assert (await api.client.post(f"{payout_url}/approve", headers=await api.auth(manager))).json()["status"] == "approved"
+    approved = await api.client.post(f"{payout_url}/approve", headers=await api.auth(manager))
+    assert approved.json()["status"] == "approved"
     problem(await api.client.post(f"{payout_url}/pay", headers=await api.auth(manager)), 403, "admin")
     paid = (await api.client.post(f"{payout_url}/pay", headers=await api.admin())).json()
     assert (paid["status"], paid["paid_amount"]) == ("paid", "5850.00")
@@ -167,7 +168,8 @@ async def test_payouts_with_statement_approval_payment_and_revisions(api, proble
         (1, "calculated"), (1, "approved"), (1, "paid"), (2, "recalculated"), (3, "adjusted"), (3, "approved"),
         (3, "paid")]
     assert history[4]["reason"] == "deal counted twice"
-    listed = (await api.client.get("/v1/payouts", headers=await api.auth(manager), params={"plan_id": plan["id"]})).json()
+    listed = (await api.client.get("/v1/payouts", headers=await api.auth(manager),
+                                   params={"plan_id": plan["id"]})).json()
     assert {p["user_id"] for p in listed["items"]} == {rep1["id"], rep2["id"]}
     mine = (await api.client.get("/v1/payouts", headers=await api.auth(rep2), params={"plan_id": plan["id"]})).json()
     assert [p["user_id"] for p in mine["items"]] == [rep2["id"]]

@@ -2,7 +2,7 @@
 the rules that keep the hierarchy sound, and the events a replica needs."""
 import uuid
 
-from team_svc.models import change_log, org_units, users
+from team_svc.common.models import change_log, org_units, users
 
 
 async def build_company(api, name="Acme"):

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from kam_shared.events import DomainEvent, OpportunityClosed, OpportunityCreated, OpportunityState, utcnow
 from kam_shared.testing import feed, service_client
-from team_svc.models import quota_history, quotas
+from team_svc.quotas.models import quota_history, quotas
 
 
 async def sales_org(api):
@@ -54,7 +54,8 @@ async def test_top_down_allocation_evenly_and_by_weights_shows_children_and_the_
     events = await api.events_since(before)
     assert [t for t, _ in events] == ["kam.team.quota_allocated.v1"] + ["kam.team.quota_created.v1"] * 2
     allocated = events[0][1]["data"]
-    assert allocated["method"] == "even" and allocated["gap"] == "0.00" and allocated["allocated_amount"] == "1000000.00"
+    assert allocated["method"] == "even" and allocated["gap"] == "0.00"
+    assert allocated["allocated_amount"] == "1000000.00"
     assert all(e["data"]["quota"]["parent_quota_id"] == top["id"] for _, e in events[1:])
 
     # Manager A splits their own 500k by weights 3:1; thirds would not be exact, the cents still add up.
@@ -109,7 +110,8 @@ async def test_over_allocation_needs_a_reason_from_someone_above_the_parent_owne
 
 async def test_allocation_by_last_years_won_revenue(api, problem):
     org = await sales_org(api)
-    await feed(api.runtime, won(org["a1"], "300000", dt.date(2025, 5, 1)), won(org["a2"], "100000", dt.date(2025, 11, 30)),
+    await feed(api.runtime, won(org["a1"], "300000", dt.date(2025, 5, 1)),
+               won(org["a2"], "100000", dt.date(2025, 11, 30)),
                won(org["a2"], "999999", dt.date(2026, 1, 2)),  # this year: not last year's revenue
                won(org["a1"], "50000", dt.date(2025, 6, 1), currency="USD"))  # another currency: not counted
     a_quota = await quota(api, org["a"], "800000.00")
@@ -222,7 +224,8 @@ async def test_attainment_is_closed_won_revenue_per_person_and_rolled_up(api, pr
 
     a1 = (await api.client.get("/v1/attainment", headers=await api.auth(org["a1"]),
                                params={"user_id": org["a1"]["id"], "period": "FY2027-Q1"})).json()
-    assert (a1["own_won_amount"], a1["rollup_won_amount"], a1["attainment_percent"]) == ("80000.00", "80000.00", "80.00")
+    assert ((a1["own_won_amount"], a1["rollup_won_amount"], a1["attainment_percent"])
+            == ("80000.00", "80000.00", "80.00"))
     assert a1["other_currencies"] == {"USD": "5000.00"}
     a = (await api.client.get("/v1/attainment", headers=await api.auth(org["a"]),
                               params={"user_id": org["a"]["id"], "period": "FY2027-Q1"})).json()
@@ -267,7 +270,8 @@ async def test_fiscal_calendar_names_periods_and_is_fixed_once_quotas_exist(prob
         changed = await client.put("/v1/fiscal-calendar", headers=admin, json={"fiscal_year_start_month": 4})
         assert changed.status_code == 200 and changed.json() == {"fiscal_year_start_month": 4, "version": 2}
         from kam_shared.testing import outbox_rows
-        rows = [r for r in await outbox_rows(client.runtime) if r["event_type"] == "kam.team.fiscal_calendar_changed.v1"]
+        rows = [r for r in await outbox_rows(client.runtime)
+                if r["event_type"] == "kam.team.fiscal_calendar_changed.v1"]
         assert len(rows) == 1 and '"fiscal_year_start_month":4' in rows[0]["payload"].replace(" ", "")
         q1 = (await client.get("/v1/fiscal-calendar/periods/FY2026-Q1", headers=admin)).json()
         assert (q1["start"], q1["end"]) == ("2026-04-01", "2026-07-01")

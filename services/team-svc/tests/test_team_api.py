@@ -132,7 +132,8 @@ async def test_users_list_pages_through_everyone(team):
     admin = await login(team, "admin@example.com", "admin")
     seen, cursor = [], None
     while True:
-        page = (await team.get("/v1/users", headers=admin, params={"limit": 2, **({"cursor": cursor} if cursor else {})})).json()
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await team.get("/v1/users", headers=admin, params=params)).json()
         seen += [u["id"] for u in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:

@@ -5,7 +5,7 @@ The rule set is global; every test uses its own region / industry labels so test
 import uuid
 
 from kam_shared.events.team import AccountProfile, TerritoryRuleBook, TerritoryState
-from team_svc.models import territories, territory_rules
+from team_svc.territories.models import territories, territory_rules
 
 
 def label(prefix):
@@ -63,8 +63,9 @@ async def test_match_picks_the_first_matching_rule_by_priority_and_explains_it(a
     assert got["territory"]["path"][0]["id"] == t["north"]["id"]
     # A large bank: the size rule comes first.
     got = await match(api, region=t["region"], industry=t["bank"], employees=20_000)
-    assert got["rule"]["name"] == "large north banks" and {"criterion": "size_band", "value": "enterprise",
-                                                           "accepted": ["large", "enterprise"], "ok": True} in got["checks"]
+    assert got["rule"]["name"] == "large north banks"
+    assert {"criterion": "size_band", "value": "enterprise", "accepted": ["large", "enterprise"],
+            "ok": True} in got["checks"]
     # Another industry in the region falls through to the region's rule and its owner.
     got = await match(api, region=t["region"], industry="retail")
     assert got["owner_id"] == t["manager"]["id"] and got["rule"]["name"] == "all of the north"

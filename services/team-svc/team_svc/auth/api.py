@@ -1,0 +1,46 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+
+from kam_shared.app import RuntimeDep
+from kam_shared.auth import PrincipalDep
+from kam_shared.domain_errors import Forbidden
+
+from . import service
+from .schemas import Rotation, SigningKeyOut, Token
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post("/v1/auth/token", response_model=Token,
+             summary="OAuth2 password flow: username = email (rate-limited: 429 with Retry-After)")
+async def token(request: Request, runtime: RuntimeDep, username: Annotated[str, Form()],
+                password: Annotated[str, Form()]):
+    address = request.client.host if request.client else "unknown"
+    access, lifetime = await service.issue_token(runtime, username, password, address)
+    return Token(access_token=access, expires_in=lifetime)
+
+
+@router.get("/.well-known/jwks.json", summary="Public keys that verify KAM tokens (current and still-valid old keys)")
+async def jwks(runtime: RuntimeDep, response: Response):
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return {"keys": await service.key_ring(runtime).published()}
+
+
+@router.get("/v1/auth/keys", response_model=list[SigningKeyOut], summary="Signing keys and their status (admin)")
+async def list_keys(principal: PrincipalDep, runtime: RuntimeDep):
+    if not principal.is_admin:
+        raise Forbidden("only an admin can see the signing keys")
+    return await service.key_ring(runtime).listing()
+
+
+@router.post("/v1/auth/keys/rotate", response_model=Rotation, status_code=201,
+             summary="Sign new tokens with a fresh key; the old one stays in the JWKS until its tokens expire")
+async def rotate(principal: PrincipalDep, runtime: RuntimeDep):
+    if not principal.is_admin:
+        raise Forbidden("only an admin can rotate the signing key")
+    async with runtime.uow() as uow:
+        result = await service.key_ring(runtime).rotate(uow)
+    # This replica's verifier learns the new key at once (others on their first token with its kid).
+    await runtime.verifier._refresh()
+    return result

@@ -1,1 +1,0 @@
-"""API models of team-svc, one module per feature. Request bodies forbid unknown fields."""

@@ -1,1 +1,0 @@
-"""Use cases of team-svc: load → domain → save + events in one unit of work."""
