@@ -104,7 +104,7 @@ class TokenVerifier:
             keys[entry["kid"]] = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(entry))
         self._keys = keys
 
-    async def _refresh(self) -> None:
+    async def refresh(self) -> None:
         if self.settings.kam_jwks_json:
             return
         async with self._lock:
@@ -141,7 +141,7 @@ class TokenVerifier:
         if header.get("alg") != "RS256":
             raise Unauthorized("bearer token must be signed with RS256")
         if kid not in self._keys:
-            await self._refresh()
+            await self.refresh()
         key = self._keys.get(kid)
         if key is None:
             raise Unauthorized("bearer token was not signed by a known key")

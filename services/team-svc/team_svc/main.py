@@ -5,7 +5,7 @@ from .auth import api as auth_api
 from .auth.startup import install_keys
 from .capacity import api as capacity_api
 from .common.models import metadata, plumbing
-from .common.read_pool import close_read_pool_at_shutdown, open_read_pool
+from .common.runtime import TeamRuntime, read_pool
 from .incentives import api as incentives_api
 from .org import api as org_api
 from .quotas import api as quotas_api
@@ -28,6 +28,6 @@ def create_app(settings: Settings | None = None):
         settings, title="KAM team-svc",
         description="Sales organisation, hierarchy, territories, quotas, incentives and auth.",
         tables=plumbing, routers=[s.router for s in SLICES], handlers=replicas.handlers(),
-        on_startup=[install_keys(settings), ensure_bootstrap_admin, open_read_pool])
-    close_read_pool_at_shutdown(app)
+        on_startup=[install_keys(settings), ensure_bootstrap_admin], resources=[read_pool],
+        runtime_class=TeamRuntime)
     return app

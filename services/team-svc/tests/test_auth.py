@@ -88,8 +88,8 @@ async def test_sign_in_is_rate_limited_per_account_and_per_address(api, problem)
     rep = await api.user("rep")
     other = await api.user("rep")
     now = [1000.0]
-    saved = api.runtime.extras["login_limits"]
-    api.runtime.extras["login_limits"] = LoginLimits(SlidingWindowLimiter(3, 300, clock=lambda: now[0]),
+    saved = api.runtime.login_limits
+    api.runtime.login_limits = LoginLimits(SlidingWindowLimiter(3, 300, clock=lambda: now[0]),
                                                      SlidingWindowLimiter(8, 60, clock=lambda: now[0]))
     try:
         for _ in range(3):
@@ -120,7 +120,7 @@ async def test_sign_in_is_rate_limited_per_account_and_per_address(api, problem)
         assert (await api.client.post("/v1/auth/token", data={"username": other["email"], "password": "secret"})
                 ).status_code == 200
     finally:
-        api.runtime.extras["login_limits"] = saved
+        api.runtime.login_limits = saved
 
 
 async def test_passwords_are_argon2_and_are_rehashed_when_the_cost_goes_up(api):
@@ -128,8 +128,8 @@ async def test_passwords_are_argon2_and_are_rehashed_when_the_cost_goes_up(api):
     async with api.runtime.db.session() as session:
         stored = await session.scalar(select(users.c.password_hash).where(users.c.id == uuid.UUID(rep["id"])))
     assert stored.startswith("$argon2id$") and "t=1" in stored and "secret" not in stored
-    saved = api.runtime.extras["password_hasher"]
-    api.runtime.extras["password_hasher"] = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
+    saved = api.runtime.password_hasher
+    api.runtime.password_hasher = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
     try:
         await fresh_token(api, rep["email"])
         async with api.runtime.db.session() as session:
@@ -137,7 +137,7 @@ async def test_passwords_are_argon2_and_are_rehashed_when_the_cost_goes_up(api):
         assert rehashed != stored and "t=2" in rehashed
         await fresh_token(api, rep["email"])  # the new hash verifies
     finally:
-        api.runtime.extras["password_hasher"] = saved
+        api.runtime.password_hasher = saved
 
 
 async def test_verified_tokens_are_remembered_only_until_they_expire():

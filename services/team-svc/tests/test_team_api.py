@@ -187,3 +187,27 @@ async def test_admin_moves_a_rep_to_another_manager_and_the_move_is_published(te
     await team.patch(f"/v1/users/{rep['id']}", headers=admin, json={"active": False})
     assert (await team.post("/v1/auth/token", data={"username": "move.rep@example.com", "password": "secret"})
             ).status_code == 401
+
+
+async def test_a_demoted_manager_and_a_deactivated_user_lose_their_powers_at_once(api):
+    """Authority comes from team-svc's own users table, not from the token (issue 13, item 1)."""
+    admin = await api.admin()
+    manager = await api.user("manager")
+    token = await api.auth(manager)  # issued while they are a manager
+    made = await api.client.post("/v1/users", headers=token, json={
+        "email": f"r.{uuid.uuid4().hex[:8]}@example.com", "name": "R", "role": "rep", "password": "secret",
+        "superior_id": manager["id"]})
+    assert made.status_code == 201, made.text
+
+    demoted = await api.client.patch(f"/v1/users/{manager['id']}", headers=admin, json={"role": "rep"})
+    assert demoted.status_code == 200, demoted.text
+    refused = await api.client.post("/v1/users", headers=token, json={
+        "email": f"r.{uuid.uuid4().hex[:8]}@example.com", "name": "R2", "role": "rep", "password": "secret",
+        "superior_id": manager["id"]})
+    assert refused.status_code == 403, refused.text
+
+    await api.client.patch(f"/v1/users/{made.json()['id']}", headers=admin, json={"superior_id": None})
+    off = await api.client.patch(f"/v1/users/{manager['id']}", headers=admin, json={"active": False})
+    assert off.status_code == 200, off.text
+    gone = await api.client.get(f"/v1/users/{manager['id']}", headers=token)
+    assert gone.status_code == 401 and gone.headers["www-authenticate"].startswith("Bearer"), gone.text

@@ -42,5 +42,5 @@ async def rotate(principal: PrincipalDep, runtime: RuntimeDep):
     async with runtime.uow() as uow:
         result = await service.key_ring(runtime).rotate(uow)
     # This replica's verifier learns the new key at once (others on their first token with its kid).
-    await runtime.verifier._refresh()
+    await runtime.verifier.refresh()
     return result

@@ -140,7 +140,7 @@ class KeyRingVerifier(TokenVerifier):
             self._verified.popitem(last=False)
         return principal
 
-    async def _refresh(self) -> None:
+    async def refresh(self) -> None:
         keys = dict(self._static)
         for entry in await self.ring.published():
             keys[entry["kid"]] = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(entry))

@@ -10,10 +10,10 @@ from kam_shared.app import Runtime
 
 
 def hasher(runtime: Runtime) -> PasswordHasher:
-    found = runtime.extras.get("password_hasher")
+    found = runtime.password_hasher
     if found is None:
         s = runtime.settings
-        found = runtime.extras["password_hasher"] = PasswordHasher(
+        found = runtime.password_hasher = PasswordHasher(
             time_cost=s.kam_password_time_cost, memory_cost=s.kam_password_memory_kib,
             parallelism=s.kam_password_parallelism)
     return found
@@ -25,9 +25,9 @@ async def hash_password(runtime: Runtime, password: str) -> str:
 
 async def dummy_hash(runtime: Runtime) -> str:
     """Verifying against this keeps "no such user" as slow as "wrong password"."""
-    found = runtime.extras.get("password_dummy_hash")
+    found = runtime.password_dummy_hash
     if found is None:
-        found = runtime.extras["password_dummy_hash"] = await hash_password(runtime, "not-a-real-password")
+        found = runtime.password_dummy_hash = await hash_password(runtime, "not-a-real-password")
     return found
 
 

@@ -32,14 +32,14 @@ class LoginLimits:
 
 
 def login_limits(runtime: Runtime) -> LoginLimits:
-    found = runtime.extras.get("login_limits")
+    found = runtime.login_limits
     if found is None:
-        found = runtime.extras["login_limits"] = LoginLimits.from_settings(runtime.settings)
+        found = runtime.login_limits = LoginLimits.from_settings(runtime.settings)
     return found
 
 
 def key_ring(runtime: Runtime) -> KeyRing:
-    return runtime.extras["key_ring"]
+    return runtime.key_ring
 
 
 def _too_many(detail: str, seconds: int) -> TooManyRequests:

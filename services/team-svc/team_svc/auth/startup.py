@@ -12,10 +12,9 @@ def install_keys(settings):
     async def install(runtime: Runtime) -> None:
         """The key file's key joins the ring (and signs) unless the ring knows it already; team-svc
         then verifies tokens against the ring itself."""
-        ring = runtime.extras["key_ring"] = KeyRing(runtime)
+        ring = runtime.key_ring = KeyRing(runtime)
         await ring.install(SigningKey.load_or_create(settings.kam_jwt_private_key_file), "file")
         runtime.verifier = KeyRingVerifier(settings, ring)
-        # A private method of the verifier (kam_shared has no hook for it yet; the lead adds one).
-        await runtime.verifier._refresh()
+        await runtime.verifier.refresh()
 
     return install

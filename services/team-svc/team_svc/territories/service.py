@@ -245,7 +245,7 @@ async def rule_book(runtime: Runtime, session: Reader) -> CachedRuleBook:
     """The in-memory rule book, rebuilt only when the rule-set revision moved (any replica's change)."""
     repo = Territories(session)
     revision = await repo.revision()
-    cached: CachedRuleBook | None = runtime.extras.get("rule_book")
+    cached: CachedRuleBook | None = runtime.rule_book
     if cached is not None and cached.revision == revision:
         return cached
     rows = await repo.all_rows()
@@ -255,7 +255,7 @@ async def rule_book(runtime: Runtime, session: Reader) -> CachedRuleBook:
                              version=r["version"], rules=rules.get(r["id"], [])) for r in rows]
     cached = CachedRuleBook(revision, TerritoryRuleBook(states), {r["id"]: r["name"] for r in rows},
                             {r["id"]: r["parent_id"] for r in rows})
-    runtime.extras["rule_book"] = cached
+    runtime.rule_book = cached
     return cached
 
 

@@ -41,6 +41,7 @@ async def patch_user(user_id: uuid.UUID, body: UserPatch, principal: PrincipalDe
                      response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         user = await service.update_user(uow, principal, user_id, body.model_dump(exclude_unset=True), if_match)
+    runtime.authority.forget(user_id)  # a role or active change counts from this process's next request
     response.headers["ETag"] = etag(user["version"])
     return user
 

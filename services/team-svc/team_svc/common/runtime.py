@@ -1,0 +1,52 @@
+"""team-svc's typed runtime: what its slices keep for the life of the process, by name and type
+(instead of an untyped bag), and the resources it opens and closes with the service."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from kam_shared.app import Runtime
+from kam_shared.auth import CurrentAuthority
+
+from .models import users
+
+if TYPE_CHECKING:  # the auth and territories slices own these types and import this module
+    from ..auth.keyring import KeyRing
+
+
+class TeamRuntime(Runtime):
+    def __init__(self, settings, tables):
+        super().__init__(settings, tables)
+        self.key_ring: KeyRing | None = None  # set at start-up (auth/startup.py)
+        self.read_engine: AsyncEngine | None = None  # PostgreSQL only (read_pool below)
+        self.password_hasher: Any = None  # argon2 PasswordHasher, made on first use
+        self.password_dummy_hash: str | None = None
+        self.login_limits: Any = None  # auth.service.LoginLimits, made on first use
+        self.rule_book: Any = None  # territories.service.CachedRuleBook, rebuilt on a revision change
+        # team-svc owns the users: authority comes from its own table.
+        self.authority = CurrentAuthority(self.user_authority)
+
+    async def user_authority(self, user_id) -> tuple[str, bool] | None:
+        async with self.db.session() as session:
+            row = (await session.execute(select(users.c.role, users.c.active).where(users.c.id == user_id))).first()
+        return (row.role, row.active) if row else None
+
+
+@asynccontextmanager
+async def read_pool(runtime: TeamRuntime) -> AsyncIterator[None]:
+    """Hot read paths (is-above, subtree, chain, match) use their own autocommit pool on
+    PostgreSQL (see common/read_pool.read_only), disposed when the service stops."""
+    if runtime.db.sqlite:
+        yield
+        return
+    runtime.read_engine = create_async_engine(runtime.db.url, isolation_level="AUTOCOMMIT", pool_size=5,
+                                              max_overflow=5, pool_pre_ping=True)
+    try:
+        yield
+    finally:
+        await runtime.read_engine.dispose()
+        runtime.read_engine = None
