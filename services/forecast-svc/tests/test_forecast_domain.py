@@ -63,3 +63,23 @@ def test_categories_won_is_closed_lost_is_omitted_whatever_the_override():
     assert effective_category("open", 1, "best_case", mapping) == "best_case"
     assert effective_category("won", 8, "omitted", mapping) == "closed"
     assert effective_category("lost", 8, "commit", mapping) == "omitted"
+
+
+def test_a_rebuild_maps_a_snapshot_item_exactly_as_the_live_path_maps_the_event_state():
+    """One mapping (rollups/domain/rows.py) for both: the open stage is weighted by the replicated
+    stage model on both paths, not by the probability the snapshot item happens to carry."""
+    import datetime as dt
+    import uuid
+    from decimal import Decimal
+
+    from forecast_svc.rebuild import domain as rebuild
+    from forecast_svc.rollups.domain.rows import fact_row
+    from kam_shared.events.opportunity import OpportunityState
+
+    state = OpportunityState(id=uuid.uuid4(), account_id=uuid.uuid4(), name="n", amount=Decimal("100.00"),
+                             currency="CNY", close_date=dt.date(2026, 12, 1), owner_id=uuid.uuid4(), stage=3,
+                             probability=30, status="open", version=4, updated_at=dt.datetime.now(dt.UTC))
+    item = {**state.model_dump(mode="json"), "stage_name": "方案", "confirmed_by": None}  # a list answer's shape
+    model = rebuild.stage_probabilities([{"number": 3, "probability": 35}, {"number": 8, "probability": 100}])
+    live, rebuilt = fact_row(state, model), fact_row(rebuild.opportunity_state(item), model)
+    assert rebuilt == live and live["probability"] == 35

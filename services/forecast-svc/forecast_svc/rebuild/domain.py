@@ -1,26 +1,24 @@
-"""Snapshot items (team-svc users, opportunity-svc opportunities) → replica rows. Pure."""
+"""Snapshot items (team-svc users, opportunity-svc opportunities) → the states the events carry
+(rows are made from those by rollups/domain/rows.py, as on the live path). Pure."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from decimal import Decimal
 
-from kam_shared.money import to_cents
-
-
-def user_row(u: dict) -> dict:
-    return dict(id=uuid.UUID(u["id"]), email=u["email"], name=u["name"], role=u["role"],
-                superior_id=uuid.UUID(u["superior_id"]) if u.get("superior_id") else None,
-                active=u.get("active", True), version=u["version"])
+from kam_shared.events import UserState
+from kam_shared.events.opportunity import OpportunityState
 
 
-def fact_row(o: dict) -> dict:
-    return dict(id=uuid.UUID(o["id"]), account_id=uuid.UUID(o["account_id"]), owner_id=uuid.UUID(o["owner_id"]),
-                amount_cents=to_cents(Decimal(o["amount"])), currency=o["currency"],
-                close_date=dt.date.fromisoformat(o["close_date"]), stage=o["stage"],
-                probability=o["probability"], status=o["status"], version=o["version"],
-                updated_at=dt.datetime.fromisoformat(o["updated_at"].replace("Z", "+00:00")),
-                confirmed=bool(o.get("confirmed", False)), category_override=o.get("forecast_category"))
+def opportunity_state(item: dict) -> OpportunityState:
+    """A snapshot item (opportunity-svc's list answer) as the state its events carry."""
+    return OpportunityState.model_validate(item)
+
+
+def user_state(item: dict) -> UserState:
+    return UserState.model_validate(item)
+
+
+def stage_probabilities(stages: list[dict]) -> dict[int, int]:
+    return {s["number"]: s["probability"] for s in stages if s["number"] <= 7}
 
 
 def stage_rows(stages: list[dict], model_version: int) -> list[dict]:

@@ -13,6 +13,7 @@ from kam_shared.events import utcnow
 from kam_shared.peers import peer_client, snapshot
 
 from ..health.service import rebuild_quotas
+from ..rollups.domain.rows import fact_row, user_row
 from . import domain
 from .repository import RebuildRepository
 
@@ -42,10 +43,13 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
         raise Forbidden("only an admin can rebuild read models")
     started = utcnow()
     clock = time.perf_counter()
-    users_rows = [domain.user_row(u) async for u in snapshot(runtime, "team-svc", "/v1/users", principal.token)]
-    fact_rows = [domain.fact_row(o)
-                 async for o in snapshot(runtime, "opportunity-svc", "/v1/opportunities", principal.token)]
+    users_rows = [user_row(domain.user_state(u))
+                  async for u in snapshot(runtime, "team-svc", "/v1/users", principal.token)]
     model_version, stages = await stage_model_snapshot(runtime, principal.token)
+    # The live path's own mapping, with the stage model the rebuild also installs.
+    probability = domain.stage_probabilities(stages)
+    fact_rows = [fact_row(domain.opportunity_state(o), probability)
+                 async for o in snapshot(runtime, "opportunity-svc", "/v1/opportunities", principal.token)]
     users = runtime.tables.user_replica
     # A transaction of its own (not the route's unit of work): it holds the read models exclusively,
     # and the quota rebuild after it calls team-svc, which must not happen inside it.

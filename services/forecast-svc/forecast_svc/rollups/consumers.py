@@ -8,23 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.consumer import batch_handler, hold_read_model_exclusively
 from kam_shared.events import CloudEvent, UserCreated, UserUpdated
-from kam_shared.money import to_cents
 
 from ..common.models import plumbing
 from .domain.cells import cell_deltas, has_loop, newest_states
+from .domain.rows import fact_row, user_row
 from .repository import ChainCache, RollupRepository
 
 users = plumbing.user_replica
 chain_cache = ChainCache()  # per process: one consumer per instance
-
-
-def _fact_row(o, probability: dict[int, int]) -> dict:
-    """A fact from an opportunity's state; open pipeline is weighted with the replicated stage model."""
-    return dict(id=o.id, account_id=o.account_id, owner_id=o.owner_id, amount_cents=to_cents(o.amount),
-                currency=o.currency, close_date=o.close_date, stage=o.stage, status=o.status, version=o.version,
-                confirmed=o.confirmed, category_override=o.forecast_category,
-                probability=probability.get(o.stage, o.probability) if o.status == "open" else o.probability,
-                updated_at=o.updated_at)
 
 
 async def apply_opportunities(session: AsyncSession, items: list) -> None:
@@ -41,17 +32,12 @@ async def apply_opportunities(session: AsyncSession, items: list) -> None:
         old = old_rows.get(o.id)
         if old is not None and old["version"] >= o.version:
             continue  # stale or replayed: the fact already reflects something as new or newer
-        changes.append((old, _fact_row(o, probability)))
+        changes.append((old, fact_row(o, probability)))
     if not changes:
         return
     await repo.save_facts([new for _, new in changes])
     owners = {f["owner_id"] for change in changes for f in change if f is not None}
     await repo.bump(cell_deltas(changes, await repo.chains_of(users, owners, chain_cache, hierarchy)))
-
-
-def _user_row(state) -> dict:
-    return dict(id=state.id, email=state.email, name=state.name, role=state.role, superior_id=state.superior_id,
-                active=state.active, version=state.version)
 
 
 def _old_superior(before: dict, user_id: uuid.UUID) -> uuid.UUID | None:
@@ -72,7 +58,7 @@ async def _moves_loop(repo: RollupRepository, fresh: list, moved: list[uuid.UUID
 
 async def _apply_and_recompute(repo: RollupRepository, fresh: list) -> None:
     """Apply the replica and recompute every cell from the facts (exact whatever the moves were)."""
-    await repo.save_users(users, [_user_row(u) for u in fresh])
+    await repo.save_users(users, [user_row(u) for u in fresh])
     await repo.clear_cells()
     await repo.recompute(users)
 
@@ -82,13 +68,13 @@ async def _apply_moves(repo: RollupRepository, fresh: list, before: dict, moved:
     one against the replica as it stands: out of the old chain of ancestors, the replica row, into
     the new chain."""
     with_totals = await repo.nodes_with_totals(moved)
-    quiet = [_user_row(u) for u in fresh if u.id not in with_totals]
+    quiet = [user_row(u) for u in fresh if u.id not in with_totals]
     if quiet:
         await repo.save_users(users, quiet)
     for u in fresh:
         if u.id in with_totals:
             out_of = await repo.chain_above(users, _old_superior(before, u.id), stop_at=u.id)
-            await repo.save_user(users, _user_row(u))
+            await repo.save_user(users, user_row(u))
             await repo.shift(u.id, out_of=out_of, into=await repo.chain_above(users, u.superior_id, stop_at=u.id))
 
 
