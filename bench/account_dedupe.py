@@ -42,9 +42,9 @@ import httpx
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from account_svc.domain.credit_code import generate as generate_credit_code
-from account_svc.domain.names import normalise
-from account_svc.models import accounts as accounts_table
+from account_svc.accounts.domain.credit_code import generate as generate_credit_code
+from account_svc.accounts.domain.names import normalise
+from account_svc.accounts.models import accounts as accounts_table
 from kam_shared.devstack import VAR, Stack, free_port
 from kam_shared.events import utcnow
 from kam_shared.migrations import upgrade_async
@@ -268,11 +268,11 @@ async def sql_only(url: str, probes: list[dict]) -> list[float]:
 
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from account_svc.domain.accounts import clean_profile
-    from account_svc.uniqueness import candidates
+    from account_svc.accounts.domain.accounts import clean_profile
+    from account_svc.accounts.service import find_candidates
 
     engine = create_async_engine(url)
-    runtime = SimpleNamespace(extras={})
+    runtime = SimpleNamespace(pg_trgm=None)  # what AccountRuntime caches
     samples = []
     try:
         sessions = async_sessionmaker(engine)
@@ -280,7 +280,7 @@ async def sql_only(url: str, probes: list[dict]) -> list[float]:
             probe = clean_profile(dict(params))
             t0 = time.perf_counter()
             async with sessions() as session:
-                await candidates(session, runtime, probe, limit=10)
+                await find_candidates(session, runtime, probe, limit=10)
             samples.append(time.perf_counter() - t0)
     finally:
         await engine.dispose()

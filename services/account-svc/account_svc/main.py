@@ -1,9 +1,17 @@
+"""account-svc: the slices it is made of, nothing else.
+
+Router order matters for matching: classification's `/v1/accounts/pareto` comes before the
+accounts router's `/v1/accounts/{account_id}`."""
 from kam_shared.app import create_service_app
 
-from .api import router as accounts_router
-from .api_records import router as records_router
-from .consumers import HANDLERS
+from .accounts.api import router as accounts_router
+from .assignment.consumers import HANDLERS as ASSIGNMENT_HANDLERS
+from .classification.api import router as classification_router
+from .classification.consumers import HANDLERS as CLASSIFICATION_HANDLERS
+from .common.runtime import AccountRuntime
+from .merge.api import router as merge_router
 from .models import plumbing
+from .records.api import router as records_router
 from .settings import Settings
 
 
@@ -13,4 +21,5 @@ def create_app(settings: Settings | None = None):
         settings, title="KAM account-svc",
         description="Accounts: uniqueness and merge, hierarchy, assignment, classification, buying centre, "
                     "competitors, plans, interactions, complaints.",
-        tables=plumbing, routers=[accounts_router, records_router], handlers=HANDLERS)
+        tables=plumbing, routers=[classification_router, accounts_router, merge_router, records_router],
+        handlers={**CLASSIFICATION_HANDLERS, **ASSIGNMENT_HANDLERS}, runtime_class=AccountRuntime)

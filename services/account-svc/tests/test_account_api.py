@@ -8,7 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from account_svc.domain.credit_code import generate
+from account_svc.accounts.domain.credit_code import generate
 from kam_shared.events import DomainEvent, OpportunityClosed, OpportunityStageChanged, OpportunityState
 from kam_shared.testing import bearer, feed, outbox_rows
 
@@ -298,7 +298,8 @@ async def test_list_filters_search_and_cursor(accounts, people):
     assert await ids(people.rep, type="strategic", status="prospect") == [made[0]["id"]]
     assert await ids(people.rep, q=f"{region}1电力") == [made[1]["id"]]
     assert await ids(people.rep, q=f"{region.lower()}2电力股份有限公司") == [made[2]["id"]]
-    page = (await accounts.get("/v1/accounts", headers=bearer(people.rep), params={"region": region, "limit": 2})).json()
+    page = (await accounts.get("/v1/accounts", headers=bearer(people.rep),
+                               params={"region": region, "limit": 2})).json()
     rest = (await accounts.get("/v1/accounts", headers=bearer(people.rep),
                                params={"region": region, "limit": 2, "cursor": page["next_cursor"]})).json()
     assert [a["id"] for a in page["items"] + rest["items"]] == mine and rest["next_cursor"] is None
@@ -545,7 +546,8 @@ async def test_pareto_shows_which_accounts_make_80_percent(accounts, people):
 async def test_snapshot_pages_every_account_with_version_for_admins(accounts, people):
     admin = bearer(uuid.uuid4(), "admin")
     survivor, gone = await create(accounts, people.rep), await create(accounts, people.rep)
-    await accounts.post(f"/v1/accounts/{survivor['id']}/merge", headers=bearer(people.rep), json={"from_id": gone["id"]})
+    await accounts.post(f"/v1/accounts/{survivor['id']}/merge", headers=bearer(people.rep),
+                        json={"from_id": gone["id"]})
     seen, cursor = [], None
     while True:
         page = (await accounts.get("/v1/accounts/snapshot", headers=admin,

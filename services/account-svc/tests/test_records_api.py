@@ -84,7 +84,8 @@ async def test_org_chart_cycles_and_foreign_contacts_are_refused(accounts, peopl
     assert_problem(await accounts.patch(f"/v1/contacts/{boss['id']}", headers=rep,
                                         json={"reports_to_id": stranger["id"]}), 422, "reports_to_id")
     for body, mentions in [({"name": ""}, "name"), ({"name": "X", "buying_role": "wizard"}, "buying_role"),
-                           ({"name": "X", "department": "sales"}, "department"), ({"name": "X", "level": "god"}, "level"),
+                           ({"name": "X", "department": "sales"}, "department"),
+                           ({"name": "X", "level": "god"}, "level"),
                            ({"name": "X", "attitude": "angry"}, "attitude"), ({"title": "no name"}, "name"),
                            ({"name": "X", "reports_to_id": str(uuid.uuid4())}, "reports_to_id")]:
         assert_problem(await accounts.post(f"/v1/accounts/{a}/contacts", headers=rep, json=body), 422, mentions)

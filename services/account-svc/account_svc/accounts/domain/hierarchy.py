@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from kam_shared.errors import Conflict
+from kam_shared.domain_errors import Conflict
 
 
 def check_no_cycle(account_id: uuid.UUID, new_parent_id: uuid.UUID | None,

@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from kam_shared.errors import Conflict
+from kam_shared.domain_errors import Conflict
 
-from .vocabulary import BUYING_ROLES, DEPARTMENTS, LEVELS
+from ...common.vocabulary import BUYING_ROLES, DEPARTMENTS, LEVELS
 
 
 def check_reports_to(contact_id: uuid.UUID, new_manager_id: uuid.UUID | None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kam_shared.errors import Conflict, ValidationProblem
+from kam_shared.domain_errors import Conflict, ValidationProblem
 
 TRANSITIONS = {
     "open": {"in_progress", "resolved", "closed"},

@@ -6,19 +6,27 @@ done by the use cases in service.py before they call in here.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, fields as dataclass_fields
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from decimal import Decimal
 from typing import Any
 
-from kam_shared.errors import Conflict, ValidationProblem
+from kam_shared.domain_errors import Conflict, ValidationProblem
 from kam_shared.events import DomainEvent, FieldChange
-from kam_shared.events.account import (AccountClassified, AccountCreated, AccountMerged, AccountReassigned,
-                                       AccountState, AccountUpdated, MergedRecords)
+from kam_shared.events.account import (
+    AccountClassified,
+    AccountCreated,
+    AccountMerged,
+    AccountReassigned,
+    AccountState,
+    AccountUpdated,
+    MergedRecords,
+)
 from kam_shared.money import CENT, validate_currency
 
+from ...common.vocabulary import ACCOUNT_STATUSES, ACCOUNT_TIERS, ACCOUNT_TYPES, STRATEGIC_FLAGS
 from . import credit_code as credit_codes
 from .names import normalise
-from .vocabulary import ACCOUNT_STATUSES, ACCOUNT_TIERS, ACCOUNT_TYPES, STRATEGIC_FLAGS
 
 # Fields a PATCH may change. Owner, type and tier have their own endpoints and events.
 PROFILE_FIELDS = ("name", "credit_code", "industry", "region", "status", "parent_id", "centralised_purchasing",
@@ -247,54 +255,92 @@ def money_currency_check(account: Account, values: dict) -> None:
                                     field="currency")
 
 
+_SKIP = object()  # a cleaner's answer for "leave this field out" (a blank name, no currency)
+
+
+def _clean_name(value: Any) -> Any:
+    value = _text(value)
+    if value is None:
+        return _SKIP
+    if not normalise(value):
+        raise ValidationProblem("name must contain letters or digits", field="name")
+    return value
+
+
+def _clean_status(value: Any) -> Any:
+    if value not in ACCOUNT_STATUSES:
+        raise ValidationProblem(f"status must be one of {', '.join(ACCOUNT_STATUSES)}", field="status")
+    return value
+
+
+def _clean_employees(value: Any) -> Any:
+    if value is not None and value < 0:
+        raise ValidationProblem("employees must not be negative", field="employees")
+    return value
+
+
+def _money_cleaner(name: str):
+    def clean(value: Any) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value).quantize(CENT)
+        if value < 0:
+            raise ValidationProblem(f"{name} must not be negative", field=name)
+        return value
+    return clean
+
+
+def _clean_currency(value: Any) -> Any:
+    return _SKIP if value is None else validate_currency(value)
+
+
+def _clean_margin(value: Any) -> Any:
+    if value is None:
+        return None
+    value = Decimal(value).quantize(CENT)
+    if not Decimal(-100) <= value <= Decimal(100):
+        raise ValidationProblem("gross_margin_pct must be between -100 and 100", field="gross_margin_pct")
+    return value
+
+
+def _clean_flags(value: Any) -> list[str]:
+    value = list(value or [])
+    unknown = [f for f in value if f not in STRATEGIC_FLAGS]
+    if unknown:
+        raise ValidationProblem(f"unknown strategic flag {unknown[0]!r}; use {', '.join(STRATEGIC_FLAGS)}",
+                                field="strategic_flags")
+    return [f for f in STRATEGIC_FLAGS if f in value]  # canonical order, no repeats
+
+
+def _clean_items(value: Any) -> list[dict]:
+    return [dict(item) for item in (value or [])]
+
+
+# One cleaner per profile field; a field without one passes through as sent.
+_CLEANERS = {
+    "name": _clean_name,
+    "credit_code": credit_codes.validate,
+    "industry": _text, "region": _text, "website": _text,
+    "installed_base": _long_text, "business_situation": _long_text,
+    "status": _clean_status,
+    "employees": _clean_employees,
+    **{name: _money_cleaner(name) for name in MONEY_FIELDS},
+    "currency": _clean_currency,
+    "gross_margin_pct": _clean_margin,
+    "strategic_flags": _clean_flags,
+    "phones": _clean_items, "addresses": _clean_items,
+    "centralised_purchasing": bool,
+}
+
+
 def clean_profile(values: dict) -> dict:
     """Canonical profile values; 422 naming the field for what the schema cannot see."""
     out: dict[str, Any] = {}
     for name, value in values.items():
-        if name == "name":
-            value = _text(value)
-            if value is None:
-                continue
-            if not normalise(value):
-                raise ValidationProblem("name must contain letters or digits", field="name")
-        elif name == "credit_code":
-            value = credit_codes.validate(value)
-        elif name in ("industry", "region", "website"):
-            value = _text(value)
-        elif name in ("installed_base", "business_situation"):
-            value = _long_text(value)
-        elif name == "status":
-            if value not in ACCOUNT_STATUSES:
-                raise ValidationProblem(f"status must be one of {', '.join(ACCOUNT_STATUSES)}", field="status")
-        elif name == "employees":
-            if value is not None and value < 0:
-                raise ValidationProblem("employees must not be negative", field="employees")
-        elif name in MONEY_FIELDS:
-            if value is not None:
-                value = Decimal(value).quantize(CENT)
-                if value < 0:
-                    raise ValidationProblem(f"{name} must not be negative", field=name)
-        elif name == "currency":
-            if value is None:
-                continue
-            value = validate_currency(value)
-        elif name == "gross_margin_pct":
-            if value is not None:
-                value = Decimal(value).quantize(CENT)
-                if not Decimal(-100) <= value <= Decimal(100):
-                    raise ValidationProblem("gross_margin_pct must be between -100 and 100", field="gross_margin_pct")
-        elif name == "strategic_flags":
-            value = list(value or [])
-            unknown = [f for f in value if f not in STRATEGIC_FLAGS]
-            if unknown:
-                raise ValidationProblem(f"unknown strategic flag {unknown[0]!r}; use {', '.join(STRATEGIC_FLAGS)}",
-                                        field="strategic_flags")
-            value = [f for f in STRATEGIC_FLAGS if f in value]  # canonical order, no repeats
-        elif name in ("phones", "addresses"):
-            value = [dict(item) for item in (value or [])]
-        elif name == "centralised_purchasing":
-            value = bool(value)
-        out[name] = value
+        cleaner = _CLEANERS.get(name)
+        value = cleaner(value) if cleaner is not None else value
+        if value is not _SKIP:
+            out[name] = value
     return out
 
 

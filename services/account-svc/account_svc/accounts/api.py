@@ -1,27 +1,32 @@
 """Account routes: thin — parse, call a use case, shape the response."""
-import datetime as dt
 import uuid
-from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from kam_shared.app import RuntimeDep, etag
+from kam_shared.app import RuntimeDep
 from kam_shared.auth import PrincipalDep
+from kam_shared.http import IfMatch, with_etag
 
-from . import classification_service, service
-from .api_records import sent
-from .schemas import (AccountCreate, AccountOut, AccountPage, AccountPatch, AccountType, Classify, Duplicates, Merge,
-                      OwnerHistoryEntry, ParetoOut, Reassign, SnapshotPage, Status, Tier, TierRecommendationOut, Tree)
+from ..common.api import sent
+from . import service
+from .schemas import (
+    AccountCreate,
+    AccountOut,
+    AccountPage,
+    AccountPatch,
+    AccountType,
+    Duplicates,
+    OwnerHistoryEntry,
+    Reassign,
+    SnapshotPage,
+    Status,
+    Tier,
+    Tree,
+)
 
 router = APIRouter(tags=["accounts"])
-IfMatch = Annotated[str | None, Header(description="ETag of the version you changed; 412 if stale")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-
-
-def _with_etag(response: Response, account: dict) -> dict:
-    response.headers["ETag"] = etag(account["version"])
-    return account
 
 
 @router.post("/v1/accounts", status_code=201, response_model=AccountOut,
@@ -34,7 +39,7 @@ async def create_account(body: AccountCreate, principal: PrincipalDep, runtime: 
         account, created = await service.open_account(uow, runtime, principal, sent(body), on_duplicate)
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/accounts/{account['id']}"
-    return _with_etag(response, account)
+    return with_etag(response, account)
 
 
 @router.get("/v1/accounts", response_model=AccountPage,
@@ -65,18 +70,6 @@ async def find_duplicates(principal: PrincipalDep, runtime: RuntimeDep,
                                         region=region, limit=limit)
 
 
-@router.get("/v1/accounts/pareto", response_model=ParetoOut,
-            summary="Which accounts make up 80% (threshold_pct) of won revenue, from the opportunities won")
-async def pareto(principal: PrincipalDep, runtime: RuntimeDep,
-                 currency: Annotated[str, Query(min_length=3, max_length=3)] = "CNY",
-                 since: Annotated[dt.date | None, Query(description="close date from")] = None,
-                 until: Annotated[dt.date | None, Query(description="close date to")] = None,
-                 threshold_pct: Annotated[Decimal, Query(gt=0, le=100)] = Decimal(80), limit: Limit = 100):
-    async with runtime.db.session() as session:
-        return await classification_service.pareto_view(session, runtime, principal, currency=currency, since=since,
-                                                        until=until, threshold_pct=threshold_pct, limit=limit)
-
-
 @router.get("/v1/accounts/snapshot", response_model=SnapshotPage,
             summary="Every account incl. tombstones, ordered by id, with version: for read-model rebuilds (admin)")
 async def account_snapshot(principal: PrincipalDep, runtime: RuntimeDep, limit: Limit = 500,
@@ -89,7 +82,7 @@ async def account_snapshot(principal: PrincipalDep, runtime: RuntimeDep, limit: 
             summary="An account; a merged one is a tombstone with merged_into_id")
 async def get_account(account_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
     async with runtime.db.session() as session:
-        return _with_etag(response, await service.get_account(session, runtime, principal, account_id))
+        return with_etag(response, await service.get_account(session, runtime, principal, account_id))
 
 
 @router.patch("/v1/accounts/{account_id}", response_model=AccountOut,
@@ -98,7 +91,7 @@ async def patch_account(account_id: uuid.UUID, body: AccountPatch, principal: Pr
                         response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         account = await service.update_account(uow, runtime, principal, account_id, sent(body), if_match)
-    return _with_etag(response, account)
+    return with_etag(response, account)
 
 
 @router.get("/v1/accounts/{account_id}/tree", response_model=Tree,
@@ -108,43 +101,16 @@ async def account_tree(account_id: uuid.UUID, principal: PrincipalDep, runtime: 
         return await service.tree(session, runtime, principal, account_id)
 
 
-@router.post("/v1/accounts/{account_id}/merge", response_model=AccountOut,
-             summary="Merge the duplicate from_id into this account (the survivor)")
-async def merge_accounts(account_id: uuid.UUID, body: Merge, principal: PrincipalDep, runtime: RuntimeDep,
-                         response: Response, if_match: IfMatch = None):
-    async with runtime.uow() as uow:
-        account = await service.merge(uow, runtime, principal, account_id, body.from_id, if_match)
-    return _with_etag(response, account)
-
-
 @router.post("/v1/accounts/{account_id}/reassign", response_model=AccountOut,
              summary="Give the account to another account manager (recorded in the owner history)")
 async def reassign_account(account_id: uuid.UUID, body: Reassign, principal: PrincipalDep, runtime: RuntimeDep,
                            response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         account = await service.reassign(uow, runtime, principal, account_id, body.owner_id, body.reason, if_match)
-    return _with_etag(response, account)
+    return with_etag(response, account)
 
 
 @router.get("/v1/accounts/{account_id}/owner-history", response_model=list[OwnerHistoryEntry])
 async def owner_history(account_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep):
     async with runtime.db.session() as session:
         return await service.owner_history_of(session, runtime, principal, account_id)
-
-
-@router.post("/v1/accounts/{account_id}/classification", response_model=AccountOut,
-             summary="Set type and/or tier, or apply the tier the score recommends")
-async def classify_account(account_id: uuid.UUID, body: Classify, principal: PrincipalDep, runtime: RuntimeDep,
-                           response: Response, if_match: IfMatch = None):
-    async with runtime.uow() as uow:
-        account = await service.classify(uow, runtime, principal, account_id, if_match=if_match, **body.model_dump())
-    return _with_etag(response, account)
-
-
-@router.get("/v1/accounts/{account_id}/tier-score", response_model=TierRecommendationOut,
-            summary="Tier recommendation with each criterion's contribution (won revenue, margin, continuity, "
-                    "strategic flags)")
-async def tier_score(account_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep,
-                     currency: Annotated[str, Query(min_length=3, max_length=3)] = "CNY"):
-    async with runtime.db.session() as session:
-        return await classification_service.tier_recommendation(session, runtime, principal, account_id, currency)

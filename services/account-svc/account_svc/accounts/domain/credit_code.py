@@ -9,8 +9,9 @@ accepting an unusual one.
 from __future__ import annotations
 
 import random
+import unicodedata
 
-from kam_shared.errors import ValidationProblem
+from kam_shared.domain_errors import ValidationProblem
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -21,13 +22,12 @@ def check_character(first17: str) -> str:
     """The 18th character for the first 17 (which must be from the alphabet)."""
     if len(first17) != 17:
         raise ValueError("a check character is computed over exactly 17 characters")
-    total = sum(weight * VALUE[char] for weight, char in zip(WEIGHTS, first17))
+    total = sum(weight * VALUE[char] for weight, char in zip(WEIGHTS, first17, strict=True))
     return ALPHABET[(31 - total % 31) % 31]
 
 
 def clean(raw: str) -> str:
     """What users type: lower case, stray spaces and hyphens, full-width characters."""
-    import unicodedata
 
     return "".join(ch for ch in unicodedata.normalize("NFKC", raw).upper() if not ch.isspace() and ch != "-")
 

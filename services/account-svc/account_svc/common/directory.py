@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.app import Runtime
 from kam_shared.auth import Principal
-from kam_shared.errors import UpstreamUnavailable, ValidationProblem
+from kam_shared.domain_errors import UpstreamUnavailable, ValidationProblem
 from kam_shared.peers import peer_client
 from kam_shared.replicas import upsert_versioned
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from kam_shared.errors import ValidationProblem
+from kam_shared.domain_errors import ValidationProblem
 from kam_shared.events import DomainEvent, FieldChange, Payload
 from kam_shared.events import account as ev
 
