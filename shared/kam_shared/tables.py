@@ -109,6 +109,10 @@ class UtcDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self):  # TypeDecorator answers `object`; keyset cursors parse by this type
+        return dt.datetime
+
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime; use kam_shared.events.utcnow()")

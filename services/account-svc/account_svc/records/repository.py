@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import insert, select, type_coerce, update
+from sqlalchemy import insert, select, update
 
 from kam_shared.repository import Repository
-from kam_shared.tables import UtcDateTime
 
 from .domain.records import KINDS, Kind, Record
 from .models import RECORD_TABLES, contacts
@@ -16,20 +15,6 @@ from .models import RECORD_TABLES, contacts
 # Lists are in the order people read them: interactions newest first, everything else as entered.
 ORDER = {"interaction": ("occurred_at", "desc")}
 DEFAULT_ORDER = ("created_at", "asc")
-
-
-class _PagedUtcDateTime(UtcDateTime):
-    """UtcDateTime that says it holds datetimes: Repository.paginate parses a cursor by the sort
-    column's python_type, which kam_shared's UtcDateTime (a TypeDecorator) leaves as `object`."""
-    cache_ok = True
-
-    @property
-    def python_type(self) -> type:
-        return dt.datetime
-
-
-def _sort_key(column):
-    return type_coerce(column, _PagedUtcDateTime()).label(column.key)
 
 
 def _fields(kind: Kind) -> list[str]:
@@ -78,7 +63,7 @@ class RecordRepository(Repository):
         for column, value in filters.items():
             if value is not None:
                 query = query.where(table.c[column] == value)
-        return await self.paginate(query, keys=[_sort_key(table.c[column_name]), table.c.id], limit=limit,
+        return await self.paginate(query, keys=[table.c[column_name], table.c.id], limit=limit,
                                    cursor=cursor,
                                    descending=direction == "desc")
 
