@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 MANIFESTS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
 
-.PHONY: install run test test-sqlite bench catalogue clean
+.PHONY: install lint run test test-sqlite bench catalogue clean
 
 .venv/.installed: $(MANIFESTS)
 	@test -x $(UV) || ($(PYTHON) -m venv .tools && .tools/bin/pip install -q "uv==$(UV_VERSION)")
@@ -16,6 +16,10 @@ MANIFESTS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/
 
 install: .venv/.installed
 
+## Lint first (ruff: pyflakes, pycodestyle, isort, bugbear, complexity <= 12; config in pyproject.toml).
+lint: install
+	$(PY) -m ruff check .
+
 ## Broker + four services + demo data on 8001-8004, until Ctrl-C.
 run: install
 	$(PY) -m kam_shared.cli run
@@ -23,7 +27,7 @@ run: install
 ## Every test: unit, API, cross-service (real broker, services as processes).
 ## PostgreSQL: the one at 127.0.0.1:5432 if it answers, else a throwaway cluster on a free port
 ## (Debian's postgresql installed first when root), else SQLite; KAM_TEST_DB=sqlite forces SQLite.
-test: install
+test: install lint
 	$(PY) -m kam_shared.cli with-postgres -- $(PY) -m pytest -q
 
 test-sqlite: install

@@ -11,9 +11,8 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
-from kam_shared.tables import BigId
-
 from account_svc.domain.names import normalise
+from kam_shared.tables import BigId
 
 revision = "0002"
 down_revision = "0001"
