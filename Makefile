@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 MANIFESTS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
 
-.PHONY: install lint run test test-sqlite bench catalogue clean
+.PHONY: install lint run test test-sqlite kafka-jars bench catalogue clean
 
 .venv/.installed: $(MANIFESTS)
 	@test -x $(UV) || ($(PYTHON) -m venv .tools && .tools/bin/pip install -q "uv==$(UV_VERSION)")
@@ -24,14 +24,21 @@ lint: install
 run: install
 	$(PY) -m kam_shared.cli run
 
-## Every test: unit, API, cross-service (real broker, services as processes).
+## Every test: unit, API, cross-service (real broker, services as processes), on Apache Kafka
+## (deploy/kafka/pom.xml; Tansu when java is missing) + PostgreSQL; then the end-to-end flow once
+## more on Tansu + SQLite, the `make run` default.
 ## PostgreSQL: the one at 127.0.0.1:5432 if it answers, else a throwaway cluster on a free port
 ## (Debian's postgresql installed first when root), else SQLite; KAM_TEST_DB=sqlite forces SQLite.
 test: install lint
-	$(PY) -m kam_shared.cli with-postgres -- $(PY) -m pytest -q
+	KAM_TEST_BROKER=kafka $(PY) -m kam_shared.cli with-postgres -- $(PY) -m pytest -q
+	KAM_TEST_BROKER=tansu KAM_TEST_DB=sqlite $(PY) -m pytest -q tests/test_end_to_end.py
 
 test-sqlite: install
 	KAM_TEST_DB=sqlite $(PY) -m pytest -q
+
+## The Apache Kafka jars the tests run, from Maven Central (the tests fetch them too, once, when missing).
+kafka-jars: install
+	$(PY) -c "from kam_shared.devstack import kafka_libs; print(kafka_libs())"
 
 ## Benchmarks (numbers, not pass/fail): make bench BENCH=event_latency [BENCH_ARGS=...]; same PostgreSQL as tests
 BENCH ?= event_latency
@@ -43,4 +50,4 @@ catalogue: install
 	$(PY) -m kam_shared.cli catalogue
 
 clean:
-	rm -rf var/ .venv/ .tools/
+	rm -rf var/ .venv/ .tools/ deploy/kafka/target/

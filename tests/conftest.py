@@ -1,5 +1,6 @@
 """Shared by the cross-service tests: one running stack (broker + four services as processes)
-per test session, a small organisation in it, and the helpers a client would write."""
+per test session, a small organisation in it, and the helpers a client would write. The stack
+starts its own broker, of the kind KAM_TEST_BROKER picks (see the root conftest)."""
 import pytest
 
 from kam_shared.devstack import Stack, free_port, stack_database_urls
@@ -8,10 +9,11 @@ from kam_shared.testing import StackClient
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, broker_kind):
     urls, cleanup = stack_database_urls("e2e")
     log_dir = tmp_path_factory.mktemp("e2e-logs")
-    s = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=log_dir)
+    s = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=log_dir,
+              broker_kind=broker_kind)
     try:  # a stack that fails to start must not leave its databases behind either
         s.start()
         yield s

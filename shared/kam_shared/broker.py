@@ -5,7 +5,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from .settings import ServiceSettings
 
@@ -40,7 +40,9 @@ def make_consumer(settings: ServiceSettings, *topics: str, group_id: str | None,
 
 
 async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> None:
-    """Idempotent topic creation. Tansu accepts a duplicate silently; Kafka raises, which we ignore."""
+    """Idempotent topic creation. Tansu accepts a duplicate silently; Kafka answers
+    TOPIC_ALREADY_EXISTS (another replica won the race) in the response's topic_errors, which
+    aiokafka returns rather than raises: that one is fine, any other error is raised."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
                                 client_id=f"{settings.service_name}-admin", request_timeout_ms=10000)
     await admin.start()
@@ -49,10 +51,17 @@ async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> None:
         missing = [t for t in topics if t not in existing]
         for topic in missing:
             try:
-                await admin.create_topics([NewTopic(name=topic, num_partitions=settings.kafka_topic_partitions,
-                                                    replication_factor=settings.kafka_replication_factor)])
-                log.info("created topic %s", topic)
+                response = await admin.create_topics([NewTopic(
+                    name=topic, num_partitions=settings.kafka_topic_partitions,
+                    replication_factor=settings.kafka_replication_factor)])
             except TopicAlreadyExistsError:
-                pass
+                continue
+            code = next((err[1] for err in getattr(response, "topic_errors", ()) if err[0] == topic), 0)
+            if code == TopicAlreadyExistsError.errno:
+                continue
+            if code:
+                error = for_code(code)
+                raise error(f"creating topic {topic}: {error.__name__} ({code})")
+            log.info("created topic %s", topic)
     finally:
         await admin.close()

