@@ -22,6 +22,7 @@ from .http import check_if_match, etag  # noqa: F401 - re-exported for existing 
 from .idempotency import IdempotencyMiddleware
 from .observability import configure_logging, install_observability
 from .outbox import OutboxRelay, add_to_outbox
+from .outbox_admin import outbox_admin_router
 from .settings import ServiceSettings
 from .tables import PlumbingTables
 from .tracing import configure_tracing
@@ -177,6 +178,7 @@ def create_service_app(
         app.include_router(router)
     if all_handlers:
         app.include_router(_consumer_status_router())
+    app.include_router(outbox_admin_router())
     return app
 
 

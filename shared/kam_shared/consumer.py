@@ -1,23 +1,32 @@
 """Consumer runner: one consumer group per service, idempotent handling, commit after the DB.
 
-For each message: parse the CloudEvent, then in one DB transaction check the inbox (skip an
-event already processed), run the handler, record the event id in the inbox; only after
-that transaction commits is the Kafka offset committed. A redelivery after a crash or a
-rebalance is therefore harmless. A message that cannot be parsed, or whose handler keeps
-failing, goes to `<topic>.dlq` with the reason in a header and a log line; the consumer moves on.
+One path for every message. A poll's batch is decoded (a message that cannot be parsed, or whose
+payload breaks the event contract, goes to `<topic>.dlq` at once), then applied in ONE DB
+transaction: claim the event ids in the inbox (the ones already there were processed before and
+are skipped), run the handlers on the fresh ones, commit. Only after that commit is the Kafka
+offset committed, so a redelivery after a crash or a rebalance is harmless.
+
+If the transaction fails, the batch is split in halves and each half applied the same way, down
+to the one failing message; that message is retried (`consumer_max_attempts` in all) and then
+goes to `<topic>.dlq` with the reason in a header and a log line. The consumer moves on; the other
+messages of the batch are applied.
+
+Handlers: a plain `Handler` takes one event; a `BatchHandler` (see `batch_handler`) takes a run
+of consecutive events it handles in one call, for throughput.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError, create_model
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .broker import ensure_topics, make_consumer, make_producer
@@ -30,16 +39,52 @@ from .tables import PlumbingTables
 log = logging.getLogger("kam.consumer")
 
 Handler = Callable[[AsyncSession, CloudEvent, object], Awaitable[None]]
+Item = tuple[CloudEvent, object]  # an event and its validated payload
 
 
-def batch_handler(apply_many: Callable[[AsyncSession, list[tuple[CloudEvent, object]]], Awaitable[None]]) -> Handler:
+@runtime_checkable
+class BatchHandler(Protocol):
+    """A handler that applies a run of consecutive events (of the types it is registered for) in
+    one call, inside the runner's transaction. It may be called with a single event too."""
+
+    async def apply_many(self, session: AsyncSession, items: list[Item]) -> None: ...
+
+
+class _Batched:
+    """What `batch_handler` makes: a BatchHandler that is also an ordinary one-event Handler."""
+
+    def __init__(self, apply_many: Callable[[AsyncSession, list[Item]], Awaitable[None]]):
+        self._apply_many = apply_many
+        self.__name__ = getattr(apply_many, "__name__", "batch_handler")
+        self.__doc__ = apply_many.__doc__
+
+    async def apply_many(self, session: AsyncSession, items: list[Item]) -> None:
+        await self._apply_many(session, items)
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent, payload: object) -> None:
+        await self._apply_many(session, [(event, payload)])
+
+
+class _OneByOne:
+    """A plain Handler seen as a BatchHandler: the events of a run, in turn."""
+
+    def __init__(self, handler: Handler):
+        self.handler = handler
+
+    async def apply_many(self, session: AsyncSession, items: list[Item]) -> None:
+        for event, payload in items:
+            await self.handler(session, event, payload)
+
+
+def batch_handler(apply_many: Callable[[AsyncSession, list[Item]], Awaitable[None]]) -> Handler:
     """A handler that can also apply a run of events in one go (`apply_many`), for throughput:
-    the runner hands it consecutive events of a partition batch inside one transaction."""
-    async def one(session: AsyncSession, event: CloudEvent, payload) -> None:
-        await apply_many(session, [(event, payload)])
+    the runner hands it consecutive events of a partition batch inside one transaction. The
+    result satisfies `BatchHandler` and is still callable as a one-event handler."""
+    return _Batched(apply_many)
 
-    one.apply_many = apply_many  # type: ignore[attr-defined]
-    return one
+
+def as_batch_handler(handler: Handler | BatchHandler) -> BatchHandler:
+    return handler if isinstance(handler, BatchHandler) else _OneByOne(handler)
 
 
 class PoisonMessage(Exception):
@@ -77,10 +122,35 @@ def _ce_type(msg) -> str | None:
     return None
 
 
+def _parse(raw: bytes | None) -> CloudEvent:
+    if raw is None:
+        raise PoisonMessage("empty message value")
+    try:
+        return CloudEvent.model_validate_json(raw)  # a third of json.loads + model_validate
+    except (ValueError, ValidationError) as exc:
+        raise PoisonMessage(f"not a CloudEvent: {str(exc).splitlines()[0][:300]}") from None
+
+
+def _payload_of(event: CloudEvent) -> object:
+    try:
+        return parse_payload(event)
+    except ValidationError as exc:
+        raise PoisonMessage(f"{event.type} payload invalid: {str(exc)[:300]}") from None
+
+
 # The consumer group whose event transaction is running in this task: a handler that must hold
 # the read-model lock exclusively (forecast-svc's hierarchy moves) takes the very key its
-# transaction holds shared, whatever the group is named.
+# transaction holds shared, whatever the group is named. Set only while a transaction runs.
 _applying_for: ContextVar[str | None] = ContextVar("kam_applying_for", default=None)
+
+
+@contextmanager
+def _applying(group_id: str) -> Iterator[None]:
+    token = _applying_for.set(group_id)
+    try:
+        yield
+    finally:
+        _applying_for.reset(token)
 
 
 async def hold_read_model_exclusively(session: AsyncSession) -> None:
@@ -97,6 +167,15 @@ def is_stale(current_version: int | None, sequence: int) -> bool:
     return current_version is not None and sequence <= current_version
 
 
+def _runs(items: list[Item], batchers: dict[str, BatchHandler]) -> Iterator[tuple[BatchHandler, list[Item]]]:
+    """Consecutive events with the same handler, as (handler, run)."""
+    start = 0
+    for i in range(1, len(items) + 1):
+        if i == len(items) or batchers[items[i][0].type] is not batchers[items[start][0].type]:
+            yield batchers[items[start][0].type], items[start:i]
+            start = i
+
+
 class ConsumerRunner:
     def __init__(self, settings: ServiceSettings, db: Database, tables: PlumbingTables,
                  handlers: dict[str, Handler], *, group_id: str | None = None,
@@ -108,6 +187,10 @@ class ConsumerRunner:
         self.db = db
         self.tables = tables
         self.handlers = handlers
+        # One BatchHandler per handler object: a run of events is "consecutive events whose
+        # handler is the same object", whatever types it is registered for.
+        wrapped: dict[int, BatchHandler] = {}
+        self._batchers = {t: wrapped.setdefault(id(h), as_batch_handler(h)) for t, h in handlers.items()}
         self.group_id = group_id or settings.service_name
         self.topics = sorted({CATALOGUE[t].topic for t in handlers})
         self.after_commit = after_commit
@@ -167,87 +250,119 @@ class ConsumerRunner:
                 self.after_commit(handled)
 
     async def _handle_batch(self, messages) -> list[CloudEvent]:
-        """Apply a poll's batch in one transaction (the fast path under load); if anything in
-        it fails, fall back to one transaction per message, with retries and the DLQ."""
-        wanted: list[tuple[object, CloudEvent, object]] = []
+        """Decode a poll's messages (dead-lettering the undecodable), then apply them."""
+        wanted = []
         for msg in messages:
-            declared = _ce_type(msg)
-            if declared is not None and declared not in self.handlers and declared in CATALOGUE:
-                continue  # the ce_type header names another service's event: no need to parse it
-            if declared is not None and declared in self.handlers:
-                typed = _typed_envelope(declared)
-                try:  # envelope and payload in one pass over the JSON
-                    event = typed.model_validate_json(msg.value) if msg.value is not None else None
-                except ValidationError:
-                    event = None  # the two-step path below says exactly what is wrong
-                if event is not None and event.type == declared:
-                    wanted.append((msg, event, event.data))
-                    continue
-            try:
-                event = self._parse(msg.value)
-            except PoisonMessage as exc:
-                await self._dead_letter(msg, str(exc))
-                continue
-            if event.type not in self.handlers:
-                if event.type not in CATALOGUE:  # not in the topic's contract: say so, keep going
-                    await self._dead_letter(msg, f"unknown event type {event.type!r} (not in the event catalogue)",
-                                            event)
-                continue  # another service's event on a shared topic
-            try:
-                wanted.append((msg, event, parse_payload(event)))
-            except ValidationError as exc:
-                await self._dead_letter(msg, f"{event.type} payload invalid: {str(exc)[:300]}", event)
+            decoded = await self._decode(msg)
+            if decoded is not None:
+                wanted.append((msg, *decoded))
+        return await self._apply_or_split(wanted)
+
+    async def _decode(self, msg) -> Item | None:
+        """The message's event and payload if this group handles it; None if not (another
+        service's event) or if it went to the DLQ."""
+        declared = _ce_type(msg)
+        if declared is not None and declared in CATALOGUE and declared not in self.handlers:
+            return None  # the ce_type header names another service's event: no need to parse it
+        if declared in self.handlers:
+            event = self._decode_typed(msg.value, declared)
+            if event is not None:
+                return event, event.data
+        try:
+            event = _parse(msg.value)
+        except PoisonMessage as exc:
+            await self._dead_letter(msg, str(exc))
+            return None
+        return await self._decode_payload(msg, event)
+
+    async def _decode_payload(self, msg, event: CloudEvent) -> Item | None:
+        if event.type not in self.handlers:
+            if event.type not in CATALOGUE:  # not in the topic's contract: say so, keep going
+                await self._dead_letter(msg, f"unknown event type {event.type!r} (not in the event catalogue)", event)
+            return None  # another service's event on a shared topic
+        try:
+            return event, _payload_of(event)
+        except PoisonMessage as exc:
+            await self._dead_letter(msg, str(exc), event)
+            return None
+
+    @staticmethod
+    def _decode_typed(raw: bytes | None, declared: str) -> CloudEvent | None:
+        """Envelope and payload in one pass over the JSON; None sends the message down the
+        two-step path, which says exactly what is wrong."""
+        if raw is None:
+            return None
+        try:
+            event = _typed_envelope(declared).model_validate_json(raw)
+        except ValidationError:
+            return None
+        return event if event.type == declared else None
+
+    async def _apply_or_split(self, wanted: list[tuple[object, CloudEvent, object]]) -> list[CloudEvent]:
+        """Apply in one transaction; on failure, the halves, down to the one failing message."""
         if not wanted:
             return []
-        if len(wanted) > 1:
-            try:
-                return await self._apply_together([(e, p) for _, e, p in wanted])
-            except Exception as exc:  # one bad event must not block the rest: go one by one
-                log.warning("batch of %d failed (%s: %s); applying one by one", len(wanted), type(exc).__name__, exc)
-        handled = []
-        for msg, event, _ in wanted:
-            if await self._retry(msg, event):
-                handled.append(event)
-        return handled
+        try:
+            return await self._apply_together([(e, p) for _, e, p in wanted])
+        except Exception as exc:
+            if len(wanted) == 1:
+                msg, event, payload = wanted[0]
+                return await self._retry(msg, event, payload, exc)
+            log.warning("batch of %d failed (%s: %s); applying it in halves", len(wanted), type(exc).__name__, exc)
+        half = len(wanted) // 2
+        return await self._apply_or_split(wanted[:half]) + await self._apply_or_split(wanted[half:])
 
-    async def _apply_together(self, items: list[tuple[CloudEvent, object]]) -> list[CloudEvent]:
-        applied: list[CloudEvent] = []
-        async with self.db.session() as session, session.begin():
-            await self._share_read_model_lock(session)
-            # Claim the batch's event ids in the inbox first: the unique key says which are new, in
-            # one statement, whatever the planner knows (a look-up with IN ($1..$500) becomes a
-            # linear scan per row once PostgreSQL switches a prepared statement to a generic plan).
-            now = utcnow()
-            unique = list({e.id: (e, p) for e, p in items}.values())
-            claimed = await self._claim(session, [e.id for e, _ in unique], [e.type for e, _ in unique], now)
-            fresh: list[tuple[CloudEvent, object]] = []
-            for event, payload in items:
-                if event.id in claimed:
-                    claimed.discard(event.id)  # a duplicate later in the batch is not fresh
-                    fresh.append((event, payload))
-            i = 0
-            while i < len(fresh):
-                handler = self.handlers[fresh[i][0].type]
-                many = getattr(handler, "apply_many", None)
-                if many is None:
-                    await handler(session, *fresh[i])
-                    i += 1
-                    continue
-                # A batch-capable handler gets the whole run of consecutive events it handles.
-                j = i
-                while j < len(fresh) and self.handlers[fresh[j][0].type] is handler:
-                    j += 1
-                await many(session, fresh[i:j])
-                i = j
-            applied = [e for e, _ in fresh]
-            if applied:
-                await self._touch_status(session, applied[-1], len(applied))
-        for event in applied:
+    async def _retry(self, msg, event: CloudEvent, payload: object, first: Exception) -> list[CloudEvent]:
+        """One message whose transaction failed once (`first`): retry it, then dead-letter it."""
+        attempts = self.settings.consumer_max_attempts
+        exc: Exception = first
+        for attempt in range(2, attempts + 1):
+            if isinstance(exc, PoisonMessage):
+                break
+            await asyncio.sleep(0.1 * 2 ** (attempt - 1))
+            try:
+                return await self._apply_together([(event, payload)])
+            except Exception as again:
+                exc = again
+        if isinstance(exc, PoisonMessage):
+            await self._dead_letter(msg, str(exc), event)
+        else:
+            log.error("event %s (%s) failed %d times", event.id, event.type, attempts, exc_info=exc)
+            await self._dead_letter(msg, f"handler failed {attempts} times: {type(exc).__name__}: {exc}", event)
+        return []
+
+    async def _apply_together(self, items: list[Item]) -> list[CloudEvent]:
+        """Apply events in one transaction, each at most once (the inbox claim); returns the
+        events applied now (not those processed before)."""
+        with _applying(self.group_id):
+            async with self.db.session() as session, session.begin():
+                await self._share_read_model_lock(session)
+                fresh = await self._claim_fresh(session, items)
+                for batcher, run in _runs(fresh, self._batchers):
+                    await batcher.apply_many(session, run)
+                if fresh:
+                    await self._touch_status(session, fresh[-1][0], len(fresh))
+        for event, _ in fresh:
             EVENTS_CONSUMED.labels(self.settings.service_name, event.type).inc()
-        return applied
+        return [e for e, _ in fresh]
+
+    async def _claim_fresh(self, session: AsyncSession, items: list[Item]) -> list[Item]:
+        """The one inbox claim: insert the events' ids; those the unique key let in are fresh (the
+        first occurrence of an id, if the batch repeats it). A concurrent claim by another member of
+        the group waits for that transaction and then finds the id taken."""
+        unique = list({e.id: e for e, _ in items}.values())
+        claimed = await self._claim(session, [e.id for e in unique], [e.type for e in unique], utcnow())
+        fresh: list[Item] = []
+        for event, payload in items:
+            if event.id in claimed:
+                claimed.discard(event.id)  # a duplicate later in the batch is not fresh
+                fresh.append((event, payload))
+        return fresh
 
     async def _claim(self, session: AsyncSession, ids: list[str], types: list[str], now) -> set[str]:
-        """Insert the ids into the inbox; return those that were not there (the fresh ones)."""
+        """Insert the ids into the inbox in one statement; return those that were not there. The
+        unique key says which are new, whatever the planner knows (a look-up with IN ($1..$500)
+        becomes a linear scan per row once PostgreSQL switches to a generic plan)."""
         inbox = self.tables.inbox
         if session.bind.dialect.name == "postgresql":
             # Two arrays, one statement: a 500-row VALUES list costs more to compile in Python
@@ -259,66 +374,16 @@ class ConsumerRunner:
                 dict(consumer=self.group_id, now=now, ids=ids, types=types))).all())
         return set((await session.scalars(
             sqlite.insert(inbox).values([dict(consumer=self.group_id, event_id=i, event_type=t, processed_at=now)
-                                         for i, t in zip(ids, types)])
+                                         for i, t in zip(ids, types, strict=True)])
             .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
             .returning(inbox.c.event_id))).all())
 
-    async def _retry(self, msg, event: CloudEvent) -> CloudEvent | None:
-        attempts = self.settings.consumer_max_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                applied = await self.handle(event)
-                EVENTS_CONSUMED.labels(self.settings.service_name, event.type).inc()
-                return event if applied else None
-            except PoisonMessage as exc:
-                await self._dead_letter(msg, str(exc), event)
-                return None
-            except Exception as exc:
-                if attempt == attempts:
-                    log.exception("event %s (%s) failed %d times", event.id, event.type, attempts)
-                    await self._dead_letter(msg, f"handler failed {attempts} times: {type(exc).__name__}: {exc}", event)
-                    return None
-                await asyncio.sleep(0.1 * 2 ** attempt)
-        return None
-
-    @staticmethod
-    def _parse(raw: bytes | None) -> CloudEvent:
-        if raw is None:
-            raise PoisonMessage("empty message value")
-        try:
-            return CloudEvent.model_validate_json(raw)  # a third of json.loads + model_validate
-        except (ValueError, ValidationError) as exc:
-            raise PoisonMessage(f"not a CloudEvent: {str(exc).splitlines()[0][:300]}") from None
-
     async def handle(self, event: CloudEvent) -> bool:
-        """Apply one event exactly once. Returns False when it had been applied before."""
-        try:
-            payload = parse_payload(event)
-        except ValidationError as exc:
-            raise PoisonMessage(f"{event.type} payload invalid: {str(exc)[:300]}") from None
-        inbox = self.tables.inbox
-        try:
-            async with self.db.session() as session, session.begin():
-                await self._share_read_model_lock(session)
-                seen = await session.scalar(select(inbox.c.event_id).where(
-                    inbox.c.consumer == self.group_id, inbox.c.event_id == event.id))
-                if seen:
-                    return False
-                await self.handlers[event.type](session, event, payload)
-                await session.execute(insert(inbox).values(consumer=self.group_id, event_id=event.id,
-                                                           event_type=event.type, processed_at=utcnow()))
-                await self._touch_status(session, event)
-        except IntegrityError:
-            # Another member of the group applied it concurrently (rebalance); the inbox key said no.
-            async with self.db.session() as session:
-                if await session.scalar(select(inbox.c.event_id).where(
-                        inbox.c.consumer == self.group_id, inbox.c.event_id == event.id)):
-                    return False
-            raise
-        return True
+        """Apply one event exactly once, by the same path as a batch (one attempt, no DLQ).
+        Returns False when it had been applied before."""
+        return bool(await self._apply_together([(event, _payload_of(event))]))
 
     async def _share_read_model_lock(self, session: AsyncSession) -> None:
-        _applying_for.set(self.group_id)
         if not self.db.sqlite:  # SQLite has one writer at a time anyway
             await session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"),
                                   {"k": read_model_lock_key(self.group_id)})
@@ -351,4 +416,3 @@ class ConsumerRunner:
 
     async def stop(self) -> None:
         self._stopping = True
-

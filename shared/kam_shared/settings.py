@@ -39,6 +39,8 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 3
     outbox_batch_size: int = 200
     outbox_poll_interval_s: float = 0.5
+    # An outbox row whose own message fails this many times is parked (kam_shared.outbox).
+    outbox_max_attempts: int = 10
     # An Idempotency-Key whose request never answered is taken over by a retry after this long.
     idempotency_lease_s: float = 30.0
     host: str = "127.0.0.1"

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 from sqlalchemy import MetaData, select
 
 from kam_shared.app import Runtime
@@ -68,7 +69,7 @@ async def test_writes_succeed_while_the_broker_is_down_and_the_backlog_drains_in
         async with down.uow() as uow:
             uow.publish(_user_domain_event(user, version))
             await uow.commit()
-    with pytest.raises(Exception):
+    with pytest.raises(KafkaConnectionError):
         await down.relay.drain_once()
     assert await down.relay.backlog() == 10
     await down.relay.stop()
