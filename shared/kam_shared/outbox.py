@@ -39,9 +39,9 @@ from prometheus_client import Gauge
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .broker import make_producer
+from .broker import ensure_topics, make_producer
 from .db import Database
-from .events import DomainEvent, utcnow
+from .events import TOPICS, DomainEvent, utcnow
 from .observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 from .repository import Repository
 from .settings import ServiceSettings
@@ -109,6 +109,11 @@ class OutboxRelay:
             producer = make_producer(self.settings)
             try:
                 await producer.start()
+                # The service creates its own topic (with its partition count) when it connects: a
+                # producer never relies on the broker auto-creating it with the broker's defaults.
+                own = TOPICS.get(self.settings.service_name.removesuffix("-svc"))
+                if own:
+                    await ensure_topics(self.settings, [own])
             except BaseException:
                 await producer.stop()
                 raise
