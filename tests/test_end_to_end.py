@@ -146,3 +146,31 @@ def test_moving_a_rep_to_another_manager_moves_their_numbers(stack, org):
     assert api.rollup(auth["manager"], ids["manager"], "2027-02")["open_count"] == 0
     # ... and visibility moved with them.
     assert api.rollup(auth["manager"], mover["id"], "2027-02") == {"status": 404}
+
+
+def test_one_trace_from_a_stage_change_to_forecast_svc_applying_it(stack, org):
+    """A known W3C traceparent on the stage change: its trace id is on the event on the topic (the
+    CloudEvents `traceparent` extension) and on forecast-svc's log line for applying that event."""
+    api, auth, ids = org
+    trace_id = uuid.uuid4().hex
+    account = api.call("POST", "account-svc", "/v1/accounts", auth["rep"], json={"name": "Traced Bank"})
+    opp = api.call("POST", "opportunity-svc", "/v1/opportunities", auth["rep"], json={
+        "account_id": account.json()["id"], "name": "Traced deal", "amount": "1000.00", "currency": "CNY",
+        "close_date": "2026-11-30", "owner_id": ids["rep"]})
+    assert opp.status_code == 201, opp.text
+    moved = api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp.json()['id']}/stage",
+                     {**auth["rep"], "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "X-Request-ID": "e2e-1"},
+                     json={"stage": 3})
+    assert moved.status_code == 200 and moved.headers["x-request-id"] == "e2e-1"
+
+    messages = asyncio.run(read_events(stack.bootstrap, opp.json()["id"].encode(), 2))
+    changed = [json.loads(m.value) for m in messages if json.loads(m.value)["type"].endswith("stage_changed.v1")]
+    assert changed and changed[0]["traceparent"].split("-")[1] == trace_id, changed
+
+    def applied_lines():
+        lines = (stack.log_dir / "forecast-svc.log").read_text(errors="replace").splitlines()
+        return [json.loads(line) for line in lines if trace_id in line and line.startswith("{")]
+
+    found, _ = wait_for(applied_lines, lambda lines: any(
+        line["msg"].startswith("applied kam.opportunity.stage_changed.v1") for line in lines), timeout=15)
+    assert all(line["trace_id"] == trace_id for line in found)

@@ -35,6 +35,7 @@ from .events import CATALOGUE, CloudEvent, dlq_topic, parse_payload, utcnow
 from .observability import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 from .settings import ServiceSettings
 from .tables import PlumbingTables
+from .tracing import span_from_traceparent
 
 log = logging.getLogger("kam.consumer")
 
@@ -344,6 +345,12 @@ class ConsumerRunner:
                     await self._touch_status(session, fresh[-1][0], len(fresh))
         for event, _ in fresh:
             EVENTS_CONSUMED.labels(self.settings.service_name, event.type).inc()
+            # The line an operator follows a change by: it carries the trace the event brought
+            # (the CloudEvents `traceparent` extension), so a click's trace ends here.
+            with span_from_traceparent(f"applied {event.type}", getattr(event, "traceparent", None),
+                                       event_id=event.id, consumer=self.group_id):
+                log.info("applied %s %s (subject %s, sequence %s)", event.type, event.id, event.subject,
+                         event.sequence)
         return [e for e, _ in fresh]
 
     async def _claim_fresh(self, session: AsyncSession, items: list[Item]) -> list[Item]:
@@ -404,7 +411,9 @@ class ConsumerRunner:
         if self._dlq_producer is None:
             self._dlq_producer = make_producer(self.settings)
             await self._dlq_producer.start()
-        headers = [("kam-dlq-reason", reason.encode()[:1000]), ("kam-dlq-consumer", self.group_id.encode()),
+        # The original headers stay (content-type, ce_type, traceparent), then why it is here.
+        headers = [*(msg.headers or ()), ("kam-dlq-reason", reason.encode()[:1000]),
+                   ("kam-dlq-consumer", self.group_id.encode()),
                    ("kam-dlq-origin", f"{msg.topic}/{msg.partition}/{msg.offset}".encode())]
         await self._dlq_producer.send_and_wait(topic, value=msg.value, key=msg.key, headers=headers)
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..services import SERVICES
 from ..settings import TOPIC_PARTITIONS
+from ..tracing import current_traceparent
 
 TOPICS = {
     "account": "kam.account.events",
@@ -104,6 +105,8 @@ class DomainEvent:
             data=self.data.model_dump(mode="json", by_alias=True),
             sequence=self.sequence,
             partitionkey=str(self.subject),
+            # CloudEvents distributed-tracing extension: the trace of the request that made the change
+            **({"traceparent": traceparent} if (traceparent := current_traceparent()) else {}),
         )
 
     @property
@@ -179,6 +182,10 @@ def asyncapi_document() -> dict[str, Any]:
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {"CloudEvent": CloudEvent.model_json_schema(ref_template="#/components/schemas/{model}")}
+    schemas["CloudEvent"]["properties"]["traceparent"] = {
+        "type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+        "description": "CloudEvents distributed-tracing extension: the W3C trace context of the request that "
+                       "made the change (absent when none)"}
     for spec in CATALOGUE.values():
         name = spec.type.removeprefix("kam.").replace(".", "_")
         schema = spec.model.model_json_schema(ref_template="#/components/schemas/{model}", by_alias=True)
