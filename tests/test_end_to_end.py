@@ -174,3 +174,16 @@ def test_one_trace_from_a_stage_change_to_forecast_svc_applying_it(stack, org):
     found, _ = wait_for(applied_lines, lambda lines: any(
         line["msg"].startswith("applied kam.opportunity.stage_changed.v1") for line in lines), timeout=15)
     assert all(line["trace_id"] == trace_id for line in found)
+
+
+def test_metrics_show_consumer_lag_per_partition_and_the_outbox_backlog(stack, org):
+    def forecast_metrics():
+        return api.http.get(f"{stack.url('forecast-svc')}/metrics").text
+
+    api, _, _ = org
+    text, _ = wait_for(forecast_metrics, lambda t: 'kam_consumer_lag{partition="' in t, timeout=15)
+    lag_lines = [line for line in text.splitlines() if line.startswith("kam_consumer_lag{")]
+    assert any('topic="kam.opportunity.events"' in line for line in lag_lines), lag_lines
+    assert all(float(line.rsplit(" ", 1)[1]) >= 0 for line in lag_lines)
+    opportunity = api.http.get(f"{stack.url('opportunity-svc')}/metrics").text
+    assert 'kam_outbox_backlog{service="opportunity-svc"}' in opportunity

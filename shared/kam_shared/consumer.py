@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .broker import ensure_topics, make_consumer, make_producer
 from .db import Database
 from .events import CATALOGUE, CloudEvent, dlq_topic, parse_payload, utcnow
-from .observability import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+from .observability import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 from .settings import ServiceSettings
 from .tables import PlumbingTables
 from .tracing import span_from_traceparent
@@ -197,6 +198,7 @@ class ConsumerRunner:
         self.after_commit = after_commit
         self._consumer = None
         self._dlq_producer = None
+        self._lag_sampled_at = 0.0
         self._stopping = False
         self.broker_ok = False
         self.assigned = False
@@ -238,6 +240,7 @@ class ConsumerRunner:
         while not self._stopping:
             batches = await consumer.getmany(timeout_ms=200, max_records=500)
             self.assigned = bool(consumer.assignment())
+            await self._sample_lag(consumer)
             batches = {tp: messages for tp, messages in batches.items() if messages}
             if not batches:
                 continue
@@ -249,6 +252,20 @@ class ConsumerRunner:
             await consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batches.items()})
             if handled and self.after_commit:
                 self.after_commit(handled)
+
+    async def _sample_lag(self, consumer) -> None:
+        """kam_consumer_lag per partition this instance holds, at most once a second."""
+        now = time.monotonic()
+        if now - self._lag_sampled_at < 1.0:
+            return
+        self._lag_sampled_at = now
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue  # nothing fetched from it yet
+            position = await consumer.position(tp)
+            CONSUMER_LAG.labels(self.settings.service_name, tp.topic, str(tp.partition)).set(
+                max(highwater - position, 0))
 
     async def _handle_batch(self, messages) -> list[CloudEvent]:
         """Decode a poll's messages (dead-lettering the undecodable), then apply them."""

@@ -16,7 +16,10 @@ HTTP_REQUESTS = Counter("kam_http_requests_total", "HTTP requests", ["service", 
 HTTP_LATENCY = Histogram("kam_http_request_seconds", "HTTP request latency", ["service", "method", "route"],
                          buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 OUTBOX_PUBLISHED = Counter("kam_outbox_published_total", "Events published by the outbox relay", ["service"])
-OUTBOX_BACKLOG = Gauge("kam_outbox_backlog", "Outbox rows not yet published (sampled on relay errors)", ["service"])
+OUTBOX_BACKLOG = Gauge("kam_outbox_backlog", "Outbox rows not yet published (sampled at least once a second while "
+                       "the relay works)", ["service"])
+CONSUMER_LAG = Gauge("kam_consumer_lag", "Messages on the partition not yet consumed by this instance (high water - "
+                     "position), sampled at least once a second", ["service", "topic", "partition"])
 EVENTS_CONSUMED = Counter("kam_events_consumed_total", "Events applied by consumers", ["service", "type"])
 EVENTS_DEAD_LETTERED = Counter("kam_events_dead_lettered_total", "Messages sent to a DLQ", ["service", "topic"])
 

@@ -99,6 +99,7 @@ class OutboxRelay:
         self.broker_ok = False
         self.last_error: str | None = None
         self._parked_gauge_stale = True  # read the parked count on the first good pass
+        self._backlog_sampled_at = 0.0
 
     def kick(self) -> None:
         """Called after a commit that wrote outbox rows: publish now rather than at the next poll."""
@@ -297,6 +298,7 @@ class OutboxRelay:
                 if self._parked_gauge_stale:
                     await self.refresh_parked_gauge()
                 if published:
+                    await self._sample_backlog(loop.time())
                     continue  # there may be more; go again before sleeping
                 if loop.time() - last_purge > 3600:
                     last_purge = loop.time()
@@ -320,6 +322,13 @@ class OutboxRelay:
                 await asyncio.wait_for(self._kick.wait(), timeout=self.settings.outbox_poll_interval_s)
             except asyncio.TimeoutError:
                 pass
+
+    async def _sample_backlog(self, now: float) -> None:
+        """While rows flow, the backlog gauge is read at most once a second (a COUNT per pass would
+        cost more than the publishing); when a pass finds nothing the gauge is set to 0."""
+        if now - self._backlog_sampled_at >= 1.0:
+            self._backlog_sampled_at = now
+            OUTBOX_BACKLOG.labels(self.settings.service_name).set(await self.backlog())
 
     async def stop(self) -> None:
         self._stopping = True
