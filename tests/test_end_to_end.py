@@ -6,6 +6,8 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer
+from opentelemetry import context as otel_context
+from opentelemetry.propagate import extract
 
 from kam_shared.auth import SigningKey
 from kam_shared.events import CloudEvent
@@ -158,9 +160,15 @@ def test_one_trace_from_a_stage_change_to_forecast_svc_applying_it(stack, org):
         "account_id": account.json()["id"], "name": "Traced deal", "amount": "1000.00", "currency": "CNY",
         "close_date": "2026-11-30", "owner_id": ids["rep"]})
     assert opp.status_code == 201, opp.text
-    moved = api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp.json()['id']}/stage",
-                     {**auth["rep"], "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01", "X-Request-ID": "e2e-1"},
-                     json={"stage": 3})
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    # The click's trace as the current context too: where httpx is instrumented in this process (an
+    # in-process service test ran before), the client continues this trace instead of starting one.
+    token = otel_context.attach(extract({"traceparent": traceparent}))
+    try:
+        moved = api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp.json()['id']}/stage",
+                         {**auth["rep"], "traceparent": traceparent, "X-Request-ID": "e2e-1"}, json={"stage": 3})
+    finally:
+        otel_context.detach(token)
     assert moved.status_code == 200 and moved.headers["x-request-id"] == "e2e-1"
 
     messages = asyncio.run(read_events(stack.bootstrap, opp.json()["id"].encode(), 2))
