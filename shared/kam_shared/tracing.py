@@ -32,12 +32,19 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 _configured = False
 
 
+def tracing_disabled() -> bool:
+    """OpenTelemetry's standard switch: OTEL_SDK_DISABLED=true makes no spans and instruments nothing."""
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
 def configure_tracing(service: str) -> None:
     """The process's tracer provider and the library instrumentations; once per process."""
     global _configured
     if _configured:
         return
     _configured = True
+    if tracing_disabled():
+        return
     provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME",
                                                                                        service)}))
     for name in (n.strip() for n in os.environ.get("OTEL_TRACES_EXPORTER", "none").split(",")):
@@ -56,6 +63,8 @@ def configure_tracing(service: str) -> None:
 
 
 def instrument_app(app) -> None:
+    if tracing_disabled():
+        return
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics",
@@ -63,6 +72,8 @@ def instrument_app(app) -> None:
 
 
 def instrument_engine(engine) -> None:
+    if tracing_disabled():
+        return
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
     # skip_dep_check: the instrumentation declares sqlalchemy < 2.1 but works with 2.1 (tested here).
