@@ -60,8 +60,8 @@ def outbox_admin_router() -> APIRouter:
                  summary="Put parked outbox rows back in line for publishing: all, or one by id (admin)")
     async def retry_parked_outbox_rows(
             principal: PrincipalDep, relay: RelayDep,
-            row_id: Annotated[int | None, Query(alias="id", description="Only this parked row (its `id` in the list)")]
-            = None):
+            row_id: Annotated[int | None, Query(alias="id", ge=1, le=2**63 - 1,  # the column is a BIGINT
+                                                description="Only this parked row (its `id` in the list)")] = None):
         _require_admin(principal, "retry parked outbox rows")
         retried = await relay.retry_parked(row_id)
         if row_id is not None and not retried:

@@ -22,7 +22,7 @@ from kam_shared.events import TOPICS, CloudEvent, DomainEvent, UserCreated, User
 from kam_shared.hierarchy import user_replica_handlers
 from kam_shared.settings import ServiceSettings
 from kam_shared.tables import plumbing_tables
-from kam_shared.testing import bearer, fresh_database, service_client, user_event
+from kam_shared.testing import bearer, fresh_database, outbox_rows, service_client, user_event
 
 TOO_LARGE = "x" * 1_100_000  # over the producer's max_request_size (1 MiB): the client refuses the message
 
@@ -209,6 +209,16 @@ async def test_admins_list_and_retry_parked_rows_and_others_are_refused(broker):
 
         assert (await client.get("/v1/admin/outbox/parked", headers=admin)).json() == {"items": [],
                                                                                        "next_cursor": None}
+        before = await outbox_rows(runtime)
+        for method, path, params, field in (
+                (client.post, "/v1/admin/outbox/parked/retry", {"id": "x"}, "id"),
+                (client.post, "/v1/admin/outbox/parked/retry", {"id": str(2**63)}, "id"),
+                (client.get, "/v1/admin/outbox/parked", {"cursor": "not-ours"}, "cursor"),
+                (client.get, "/v1/admin/outbox/parked", {"limit": "0"}, "limit")):
+            bad = await method(path, params=params, headers=admin)
+            assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json", bad.text
+            assert field in bad.text
+        assert await outbox_rows(runtime) == before  # a refused request changes nothing
         for _ in range(3):  # what start-up wrote goes; ours fails twice and is parked
             await runtime.relay.drain_once()
         listed = (await client.get("/v1/admin/outbox/parked", headers=admin)).json()
