@@ -75,7 +75,9 @@ class Runtime:
         self.relay = OutboxRelay(settings, self.db, tables)
         self.verifier = TokenVerifier(settings)
         self.visibility = Visibility(tables.user_replica) if tables.user_replica is not None else None
-        self.authority = CurrentAuthority(self.user_authority if tables.user_replica is not None else None)
+        # Where a user's current role and active flag are read (team-svc: its own users table).
+        self.users_of_record = tables.user_replica
+        self.authority = CurrentAuthority(self.user_authority)
         self.consumer: ConsumerRunner | None = None
         self.tasks: list[asyncio.Task] = []
         # How to reach another service: a client factory per service name; empty means "by the URL
@@ -84,8 +86,11 @@ class Runtime:
         self.extras: dict[str, Any] = {}
 
     async def user_authority(self, user_id) -> tuple[str, bool] | None:
-        """(role, active) of a user from this service's user replica; None if it has no row yet."""
-        users = self.tables.user_replica
+        """(role, active) of a user as this service knows it now; None if it has no row (yet), or
+        no copy of the users at all (then the token's claims stand)."""
+        users = self.users_of_record
+        if users is None:
+            return None
         async with self.db.session() as session:
             row = (await session.execute(select(users.c.role, users.c.active)
                                          .where(users.c.id == user_id))).first()

@@ -6,11 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kam_shared.app import Runtime
-from kam_shared.auth import CurrentAuthority
 
 from .models import users
 
@@ -27,13 +25,7 @@ class TeamRuntime(Runtime):
         self.password_dummy_hash: str | None = None
         self.login_limits: Any = None  # auth.service.LoginLimits, made on first use
         self.rule_book: Any = None  # territories.service.CachedRuleBook, rebuilt on a revision change
-        # team-svc owns the users: authority comes from its own table.
-        self.authority = CurrentAuthority(self.user_authority)
-
-    async def user_authority(self, user_id) -> tuple[str, bool] | None:
-        async with self.db.session() as session:
-            row = (await session.execute(select(users.c.role, users.c.active).where(users.c.id == user_id))).first()
-        return (row.role, row.active) if row else None
+        self.users_of_record = users  # team-svc owns the users: authority comes from its own table
 
 
 @asynccontextmanager
