@@ -488,7 +488,7 @@ class Stack:
 
     def spawn_gateway(self, port: int | None = None, console_dir: Path | None = None,
                       upstreams: dict[str, str] | None = None, log_name: str = "gateway",
-                      extra_env: dict[str, str] | None = None, timeout: float = 60) -> tuple[subprocess.Popen, int]:
+                      extra_env: dict[str, str] | None = None, timeout: float = 120) -> tuple[subprocess.Popen, int]:
         """A gateway process in front of this stack (or of `upstreams`), answering /healthz: (process, port).
         The caller stops it (stop_process); start_gateway() is the stack's own, stopped with the stack."""
         port = port or free_port()
@@ -565,7 +565,7 @@ class Stack:
     def stop_service(self, name: str) -> None:
         _stop(self.procs.pop(name, None))
 
-    def wait_ready(self, name: str, timeout: float = 60) -> None:
+    def wait_ready(self, name: str, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
