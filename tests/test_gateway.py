@@ -196,3 +196,92 @@ def test_upstream_that_never_answers_is_504_problem(stack):
     finally:
         stop_process(proc)
         silent.close()
+
+
+class EchoUpstream:
+    """A real HTTP server on loopback standing in for a service: it answers every request with what
+    it received (method, raw path, headers, body) and with the headers a proxy must handle: an
+    absolute Location on its own origin, two Set-Cookie, hop-by-hop ones, and a chunked body."""
+
+    def __init__(self):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _answer(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                seen = json.dumps({"method": self.command, "path": self.path,
+                                   "headers": [[k.lower(), v] for k, v in self.headers.items()],
+                                   "body": body.decode()}).encode()
+                self.send_response(201)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Location", f"{upstream.url}/v1/opportunities/42")
+                self.send_header("ETag", '"7"')
+                self.send_header("Set-Cookie", "a=1")
+                self.send_header("Set-Cookie", "b=2")
+                self.send_header("Connection", "keep-alive, X-Hop")
+                self.send_header("X-Hop", "per-connection")
+                self.send_header("Keep-Alive", "timeout=5")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for piece in (seen, b"\n", b"x" * 300_000):
+                    self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_proxy_passes_the_request_and_the_answer_and_drops_hop_by_hop_headers(stack):
+    import json
+
+    echo = EchoUpstream()
+    proc, port = stack.spawn_gateway(upstreams={"opportunity-svc": echo.url}, log_name="gateway-echo")
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        with client(origin) as http:
+            sent = {"Authorization": "Bearer t0ken", "If-Match": '"6"', "Idempotency-Key": "k-1",
+                    "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                    "X-Request-ID": "req-1", "Connection": "keep-alive, X-Secret-Hop", "X-Secret-Hop": "no",
+                    "TE": "trailers", "X-Forwarded-For": "10.1.2.3", "Content-Type": "application/json"}
+            resp = http.put("/v1/opportunities/a%2Fb/stage?x=1&y=%C3%A9", headers=sent, content=b'{"stage": 5}')
+            assert resp.status_code == 201
+            seen_line, _, rest = resp.content.partition(b"\n")
+            assert rest == b"x" * 300_000  # the streamed body, whole
+            seen = json.loads(seen_line)
+            headers = dict(seen["headers"])
+            assert seen["method"] == "PUT" and seen["body"] == '{"stage": 5}'
+            assert seen["path"] == "/v1/opportunities/a%2Fb/stage?x=1&y=%C3%A9"  # raw, not re-encoded
+            for name in ("authorization", "if-match", "idempotency-key", "traceparent", "x-request-id"):
+                assert headers[name] == sent[{k.lower(): k for k in sent}[name]], name
+            assert "x-secret-hop" not in headers and "te" not in headers
+            assert headers["x-forwarded-for"] == "10.1.2.3, 127.0.0.1"
+            assert headers["x-forwarded-proto"] == "http" and headers["x-forwarded-host"] == f"127.0.0.1:{port}"
+            assert headers["host"] == echo.url.removeprefix("http://")
+
+            assert resp.headers["location"] == f"{origin}/v1/opportunities/42"  # the upstream's origin, rewritten
+            assert resp.headers["etag"] == '"7"'
+            assert resp.headers.get_list("set-cookie") == ["a=1", "b=2"]
+            assert "x-hop" not in resp.headers and "keep-alive" not in resp.headers
+
+            assert json.loads(http.delete("/v1/pipeline/summary").content.partition(b"\n")[0])["method"] == "DELETE"
+    finally:
+        stop_process(proc)
+        echo.close()
