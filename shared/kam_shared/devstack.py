@@ -1,5 +1,5 @@
-"""Start the broker and the four services as real processes: `make run`, the cross-service
-tests and the benchmarks all use this one launcher.
+"""Start the broker, the four services and the gateway (the console + API on one origin) as real
+processes: `make run`, the cross-service tests and the benchmarks all use this one launcher.
 """
 from __future__ import annotations
 
