@@ -514,7 +514,8 @@ class Stack:
     def stop_service(self, name: str) -> None:
         _stop(self.procs.pop(name, None))
 
-    def wait_ready(self, name: str, timeout: float = 60) -> None:
+    def wait_ready(self, name: str, timeout: float = 180) -> None:
+        # Generous: on a shared 2-core machine under load, importing a service alone has taken ~55 s.
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
