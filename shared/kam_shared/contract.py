@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 import types
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -131,10 +132,28 @@ def _ours(obj: Any, packages: tuple[str, ...]) -> bool:
     return any(module == p or module.startswith(p + ".") for p in packages)
 
 
-def _callees(func: Callable, packages: tuple[str, ...]) -> Iterable[Callable]:
-    """The project's functions `func` may call: names it uses that are functions or classes in its
-    globals, and attributes with those names of the project's modules it uses (`service.open_account`).
-    A class stands for all its methods: an over-approximation, never a miss of a direct call."""
+def _methods_by_name(packages: tuple[str, ...]) -> dict[str, list[Callable]]:
+    """Every method of the project's classes, by name: `opp.advance(...)` names `advance` only."""
+    index: dict[str, list[Callable]] = {}
+    for module in list(sys.modules.values()):
+        if not isinstance(module, types.ModuleType) or not _ours(module, packages):
+            continue
+        for cls in list(vars(module).values()):
+            if not inspect.isclass(cls) or cls.__module__ != module.__name__ or issubclass(cls, BaseException):
+                continue
+            for name, member in list(vars(cls).items()):
+                member = getattr(member, "__func__", getattr(member, "fget", member))
+                if inspect.isfunction(member):
+                    index.setdefault(name, []).append(member)
+    return index
+
+
+def _callees(func: Callable, packages: tuple[str, ...], methods: dict[str, list[Callable]]) -> Iterable[Callable]:
+    """The project's functions `func` may call: names it uses that are functions in its globals,
+    attributes with those names of the project's modules it uses (`service.open_account`), methods
+    of the project's classes with those names (`account.require_live()`), and the constructors of
+    the classes it names. By name, not by type: it may include a method of another class with
+    the same name (an over-declaration), never miss a call it makes."""
     names = _names_used(func)
     scope = getattr(func, "__globals__", {})
     found: list[Any] = []
@@ -144,12 +163,10 @@ def _callees(func: Callable, packages: tuple[str, ...]) -> Iterable[Callable]:
             found.extend(getattr(target, attr) for attr in names if hasattr(target, attr))
         elif target is not None:
             found.append(target)
+        found.extend(methods.get(name, ()))
     for target in found:
         if inspect.isclass(target) and _ours(target, packages) and not issubclass(target, BaseException):
-            for member in vars(target).values():
-                member = getattr(member, "__func__", getattr(member, "fget", member))
-                if inspect.isfunction(member):
-                    yield member
+            found.extend(m for m in (vars(target).get("__init__"), vars(target).get("__post_init__")) if m)
         elif inspect.isfunction(target) and _ours(target, packages):
             yield target
 
@@ -159,6 +176,7 @@ def raised_statuses(endpoint: Callable, packages: tuple[str, ...]) -> set[int]:
     constructs (a raise or a factory such as `_too_many`)."""
     statuses: set[int] = set()
     seen: set[Any] = set()
+    methods = _methods_by_name(packages)
     todo = [inspect.unwrap(endpoint)]
     while todo:
         func = todo.pop()
@@ -170,7 +188,7 @@ def raised_statuses(endpoint: Callable, packages: tuple[str, ...]) -> set[int]:
         except (OSError, TypeError):
             continue
         statuses.update(_STATUS_OF_ERROR_NAME[name] for name in _ERROR_CALL.findall(source))
-        todo.extend(_callees(func, packages))
+        todo.extend(_callees(func, packages, methods))
     return statuses
 
 
@@ -186,7 +204,7 @@ def _sets_header(endpoint: Callable, packages: tuple[str, ...], header: str) -> 
     """Whether the endpoint, or a helper of its module it calls, sets `header` (ETag: `with_etag`)."""
     patterns = {"ETag": r"with_etag\(|\[\"ETag\"\]", "Location": r"\[\"Location\"\]"}[header]
     funcs = [inspect.unwrap(endpoint)]
-    funcs += [f for f in _callees(funcs[0], packages) if f.__module__ == funcs[0].__module__]
+    funcs += [f for f in _callees(funcs[0], packages, {}) if f.__module__ == funcs[0].__module__]
     for func in funcs:
         try:
             if re.search(patterns, inspect.getsource(func)):
