@@ -14,7 +14,9 @@ from sqlalchemy import select, text
 
 from .auth import CurrentAuthority, PrincipalDep, TokenVerifier
 from .consumer import ConsumerRunner, Handler
+from .contract import service_openapi
 from .db import Database
+from .docs import install_offline_docs
 from .errors import Forbidden, install_error_handlers
 from .events import CATALOGUE, DomainEvent, utcnow
 from .hierarchy import Visibility, user_replica_handlers
@@ -173,7 +175,10 @@ def create_service_app(
             await runtime.db.dispose()
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
-                  openapi_url="/openapi.json", docs_url="/docs")
+                  openapi_url="/openapi.json", docs_url=None, redoc_url=None)
+    # The document every client is generated from: real error answers and headers (kam_shared.contract).
+    app.openapi = lambda: service_openapi(app)
+    install_offline_docs(app)
     # What this service's consumer group reads (the AsyncAPI document's consumer groups are held to it).
     app.state.consumed_topics = sorted({CATALOGUE[t].topic for t in all_handlers})
     install_error_handlers(app)

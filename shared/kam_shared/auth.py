@@ -165,7 +165,8 @@ class TokenVerifier:
         return principal, float(claims["exp"])
 
 
-_bearer = HTTPBearer(auto_error=False, description="JWT from team-svc `POST /v1/auth/token`")
+_bearer = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="JWT",
+                     description="JWT from team-svc `POST /v1/auth/token`")
 
 
 async def current_principal(request: Request,

@@ -566,6 +566,7 @@ class Stack:
         _stop(self.procs.pop(name, None))
 
     def wait_ready(self, name: str, timeout: float = 180) -> None:
+        # Generous: on a shared 2-core machine under load, importing a service alone has taken ~55 s.
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:

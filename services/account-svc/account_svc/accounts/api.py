@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response
 
 from kam_shared.app import RuntimeDep
 from kam_shared.auth import PrincipalDep
+from kam_shared.contract import problem_responses
 from kam_shared.http import IfMatch, with_etag
 
 from ..common.api import sent
@@ -31,8 +32,9 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 
 @router.post("/v1/accounts", status_code=201, response_model=AccountOut,
              summary="Create an account after the uniqueness check (409 names the existing one)",
-             responses={200: {"description": "on_duplicate=enrich: the existing account, its empty fields filled"},
-                        409: {"description": "same credit code or normalised name: `existing_id`, `match`"}})
+             responses={200: {"model": AccountOut,
+                              "description": "on_duplicate=enrich: the existing account, its empty fields filled"},
+                        **problem_responses(409, s409="same credit code or normalised name: `existing_id`, `match`")})
 async def create_account(body: AccountCreate, principal: PrincipalDep, runtime: RuntimeDep, response: Response,
                          on_duplicate: Literal["reject", "enrich"] = "reject"):
     async with runtime.uow() as uow:
