@@ -6,16 +6,14 @@ import uuid
 import httpx
 import jwt
 from argon2 import PasswordHasher
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
-from team_svc.auth.domain import SlidingWindowLimiter
-from team_svc.auth.models import signing_keys
-from team_svc.auth.service import LoginLimits
+from team_svc.auth.models import signin_throttle, signing_keys
 from team_svc.common.models import users
 from team_svc.main import create_app
 
 
-async def fresh_token(api, email, password="secret"):
+async def fresh_token(api, email, password="lamp-tiger-7"):
     resp = await api.client.post("/v1/auth/token", data={"username": email, "password": password})
     assert resp.status_code == 200, resp.text
     return resp.json()["access_token"]
@@ -75,7 +73,8 @@ async def test_a_second_replica_on_the_same_database_shares_the_key_ring(api, tm
                 keys_before = len((await session.execute(select(signing_keys.c.kid))).all())
             rep = await api.user("rep")
             rotated = (await api.client.post("/v1/auth/keys/rotate", headers=await api.admin())).json()
-            token = (await other.post("/v1/auth/token", data={"username": rep["email"], "password": "secret"})).json()
+            token = (await other.post("/v1/auth/token",
+                                      data={"username": rep["email"], "password": "lamp-tiger-7"})).json()
             assert kid(token["access_token"]) == rotated["kid"]
             on_first = await api.client.get(f"/v1/users/{rep['id']}",
                                             headers={"Authorization": f"Bearer {token['access_token']}"})
@@ -84,50 +83,69 @@ async def test_a_second_replica_on_the_same_database_shares_the_key_ring(api, tm
                 assert len((await session.execute(select(signing_keys.c.kid))).all()) == keys_before + 1
 
 
-async def test_sign_in_is_rate_limited_per_account_and_per_address(api, problem):
-    rep = await api.user("rep")
-    other = await api.user("rep")
-    now = [1000.0]
-    saved = api.runtime.login_limits
-    api.runtime.login_limits = LoginLimits(SlidingWindowLimiter(3, 300, clock=lambda: now[0]),
-                                                     SlidingWindowLimiter(8, 60, clock=lambda: now[0]))
+async def _time_passes(api, seconds: float) -> None:
+    """Moves every throttle row back in time (the throttle reads the real clock)."""
+    shift = dt.timedelta(seconds=seconds)
+    async with api.runtime.db.session() as session, session.begin():
+        for row in (await session.execute(select(signin_throttle))).mappings().all():
+            await session.execute(update(signin_throttle).where(signin_throttle.c.key == row["key"]).values(
+                blocked_until=row["blocked_until"] and row["blocked_until"] - shift,
+                last_attempt_at=row["last_attempt_at"] - shift))
+
+
+async def test_sign_in_failures_slow_the_account_from_that_address_and_the_address_with_growing_delays(api, problem):
+    rep, other = await api.user("rep"), await api.user("rep")
+    settings = api.runtime.settings
+    saved = settings.kam_signin_account_free_failures, settings.kam_signin_address_free_failures
+    settings.kam_signin_account_free_failures, settings.kam_signin_address_free_failures = 3, 8
+    async with api.runtime.db.session() as session, session.begin():
+        await session.execute(delete(signin_throttle))
+    token = "/v1/auth/token"
     try:
         for _ in range(3):
-            problem(await api.client.post("/v1/auth/token", data={"username": rep["email"], "password": "nope"}),
-                    401, "wrong email or password")
-        # The account is locked for the window, even with the right password; other accounts are not.
-        locked = await api.client.post("/v1/auth/token", data={"username": rep["email"], "password": "secret"})
-        body = problem(locked, 429, "failed sign-ins for this account")
-        assert locked.headers["retry-after"] == "300" and body["retry_after"] == 300
-        assert (await api.client.post("/v1/auth/token", data={"username": other["email"], "password": "secret"})
+            problem(await api.client.post(token, data={"username": rep["email"], "password": "nope"}), 401,
+                    "wrong email or password")
+        # The third failure makes the next attempt from this address wait 2 s, the right password included.
+        waiting = await api.client.post(token, data={"username": rep["email"], "password": "lamp-tiger-7"})
+        body = problem(waiting, 429, "failed sign-ins for this account from this address")
+        assert waiting.headers["retry-after"] in ("1", "2") and body["retry_after"] in (1, 2)
+        assert (await api.client.post(token, data={"username": other["email"], "password": "lamp-tiger-7"})
                 ).status_code == 200
-        now[0] += 301
-        assert (await api.client.post("/v1/auth/token", data={"username": rep["email"], "password": "secret"})
+        await _time_passes(api, 2)
+        problem(await api.client.post(token, data={"username": rep["email"], "password": "nope"}), 401, "wrong")
+        grown = await api.client.post(token, data={"username": rep["email"], "password": "lamp-tiger-7"})
+        assert grown.status_code == 429 and int(grown.headers["retry-after"]) in (3, 4)  # 2 s, then 4 s
+        await _time_passes(api, 4)
+        assert (await api.client.post(token, data={"username": rep["email"], "password": "lamp-tiger-7"})
                 ).status_code == 200
-        # A success clears the account's failures.
+        # A success clears the account's failures from this address: 3 more are free again.
         for _ in range(2):
-            await api.client.post("/v1/auth/token", data={"username": rep["email"], "password": "nope"})
-        assert (await api.client.post("/v1/auth/token", data={"username": rep["email"], "password": "secret"})
+            await api.client.post(token, data={"username": rep["email"], "password": "nope"})
+        assert (await api.client.post(token, data={"username": rep["email"], "password": "lamp-tiger-7"})
                 ).status_code == 200
-        # Per address: 8 attempts a minute from one client, whatever the accounts (unknown ones too):
-        # 4 since the clock jumped, 4 more now, then the address waits.
-        for n in range(4):
-            await api.client.post("/v1/auth/token", data={"username": f"ghost{n}@example.com", "password": "x"})
-        blocked = await api.client.post("/v1/auth/token", data={"username": other["email"], "password": "secret"})
+        # Per address: failures against any accounts (unknown ones too) add up, then the address waits.
+        for n in range(8):
+            await api.client.post(token, data={"username": f"ghost{n}@example.com", "password": "x"})
+        blocked = await api.client.post(token, data={"username": other["email"], "password": "lamp-tiger-7"})
         problem(blocked, 429, "from this address")
-        assert 1 <= int(blocked.headers["retry-after"]) <= 60
-        now[0] += 61
-        assert (await api.client.post("/v1/auth/token", data={"username": other["email"], "password": "secret"})
-                ).status_code == 200
+        assert 1 <= int(blocked.headers["retry-after"]) <= 2**3
     finally:
-        api.runtime.login_limits = saved
+        settings.kam_signin_account_free_failures, settings.kam_signin_address_free_failures = saved
+        async with api.runtime.db.session() as session, session.begin():
+            await session.execute(delete(signin_throttle))
+
+
+async def test_token_response_is_never_cached(api):
+    rep = await api.user("rep")
+    resp = await api.client.post("/v1/auth/token", data={"username": rep["email"], "password": "lamp-tiger-7"})
+    assert resp.status_code == 200 and resp.headers["cache-control"] == "no-store"
 
 
 async def test_passwords_are_argon2_and_are_rehashed_when_the_cost_goes_up(api):
     rep = await api.user("rep")
     async with api.runtime.db.session() as session:
         stored = await session.scalar(select(users.c.password_hash).where(users.c.id == uuid.UUID(rep["id"])))
-    assert stored.startswith("$argon2id$") and "t=1" in stored and "secret" not in stored
+    assert stored.startswith("$argon2id$") and "t=1" in stored and "lamp-tiger-7" not in stored
     saved = api.runtime.password_hasher
     api.runtime.password_hasher = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1)
     try:
