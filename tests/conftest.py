@@ -25,7 +25,7 @@ def stack(tmp_path_factory, broker_kind):
 @pytest.fixture(scope="session")
 def org(stack):
     api = StackClient(stack)
-    admin = api.token("admin@example.com", "admin")
+    admin = api.token("admin@example.com", "kam-dev-passphrase")
 
     def user(email, role, superior=None):
         resp = api.call("POST", "team-svc", "/v1/users", admin, json={
