@@ -517,7 +517,7 @@ class Stack:
     def stop_service(self, name: str) -> None:
         _stop(self.procs.pop(name, None))
 
-    def wait_ready(self, name: str, timeout: float = 60) -> None:
+    def wait_ready(self, name: str, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:

@@ -29,10 +29,11 @@ class Settings(ServiceSettings):
     kam_password_hash_concurrency: int = 2
     kam_password_queue_timeout_s: float = 10.0
     # Sign-in throttle (in the database: every replica enforces the same). After the free failures,
-    # each failure makes the next attempt wait 2, 4, 8, ... s up to the cap; per (account, client
+    # each failure makes the next attempt wait 2, 4, 8, ... x the base delay (s) up to the cap; per (account, client
     # address) and, more loosely, per client address. Quiet for KAM_SIGNIN_FORGET_AFTER_S: forgotten.
     kam_signin_account_free_failures: int = 5
     kam_signin_address_free_failures: int = 50
+    kam_signin_base_delay_s: int = 1
     kam_signin_max_delay_s: int = 900
     kam_signin_forget_after_s: int = 86400
     # Proxies (the Ingress, the gateway) whose X-Forwarded-For is believed: comma-separated CIDRs.

@@ -1,14 +1,20 @@
 """Auth hardening over HTTP: key rotation (JWKS with kids, old keys kept until their tokens
 expire, several replicas on one database), sign-in rate limits, argon2 re-hashing."""
+import asyncio
 import datetime as dt
+import threading
+import time
 import uuid
 
 import httpx
 import jwt
+import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import delete, select, update
 
+from kam_shared.domain_errors import TooManyRequests
 from team_svc.auth.models import signin_throttle, signing_keys
+from team_svc.auth.passwords import HashGate
 from team_svc.common.models import users
 from team_svc.main import create_app
 
@@ -187,3 +193,42 @@ async def test_verified_tokens_are_remembered_only_until_they_expire():
                                          audience="kam", lifetime_s=60)
     with pytest.raises(Unauthorized, match="known key"):
         await verifier.verify(forged)
+
+
+async def test_argon2_runs_at_most_the_configured_number_of_hashes_at_once():
+    gate = HashGate(2, queue_timeout_s=60)
+    running, peak, lock, release = [0], [0], threading.Lock(), threading.Event()
+
+    def hash_like() -> bool:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        release.wait(60)
+        with lock:
+            running[0] -= 1
+        return True
+
+    jobs = [asyncio.create_task(gate.run(hash_like)) for _ in range(6)]
+    deadline = time.monotonic() + 60
+    while running[0] < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert running[0] == 2
+    release.set()
+    assert await asyncio.gather(*jobs) == [True] * 6
+    assert peak[0] == 2
+
+
+async def test_a_sign_in_that_waits_too_long_for_a_hash_gets_429_with_retry_after():
+    gate = HashGate(1, queue_timeout_s=0.2)
+    release = threading.Event()
+    busy = asyncio.create_task(gate.run(release.wait, 60))
+    while not gate.admitted.locked():  # the busy hash holds the one slot
+        await asyncio.sleep(0.01)
+    try:
+        with pytest.raises(TooManyRequests) as refused:
+            await gate.run(lambda: True)
+        assert refused.value.extra["headers"] == {"Retry-After": "1"}
+    finally:
+        release.set()
+        await busy
+    assert await gate.run(lambda: "free again") == "free again"

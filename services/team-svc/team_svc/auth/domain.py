@@ -17,19 +17,21 @@ from kam_shared.domain_errors import ValidationProblem
 @dataclass(frozen=True)
 class ThrottlePolicy:
     """`free_failures` failures cost nothing; from then on each failure makes the next attempt wait
-    2, 4, 8, … seconds, up to `max_delay_s`. A key with no attempt for `forget_after_s` starts over.
+    2, 4, 8, … times `base_delay_s` seconds, up to `max_delay_s`. A key with no attempt for
+    `forget_after_s` starts over.
 
     A delay instead of a lock: whoever types wrong passwords for an account from one address slows
     only that (account, address) pair and that address, never the owner signing in from another."""
     free_failures: int
     max_delay_s: int
     forget_after_s: int
+    base_delay_s: int = 1
 
     def delay_s(self, failures: int) -> int:
         if failures < self.free_failures:
             return 0
         exponent = min(failures - self.free_failures + 1, 40)  # 2**40 s is past any cap; no overflow
-        return min(2 ** exponent, self.max_delay_s)
+        return min(self.base_delay_s * 2 ** exponent, self.max_delay_s)
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,12 @@ def trusted_proxies(setting: str):
 
 def account_policy(settings) -> ThrottlePolicy:
     return ThrottlePolicy(settings.kam_signin_account_free_failures, settings.kam_signin_max_delay_s,
-                          settings.kam_signin_forget_after_s)
+                          settings.kam_signin_forget_after_s, settings.kam_signin_base_delay_s)
 
 
 def address_policy(settings) -> ThrottlePolicy:
     return ThrottlePolicy(settings.kam_signin_address_free_failures, settings.kam_signin_max_delay_s,
-                          settings.kam_signin_forget_after_s)
+                          settings.kam_signin_forget_after_s, settings.kam_signin_base_delay_s)
 
 
 def _key(scope: str, *parts: str) -> str:
