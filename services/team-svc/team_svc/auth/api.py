@@ -8,7 +8,7 @@ from kam_shared.domain_errors import Forbidden
 
 from . import service
 from .domain import client_address
-from .schemas import Rotation, SigningKeyOut, Token
+from .schemas import Rotation, SigningKeyOut, Token, problems
 
 router = APIRouter(tags=["auth"])
 
@@ -21,7 +21,7 @@ def client_address_of(request: Request, runtime) -> str:
                           service.trusted_proxies(runtime.settings.kam_trusted_proxies))
 
 
-@router.post("/v1/auth/token", response_model=Token,
+@router.post("/v1/auth/token", response_model=Token, responses=problems(401, 422, 429),
              summary="OAuth2 password flow: username = email (throttled after failures: 429 with Retry-After)")
 async def token(request: Request, runtime: RuntimeDep, response: Response, username: Annotated[str, Form()],
                 password: Annotated[str, Form()]):

@@ -8,6 +8,7 @@ from kam_shared.auth import PASSWORD_CHANGE_PATH, PrincipalDep
 from kam_shared.http import IfMatch, etag
 
 from ..auth.api import client_address_of
+from ..auth.schemas import problems
 from ..common import hierarchy as common
 from ..common.read_pool import read_only
 from ..common.schemas import HistoryEntry
@@ -38,7 +39,7 @@ async def create_user(body: UserCreate, principal: PrincipalDep, runtime: Runtim
     return user
 
 
-@router.post(PASSWORD_CHANGE_PATH, status_code=204, response_class=Response,
+@router.post(PASSWORD_CHANGE_PATH, status_code=204, response_class=Response, responses=problems(401, 403, 422, 429),
              summary="Change your own password (current password required; throttled like sign-in). The one route "
                      "a token issued with a temporary password opens; sign in again afterwards")
 async def change_my_password(body: PasswordChange, request: Request, principal: PrincipalDep, runtime: RuntimeDep):
@@ -48,6 +49,7 @@ async def change_my_password(body: PasswordChange, request: Request, principal: 
 
 
 @router.post("/v1/users/{user_id}/password-reset", response_model=PasswordResetOut,
+             responses=problems(401, 403, 404, 422, 429),
              summary="Give a user a temporary password they must change at their next sign-in (admin)")
 async def reset_password(user_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response,
                          body: PasswordReset | None = None):
