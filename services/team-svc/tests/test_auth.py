@@ -10,7 +10,7 @@ import httpx
 import jwt
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from kam_shared.domain_errors import TooManyRequests
 from team_svc.auth.models import signin_throttle, signing_keys
@@ -139,6 +139,23 @@ async def test_sign_in_failures_slow_the_account_from_that_address_and_the_addre
         settings.kam_signin_account_free_failures, settings.kam_signin_address_free_failures = saved
         async with api.runtime.db.session() as session, session.begin():
             await session.execute(delete(signin_throttle))
+
+
+async def test_throttle_rows_nobody_touched_for_the_forget_period_are_pruned(api):
+    stale, recent = "0" * 64, "1" * 64
+    now = dt.datetime.now(dt.UTC)
+    async with api.runtime.db.session() as session, session.begin():
+        await session.execute(delete(signin_throttle).where(signin_throttle.c.key.in_([stale, recent])))
+        await session.execute(insert(signin_throttle), [
+            dict(key=stale, scope="address", failures=9, blocked_until=None,
+                 last_attempt_at=now - dt.timedelta(days=2)),
+            dict(key=recent, scope="address", failures=9, blocked_until=None, last_attempt_at=now)])
+    api.runtime.signin_throttle_pruned_at = 0.0  # this replica has not pruned for a while
+    await api.client.post("/v1/auth/token", data={"username": "ghost.prune@example.com", "password": "x"})
+    async with api.runtime.db.session() as session:
+        left = set((await session.execute(select(signin_throttle.c.key).where(
+            signin_throttle.c.key.in_([stale, recent])))).scalars())
+    assert left == {recent}
 
 
 async def test_token_response_is_never_cached(api):

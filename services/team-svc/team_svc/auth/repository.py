@@ -84,12 +84,15 @@ class Throttle(Repository):
         """{key: scope} -> {key: state}. The INSERT comes first: on SQLite it takes the write lock
         before anything is read (no read-then-upgrade deadlock); on PostgreSQL the rows then exist to
         be locked, in key order (no deadlock between two attempts touching the same two rows)."""
-        await self.session.execute(self.insert(signin_throttle).values([
-            dict(key=k, scope=s, failures=0, blocked_until=None, last_attempt_at=now) for k, s in sorted(keys.items())
-        ]).on_conflict_do_nothing(index_elements=[signin_throttle.c.key]))
-        rows = (await self.session.execute(self.for_update(
-            select(signin_throttle).where(signin_throttle.c.key.in_(list(keys))).order_by(signin_throttle.c.key))
-        )).mappings().all()
+        for _ in range(2):  # a second round only if a prune removed a row between the two statements
+            await self.session.execute(self.insert(signin_throttle).values([
+                dict(key=k, scope=s, failures=0, blocked_until=None, last_attempt_at=now)
+                for k, s in sorted(keys.items())]).on_conflict_do_nothing(index_elements=[signin_throttle.c.key]))
+            rows = (await self.session.execute(self.for_update(
+                select(signin_throttle).where(signin_throttle.c.key.in_(list(keys))).order_by(signin_throttle.c.key))
+            )).mappings().all()
+            if len(rows) == len(keys):
+                break
         return {r["key"]: ThrottleState(r["failures"], r["blocked_until"], r["last_attempt_at"]) for r in rows}
 
     async def save(self, key: str, state: ThrottleState) -> None:
@@ -99,5 +102,11 @@ class Throttle(Repository):
     async def forget(self, key: str) -> None:
         await self.session.execute(delete(signin_throttle).where(signin_throttle.c.key == key))
 
-    async def prune(self, before: dt.datetime) -> None:
-        await self.session.execute(delete(signin_throttle).where(signin_throttle.c.last_attempt_at < before))
+    async def prune(self, before: dt.datetime, batch: int = 5000) -> None:
+        """Skips rows an attempt holds right now (SKIP LOCKED on PostgreSQL): a prune never waits,
+        so it can never be half of a deadlock with sign-ins."""
+        stale = (await self.session.execute(self.for_update(
+            select(signin_throttle.c.key).where(signin_throttle.c.last_attempt_at < before).limit(batch),
+            skip_locked=True))).scalars().all()
+        if stale:
+            await self.session.execute(delete(signin_throttle).where(signin_throttle.c.key.in_(list(stale))))

@@ -78,7 +78,8 @@ class Attempt:
         policy = address_policy(self.runtime.settings)
         async with self.runtime.db.session() as session, session.begin():
             repo = Throttle(session)
-            states = await repo.lock({self.address_key: "address"}, utcnow())
+            # Both rows, locked in the same order as claim() locks them (no deadlock between the two).
+            states = await repo.lock({self.pair_key: "account", self.address_key: "address"}, utcnow())
             await repo.save(self.address_key, succeeded_from_address(policy, states[self.address_key]))
             await repo.forget(self.pair_key)
 
