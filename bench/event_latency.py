@@ -293,7 +293,7 @@ async def measure(stack: Stack, args, results: Results) -> None:
     limits = httpx.Limits(max_keepalive_connections=10, max_connections=20, keepalive_expiry=60)
     async with httpx.AsyncClient(timeout=10, limits=limits) as client:
         api = Api(stack, client)
-        admin = await api.token("admin@example.com", "admin")
+        admin = await api.token("admin@example.com", "kam-dev-passphrase")
         tag = uuid.uuid4().hex[:8]
         manager = await api.call("POST", "team-svc", "/v1/users", admin, expect=201, json=dict(
             email=f"bench-manager-{tag}@example.com", name="Bench Manager", role="manager", password=PASSWORD))

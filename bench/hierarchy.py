@@ -49,6 +49,7 @@ from pathlib import Path
 
 import httpx
 
+from kam_shared.demo import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from kam_shared.devstack import VAR, Stack, free_port, stack_database_urls
 
 TARGET_P99_MS = 5.0
@@ -241,7 +242,8 @@ async def measure(stack: Stack, args, results: dict) -> None:
     rng = random.Random(args.seed)
     base = stack.url("team-svc")
     anon = Client(base)
-    token = (await anon.http.post("/v1/auth/token", data={"username": "admin@example.com", "password": "admin"}))
+    token = (await anon.http.post("/v1/auth/token", data={"username": DEV_ADMIN_EMAIL,
+                                                            "password": DEV_ADMIN_PASSWORD}))
     api = Client(base, token.json()["access_token"])
     sizes = level_sizes(args.users, args.levels)
     print(f"building {args.users} people in {len(sizes)} levels {sizes} ...", file=sys.stderr, flush=True)
@@ -332,7 +334,8 @@ async def measure_in_process(url: str, users: list[str], n: int, seed: int, resu
 
 async def user_ids(base: str) -> list[str]:
     anon = Client(base)
-    token = (await anon.http.post("/v1/auth/token", data={"username": "admin@example.com", "password": "admin"}))
+    token = (await anon.http.post("/v1/auth/token", data={"username": DEV_ADMIN_EMAIL,
+                                                            "password": DEV_ADMIN_PASSWORD}))
     api = Client(base, token.json()["access_token"])
     out, cursor = [], None
     while True:

@@ -110,7 +110,7 @@ async def measure(stack: Stack, floor_url: str, args) -> list[Round]:
             resp.raise_for_status()
             return resp.json()["access_token"]
 
-        admin = {"Authorization": f"Bearer {await token('admin@example.com', 'admin')}"}
+        admin = {"Authorization": f"Bearer {await token('admin@example.com', 'kam-dev-passphrase')}"}
         tag = uuid.uuid4().hex[:8]
         resp = await client.post(f"{team}/v1/users", headers=admin, json=dict(
             email=f"bench-rep-{tag}@example.com", name="Bench Rep", role="rep", password=PASSWORD))

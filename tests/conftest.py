@@ -25,11 +25,11 @@ def stack(tmp_path_factory, broker_kind):
 @pytest.fixture(scope="session")
 def org(stack):
     api = StackClient(stack)
-    admin = api.token("admin@example.com", "admin")
+    admin = api.token("admin@example.com", "kam-dev-passphrase")
 
     def user(email, role, superior=None):
         resp = api.call("POST", "team-svc", "/v1/users", admin, json={
-            "email": email, "name": email.split("@")[0], "role": role, "password": "pw-1234",
+            "email": email, "name": email.split("@")[0], "role": role, "password": "lamp-tiger-7",
             **({"superior_id": superior} if superior else {})})
         assert resp.status_code == 201, resp.text
         return resp.json()["id"]
@@ -37,8 +37,9 @@ def org(stack):
     manager = user("manager@e2e.test", "manager")
     rep = user("rep@e2e.test", "rep", manager)
     peer = user("peer@e2e.test", "rep", manager)
-    return api, {"admin": admin, "manager": api.token("manager@e2e.test", "pw-1234"),
-                 "rep": api.token("rep@e2e.test", "pw-1234"), "peer": api.token("peer@e2e.test", "pw-1234")}, \
+    return api, {"admin": admin, "manager": api.token("manager@e2e.test", "lamp-tiger-7"),
+                 "rep": api.token("rep@e2e.test", "lamp-tiger-7"),
+                 "peer": api.token("peer@e2e.test", "lamp-tiger-7")}, \
         {"manager": manager, "rep": rep, "peer": peer}
 
 

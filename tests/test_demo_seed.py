@@ -2,7 +2,7 @@
 services, and what it seeds must show in the views a sales director opens first."""
 import datetime as dt
 
-from kam_shared.demo import seed_demo
+from kam_shared.demo import DEMO_PASSWORD, seed_demo
 from kam_shared.testing import wait_for
 
 
@@ -10,7 +10,7 @@ def test_the_demo_seed_fills_roll_ups_forecasts_and_attainment(stack, org):
     api, _, _ = org
     today = dt.date.today()
     seeded = seed_demo(stack, today)
-    director = api.token("director@demo.kam", "demo")
+    director = api.token("director@demo.kam", DEMO_PASSWORD)
     quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
     view, _ = wait_for(lambda: api.rollup(director, seeded["director"], quarter, confirmed_only="true"),
                        lambda r: r.get("open_count", 0) > 0, timeout=15)

@@ -240,7 +240,7 @@ def test_compose_team_svc_auth_settings(compose):
     team = compose["services"]["team-svc"]
     env = env_dict(team["environment"])
     assert env["KAM_BOOTSTRAP_ADMIN_EMAIL"] == "admin@example.com"
-    assert env["KAM_BOOTSTRAP_ADMIN_PASSWORD"] == "admin"
+    assert env["KAM_BOOTSTRAP_ADMIN_PASSWORD"] == "kam-dev-passphrase"
     key_dir = str(Path(env["KAM_JWT_PRIVATE_KEY_FILE"]).parent)
     named = set(compose.get("volumes") or {})
     mounts = [str(v).split(":") for v in team.get("volumes", [])]

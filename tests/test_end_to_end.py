@@ -127,16 +127,16 @@ def test_a_restarted_forecast_service_catches_up_from_its_committed_offset(stack
 def test_moving_a_rep_to_another_manager_moves_their_numbers(stack, org):
     api, auth, ids = org
     other = api.call("POST", "team-svc", "/v1/users", auth["admin"], json={
-        "email": "other.manager@e2e.test", "name": "Other", "role": "manager", "password": "pw-1234"}).json()
+        "email": "other.manager@e2e.test", "name": "Other", "role": "manager", "password": "lamp-tiger-7"}).json()
     mover = api.call("POST", "team-svc", "/v1/users", auth["admin"], json={
-        "email": "mover@e2e.test", "name": "Mover", "role": "rep", "password": "pw-1234",
+        "email": "mover@e2e.test", "name": "Mover", "role": "rep", "password": "lamp-tiger-7",
         "superior_id": ids["manager"]}).json()
-    mover_auth = api.token("mover@e2e.test", "pw-1234")
+    mover_auth = api.token("mover@e2e.test", "lamp-tiger-7")
     account = api.call("POST", "account-svc", "/v1/accounts", mover_auth, json={"name": "Mover Co"}).json()
     api.call("POST", "opportunity-svc", "/v1/opportunities", mover_auth, json={
         "account_id": account["id"], "name": "Mover deal", "amount": "30000.00", "currency": "CNY",
         "close_date": "2027-02-10", "owner_id": mover["id"]})
-    other_auth = api.token("other.manager@e2e.test", "pw-1234")
+    other_auth = api.token("other.manager@e2e.test", "lamp-tiger-7")
     wait_for(lambda: api.rollup(auth["manager"], ids["manager"], "2027-02"), lambda r: r.get("open_count") == 1)
     assert api.rollup(other_auth, other["id"], "2027-02")["open_count"] == 0
 

@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 
+from kam_shared.demo import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from kam_shared.devstack import free_port, stop_process
 
 PROBLEM = "application/problem+json"
@@ -17,7 +18,7 @@ def client(base: str, timeout: float = 60) -> httpx.Client:
     return httpx.Client(base_url=base, timeout=timeout, trust_env=False)
 
 
-def sign_in(http: httpx.Client, email="admin@example.com", password="admin") -> dict[str, str]:
+def sign_in(http: httpx.Client, email=DEV_ADMIN_EMAIL, password=DEV_ADMIN_PASSWORD) -> dict[str, str]:
     resp = http.post("/v1/auth/token", data={"username": email, "password": password})
     assert resp.status_code == 200, resp.text
     return {"Authorization": f"Bearer {resp.json()['access_token']}"}

@@ -58,7 +58,7 @@ def test_live_rollups_match_a_model_and_a_rebuild_restores_them_exactly(stack, o
 
     def new_user(name, role, superior):
         resp = api.call("POST", "team-svc", "/v1/users", admin, json={
-            "email": f"{name}.{tag}@rebuild.test", "name": name, "role": role, "password": "pw-1234",
+            "email": f"{name}.{tag}@rebuild.test", "name": name, "role": role, "password": "lamp-tiger-7",
             **({"superior_id": superior} if superior else {})})
         assert resp.status_code == 201, resp.text
         return resp.json()["id"]

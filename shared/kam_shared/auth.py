@@ -22,10 +22,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .errors import Unauthorized
+from .errors import Forbidden, Unauthorized
 from .settings import ServiceSettings
 
 ROLES = ("rep", "manager", "admin")
+# The one route a token issued while the user must change their password opens (team-svc).
+PASSWORD_CHANGE_PATH = "/v1/users/me/password"
+PASSWORD_CHANGE_CLAIM = "pwd_change"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class Principal:
     role: str
     email: str
     token: str = ""
+    # Signed in with a temporary (or the bootstrap) password: only PASSWORD_CHANGE_PATH is open.
+    must_change_password: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -71,10 +76,12 @@ class SigningKey:
         return data
 
     def issue(self, *, user_id: uuid.UUID, email: str, role: str, issuer: str, audience: str,
-              lifetime_s: int) -> str:
+              lifetime_s: int, must_change_password: bool = False) -> str:
         now = int(time.time())
         claims = {"iss": issuer, "aud": audience, "sub": str(user_id), "email": email, "role": role,
                   "iat": now, "nbf": now, "exp": now + lifetime_s, "jti": str(uuid.uuid4())}
+        if must_change_password:
+            claims[PASSWORD_CHANGE_CLAIM] = True
         return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
 
 
@@ -161,7 +168,8 @@ class TokenVerifier:
             user_id = uuid.UUID(claims["sub"])
         except ValueError:
             raise Unauthorized("bearer token subject is not a user id") from None
-        principal = Principal(user_id=user_id, role=claims["role"], email=claims.get("email", ""), token=token)
+        principal = Principal(user_id=user_id, role=claims["role"], email=claims.get("email", ""), token=token,
+                              must_change_password=claims.get(PASSWORD_CHANGE_CLAIM) is True)
         return principal, float(claims["exp"])
 
 
@@ -178,10 +186,14 @@ async def current_principal(request: Request,
     try:
         principal = await runtime.verifier.verify(creds.credentials)
         # The token proves who is calling; what they may do is the user's state now.
-        return await runtime.authority.current(principal)
+        principal = await runtime.authority.current(principal)
     except Unauthorized as exc:
         exc.extra["headers"] = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
         raise
+    if principal.must_change_password and getattr(request.scope.get("route"), "path", None) != PASSWORD_CHANGE_PATH:
+        raise Forbidden(f"the password must be changed first (POST {PASSWORD_CHANGE_PATH}), then sign in again",
+                        reason="password_change_required")
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -31,8 +31,10 @@ def cmd_serve(args) -> None:
         from .migrations import upgrade
 
         upgrade(svc.dir, settings.effective_database_url())
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any peer on 127.0.0.1 as
+    # the client address. Which proxies are believed is team-svc's KAM_TRUSTED_PROXIES, nothing else.
     uvicorn.run(svc.app_factory, factory=True, host=settings.host, port=settings.port,
-                log_config=None, access_log=False)
+                log_config=None, access_log=False, proxy_headers=False)
 
 
 def cmd_run(args) -> None:

@@ -9,7 +9,10 @@ import random
 
 import httpx
 
-DEMO_PASSWORD = "demo"
+# Dev logins only (make run, tests): long enough for the password policy, and public on purpose.
+DEV_ADMIN_EMAIL = "admin@example.com"
+DEV_ADMIN_PASSWORD = "kam-dev-passphrase"
+DEMO_PASSWORD = "kam-demo-passphrase"
 
 ACCOUNTS = [
     ("中国工商银行股份有限公司", "banking", "North"), ("China Merchants Bank Co., Ltd.", "banking", "South"),
@@ -38,7 +41,7 @@ class _DemoClient:
         self.http = httpx.Client(timeout=20)
         self.emails: dict[str, str] = {}
         self.tokens: dict[str, dict] = {}
-        self.admin = self._login("admin@example.com", "admin")
+        self.admin = self._login(DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)
 
     def _login(self, email: str, password: str) -> dict:
         token = self.http.post(f"{self.stack.url('team-svc')}/v1/auth/token",

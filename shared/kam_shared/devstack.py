@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from .demo import DEMO_PASSWORD, DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from .services import SERVICES
 from .settings import REPO_ROOT
 
@@ -530,8 +531,10 @@ class Stack:
             "KAM_FORECAST_SVC_URL": self.url("forecast-svc"),
             "KAM_TEAM_SVC_URL": self.url("team-svc"),
             "KAM_JWT_PRIVATE_KEY_FILE": str(self.log_dir.parent / "team-svc-jwt.pem"),
-            "KAM_BOOTSTRAP_ADMIN_EMAIL": "admin@example.com",
-            "KAM_BOOTSTRAP_ADMIN_PASSWORD": "admin",
+            "KAM_BOOTSTRAP_ADMIN_EMAIL": DEV_ADMIN_EMAIL,
+            "KAM_BOOTSTRAP_ADMIN_PASSWORD": DEV_ADMIN_PASSWORD,
+            # The dev admin's password is public: making them change it would only get in the way.
+            "KAM_BOOTSTRAP_ADMIN_MUST_CHANGE": "false",
             "PYTHONUNBUFFERED": "1",
         })
         env.update(self.extra_env)
@@ -668,7 +671,7 @@ def run_foreground(seed: bool = True) -> None:
         for name in SERVICES:
             print(f"  {name:16} {stack.url(name)}   docs: {stack.url(name)}/docs")
         print()
-        print("  dev admin login: admin@example.com / admin   (demo users: password 'demo')")
+        print(f"  dev admin login: {DEV_ADMIN_EMAIL} / {DEV_ADMIN_PASSWORD}   (demo users: password '{DEMO_PASSWORD}')")
         print("  Ctrl-C stops everything started here.", flush=True)
         children = {**stack.procs, "gateway": stack.gateway_proc}
         while all(p.poll() is None for p in children.values()):

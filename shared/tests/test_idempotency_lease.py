@@ -25,7 +25,7 @@ async def test_an_abandoned_key_is_taken_over_after_its_lease_and_not_before():
     async with service_client("team-svc") as client:
         runtime = client.runtime
         body = json.dumps({"email": f"{uuid.uuid4().hex[:8]}@lease.test", "name": "Lease", "role": "rep",
-                           "password": "pw-1234"}).encode()
+                           "password": "lamp-tiger-7"}).encode()
         await _claim_left_by_a_dead_request(runtime, admin, "fresh", body, dt.timedelta(seconds=2))
         await _claim_left_by_a_dead_request(runtime, admin, "lapsed", body, dt.timedelta(seconds=31))
         headers = {**bearer(admin, "admin"), "content-type": "application/json"}

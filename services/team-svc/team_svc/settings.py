@@ -16,14 +16,26 @@ class Settings(ServiceSettings):
     kam_jwt_leeway_s: int = 60
     kam_bootstrap_admin_email: str = ""
     kam_bootstrap_admin_password: str = ""
-    # argon2id cost (RFC 9106 / OWASP: t=3, m=64 MiB, p=4 by default). Hashes carry their own
-    # parameters, so raising these re-hashes each password at its next successful sign-in.
-    kam_password_time_cost: int = 3
-    kam_password_memory_kib: int = 65536
-    kam_password_parallelism: int = 4
-    # Sign-in rate limits (per replica; see README): failed attempts per account, all attempts
-    # per client address, each in a sliding window.
-    kam_login_account_max_failures: int = 5
-    kam_login_account_window_s: int = 300
-    kam_login_address_max_attempts: int = 30
-    kam_login_address_window_s: int = 60
+    # The bootstrap admin must pick a password of their own at first sign-in (their token opens
+    # only POST /v1/users/me/password until then). The dev stack and tests turn it off.
+    kam_bootstrap_admin_must_change: bool = True
+    # argon2id cost: OWASP's first recommendation (m=19 MiB, t=2, p=1). Hashes carry their own
+    # parameters, so a change re-hashes each password at its next successful sign-in.
+    kam_password_time_cost: int = 2
+    kam_password_memory_kib: int = 19456
+    kam_password_parallelism: int = 1
+    # At most this many hashes at once (memory: this x the memory cost); a sign-in waits at most
+    # KAM_PASSWORD_QUEUE_TIMEOUT_S for a turn, then gets 429 with Retry-After.
+    kam_password_hash_concurrency: int = 2
+    kam_password_queue_timeout_s: float = 10.0
+    # Sign-in throttle (in the database: every replica enforces the same). After the free failures,
+    # each failure makes the next attempt wait 2, 4, 8, ... x the base delay (s) up to the cap; per (account, client
+    # address) and, more loosely, per client address. Quiet for KAM_SIGNIN_FORGET_AFTER_S: forgotten.
+    kam_signin_account_free_failures: int = 5
+    kam_signin_address_free_failures: int = 50
+    kam_signin_base_delay_s: int = 1
+    kam_signin_max_delay_s: int = 900
+    kam_signin_forget_after_s: int = 86400
+    # Proxies (the Ingress, the gateway) whose X-Forwarded-For is believed: comma-separated CIDRs.
+    # Empty: the client address is the socket peer, whatever headers say.
+    kam_trusted_proxies: str = ""

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from kam_shared.testing import outbox_rows, service_client
 
-ADMIN = ("admin@example.com", "admin")
-PASSWORD = "secret"
+ADMIN = ("admin@example.com", "kam-dev-passphrase")
+PASSWORD = "lamp-tiger-7"
 
 
 @pytest.fixture(scope="session")
@@ -18,10 +18,11 @@ async def team(tmp_path_factory):
     key_file = tmp_path_factory.mktemp("team") / "jwt.pem"
     async with service_client(
             "team-svc", kam_bootstrap_admin_email=ADMIN[0], kam_bootstrap_admin_password=ADMIN[1],
+            kam_bootstrap_admin_must_change=False,
             kam_jwt_private_key_file=key_file, kam_jwks_json="",
             # cheap hashing and roomy sign-in limits; test_auth.py tightens the limits on purpose
             kam_password_time_cost=1, kam_password_memory_kib=1024, kam_password_parallelism=1,
-            kam_login_account_max_failures=10_000, kam_login_address_max_attempts=100_000) as client:
+            kam_signin_account_free_failures=10_000, kam_signin_address_free_failures=100_000) as client:
         yield client
 
 

@@ -14,7 +14,18 @@ from kam_shared.events.team import (
     TerritoryState,
     size_band_for,
 )
-from team_svc.auth.domain import SlidingWindowLimiter
+from team_svc.auth.domain import (
+    ThrottlePolicy,
+    ThrottleState,
+    attempt,
+    check_password,
+    client_address,
+    current,
+    parse_networks,
+    succeeded_from_address,
+    wait_s,
+)
+from team_svc.auth.passwords import common_passwords
 from team_svc.common import paths
 from team_svc.incentives.domain import IncentivePlan, Payout, Terms, statement
 from team_svc.org.domain import OrgUnit, ParentFacts
@@ -84,24 +95,75 @@ def test_org_units_only_companies_stand_alone_and_moves_cannot_cycle():
     assert team.events[-1].type == "kam.team.org_unit_moved.v1" and team.version == 2
 
 
-# ------------------------------------------------------------------------------ rate limiter
+# ------------------------------------------------------------------------------ sign-in rules
 
-def test_sliding_window_limits_and_tells_how_long_to_wait():
-    now = [0.0]
-    limiter = SlidingWindowLimiter(3, 60, clock=lambda: now[0], max_keys=10)
-    for t in (0, 10, 20):
-        now[0] = t
-        assert limiter.retry_after("k") is None
-        limiter.hit("k")
-    now[0] = 30
-    assert limiter.retry_after("k") == 30  # the hit at t=0 leaves the window at t=60
-    now[0] = 60.5
-    assert limiter.retry_after("k") is None
-    limiter.reset("k")
-    assert len(limiter) == 0
-    for n in range(50):  # a spray of distinct keys cannot grow memory without bound
-        limiter.hit(f"ip{n}")
-    assert len(limiter) <= 10
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def test_throttle_delays_grow_after_the_free_failures_and_are_capped():
+    policy = ThrottlePolicy(free_failures=5, max_delay_s=900, forget_after_s=86400)
+    assert [policy.delay_s(n) for n in range(1, 10)] == [0, 0, 0, 0, 2, 4, 8, 16, 32]
+    assert policy.delay_s(14) == 900 and policy.delay_s(10_000) == 900  # capped, no overflow
+    state, now = ThrottleState(), T0
+    for _ in range(4):
+        state = attempt(policy, state, now)
+        assert wait_s(state, now) == 0
+    state = attempt(policy, state, now)  # the 5th failure: the next attempt waits 2 s
+    assert state.failures == 5 and wait_s(state, now) == 2
+    assert wait_s(state, now + dt.timedelta(seconds=1.5)) == 1 and wait_s(state, now + dt.timedelta(seconds=2)) == 0
+    state = attempt(policy, state, now + dt.timedelta(seconds=2))
+    assert wait_s(state, now + dt.timedelta(seconds=2)) == 4
+
+
+def test_throttle_forgets_after_a_quiet_spell_and_a_success_uncounts_one_attempt():
+    policy = ThrottlePolicy(free_failures=2, max_delay_s=60, forget_after_s=3600)
+    state = attempt(policy, attempt(policy, ThrottleState(), T0), T0)
+    assert wait_s(state, T0) == 2
+    assert current(policy, state, T0 + dt.timedelta(seconds=3599)) == state
+    assert current(policy, state, T0 + dt.timedelta(seconds=3600)) == ThrottleState()
+    after_success = succeeded_from_address(policy, state)
+    assert after_success.failures == 1 and wait_s(after_success, T0) == 0
+    deep = ThrottleState(failures=9, blocked_until=T0 + dt.timedelta(seconds=60), last_attempt_at=T0)
+    assert succeeded_from_address(policy, deep).blocked_until == deep.blocked_until  # still throttled
+
+
+def test_client_address_believes_the_forwarded_chain_only_from_a_trusted_proxy():
+    trusted = parse_networks("10.0.0.0/8, 192.168.1.5")
+    assert client_address("203.0.113.7", ["198.51.100.1"], trusted) == "203.0.113.7"  # not a proxy: header ignored
+    assert client_address("10.1.2.3", ["198.51.100.1"], trusted) == "198.51.100.1"
+    # The client wrote the left part; the right-most untrusted hop is the one our proxy saw.
+    assert client_address("10.1.2.3", ["1.1.1.1, 198.51.100.1, 10.9.9.9"], trusted) == "198.51.100.1"
+    assert client_address("10.1.2.3", ["1.1.1.1", "198.51.100.1"], trusted) == "198.51.100.1"  # two headers
+    assert client_address("10.1.2.3", [], trusted) == "10.1.2.3"
+    assert client_address("10.1.2.3", ["10.4.4.4"], trusted) == "10.4.4.4"
+    assert client_address("10.1.2.3", ["1.1.1.1, not-an-ip"], trusted) == "10.1.2.3"  # junk never counts
+    assert client_address("10.1.2.3", ["2001:db8::1"], trusted) == "2001:db8::1"
+    assert client_address(None, ["1.1.1.1"], trusted) == "unknown"
+    assert client_address("127.0.0.1", ["1.1.1.1"], parse_networks("")) == "127.0.0.1"
+    with pytest.raises(ValueError, match="KAM_TRUSTED_PROXIES"):
+        parse_networks("10.0.0.0/8, bogus")
+
+
+@pytest.mark.parametrize("password, email, name, says", [
+    ("short-pw", "a.b@example.com", "A B", "at least 12"),
+    ("x" * 201, "a.b@example.com", "A B", "at most 200"),
+    ("Password1234", "a.b@example.com", "A B", "most common"),
+    ("1qaz2wsx3edc", "a.b@example.com", "A B", "most common"),
+    ("wang.fang@example.com", "wang.fang@example.com", "W", "email"),
+    ("my-wang.fang-pw!", "Wang.Fang@example.com", "W", "email"),
+    ("Liu Yang forever", "ly@example.com", "Liu Yang", "name"),
+    ("mr-huang-password", "h@example.com", "Huang Lei", "name"),
+])
+def test_password_policy_refuses_short_common_and_personal_passwords(password, email, name, says):
+    with pytest.raises(ValidationProblem, match=says) as refused:
+        check_password(password, email=email, name=name, common=common_passwords(), field="new_password")
+    assert refused.value.field == "new_password"
+
+
+def test_password_policy_accepts_long_uncommon_passphrases_and_ignores_tiny_names():
+    for password, email, name in [("lamp-tiger-7", "rep.1@example.com", "R"), ("correct horse battery", "a@b.cn", "A")]:
+        check_password(password, email=email, name=name, common=common_passwords())
+    assert "password" in common_passwords() and len(common_passwords()) >= 10_000
 
 
 # ------------------------------------------------------------------------------- territories

@@ -111,7 +111,7 @@ async def test_a_superior_in_another_company_is_refused(api, problem):
     admin = await api.admin()
     state = await api.snapshot(users, change_log)
     problem(await api.client.post("/v1/users", headers=admin, json={
-        "email": f"x.{uuid.uuid4().hex[:6]}@example.com", "name": "X", "role": "rep", "password": "secret",
+        "email": f"x.{uuid.uuid4().hex[:6]}@example.com", "name": "X", "role": "rep", "password": "lamp-tiger-7",
         "superior_id": acme["manager"]["id"], "org_unit_id": globex["team"]["id"]}), 422, "another company")
     problem(await api.client.patch(f"/v1/users/{globex['rep1']['id']}", headers=admin,
                                    json={"superior_id": acme["manager"]["id"]}), 422, "another company")
@@ -202,10 +202,10 @@ async def test_deactivation_keeps_history_and_refuses_to_orphan_people(api, prob
     assert sub["count"] == 4
     # Nobody can be placed in a closed unit or under a deactivated superior.
     problem(await api.client.post("/v1/users", headers=admin, json={
-        "email": f"late.{uuid.uuid4().hex[:6]}@example.com", "name": "Late", "role": "rep", "password": "secret",
+        "email": f"late.{uuid.uuid4().hex[:6]}@example.com", "name": "Late", "role": "rep", "password": "lamp-tiger-7",
         "org_unit_id": org["team"]["id"]}), 422, "deactivated")
     problem(await api.client.post("/v1/users", headers=admin, json={
-        "email": f"late.{uuid.uuid4().hex[:6]}@example.com", "name": "Late", "role": "rep", "password": "secret",
+        "email": f"late.{uuid.uuid4().hex[:6]}@example.com", "name": "Late", "role": "rep", "password": "lamp-tiger-7",
         "superior_id": org["manager"]["id"]}), 422, "deactivated")
 
 
@@ -282,7 +282,7 @@ async def test_concurrent_moves_and_sign_ups_keep_every_path_consistent(api):
 
     async def sign_up(superior):
         resp = await api.client.post("/v1/users", headers=admin, json={
-            "email": f"race.{uuid.uuid4().hex[:8]}@example.com", "name": "r", "role": "rep", "password": "secret",
+            "email": f"race.{uuid.uuid4().hex[:8]}@example.com", "name": "r", "role": "rep", "password": "lamp-tiger-7",
             "superior_id": superior["id"]})
         assert resp.status_code == 201, resp.text
 

@@ -260,10 +260,12 @@ async def test_org_unit_quotas_roll_up_their_members(api):
 
 async def test_fiscal_calendar_names_periods_and_is_fixed_once_quotas_exist(problem, tmp_path):
     async with service_client("team-svc", kam_bootstrap_admin_email="root@example.com",
-                              kam_bootstrap_admin_password="root", kam_jwks_json="",
+                              kam_bootstrap_admin_password="tiger-lamp-orbit-9", kam_jwks_json="",
+                              kam_bootstrap_admin_must_change=False,
                               kam_jwt_private_key_file=tmp_path / "k.pem", kam_password_time_cost=1,
                               kam_password_memory_kib=1024, kam_password_parallelism=1) as client:
-        token = (await client.post("/v1/auth/token", data={"username": "root@example.com", "password": "root"})).json()
+        token = (await client.post("/v1/auth/token",
+                                   data={"username": "root@example.com", "password": "tiger-lamp-orbit-9"})).json()
         admin = {"Authorization": f"Bearer {token['access_token']}"}
         assert (await client.get("/v1/fiscal-calendar", headers=admin)).json() == {
             "fiscal_year_start_month": 1, "version": 1}

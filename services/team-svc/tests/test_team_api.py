@@ -24,7 +24,7 @@ def assert_problem(resp, status, mentions):
 
 
 async def test_token_is_a_verifiable_jwt_with_the_users_role(team):
-    resp = await team.post("/v1/auth/token", data={"username": "admin@example.com", "password": "admin"})
+    resp = await team.post("/v1/auth/token", data={"username": "admin@example.com", "password": "kam-dev-passphrase"})
     body = resp.json()
     assert resp.status_code == 200 and body["token_type"] == "bearer" and body["expires_in"] > 0
     jwks = (await team.get("/.well-known/jwks.json")).json()
@@ -37,20 +37,21 @@ async def test_token_is_a_verifiable_jwt_with_the_users_role(team):
 
 async def test_wrong_password_and_unknown_user_get_the_same_401(team):
     wrong = await team.post("/v1/auth/token", data={"username": "admin@example.com", "password": "nope"})
-    unknown = await team.post("/v1/auth/token", data={"username": "ghost@example.com", "password": "admin"})
+    unknown = await team.post("/v1/auth/token",
+                              data={"username": "ghost@example.com", "password": "kam-dev-passphrase"})
     assert_problem(wrong, 401, "wrong email or password")
     assert unknown.json()["detail"] == wrong.json()["detail"]
 
 
 async def test_admin_builds_a_hierarchy_and_each_user_is_published(team):
-    admin = await login(team, "admin@example.com", "admin")
+    admin = await login(team, "admin@example.com", "kam-dev-passphrase")
     before = len(await outbox_rows(team.runtime))
     mgr = await team.post("/v1/users", headers=admin, json={
-        "email": "Mgr.One@Example.com", "name": "Manager One", "role": "manager", "password": "secret"})
+        "email": "Mgr.One@Example.com", "name": "Manager One", "role": "manager", "password": "lamp-tiger-7"})
     assert mgr.status_code == 201, mgr.text
     assert mgr.json()["email"] == "mgr.one@example.com" and mgr.json()["version"] == 1
     rep = await team.post("/v1/users", headers=admin, json={
-        "email": "rep.one@example.com", "name": "Rep One", "role": "rep", "password": "secret",
+        "email": "rep.one@example.com", "name": "Rep One", "role": "rep", "password": "lamp-tiger-7",
         "superior_id": mgr.json()["id"]})
     assert rep.status_code == 201
     got = await team.get(f"/v1/users/{rep.json()['id']}", headers=admin)
@@ -62,50 +63,51 @@ async def test_admin_builds_a_hierarchy_and_each_user_is_published(team):
 
 
 async def test_a_manager_adds_reps_only_below_themselves_and_a_rep_adds_nobody(team):
-    admin = await login(team, "admin@example.com", "admin")
+    admin = await login(team, "admin@example.com", "kam-dev-passphrase")
     mgr_a = (await team.post("/v1/users", headers=admin, json={
-        "email": "mgr.a@example.com", "name": "A", "role": "manager", "password": "secret"})).json()
+        "email": "mgr.a@example.com", "name": "A", "role": "manager", "password": "lamp-tiger-7"})).json()
     mgr_b = (await team.post("/v1/users", headers=admin, json={
-        "email": "mgr.b@example.com", "name": "B", "role": "manager", "password": "secret"})).json()
-    as_a = await login(team, "mgr.a@example.com", "secret")
+        "email": "mgr.b@example.com", "name": "B", "role": "manager", "password": "lamp-tiger-7"})).json()
+    as_a = await login(team, "mgr.a@example.com", "lamp-tiger-7")
     ok = await team.post("/v1/users", headers=as_a, json={
-        "email": "rep.a1@example.com", "name": "A1", "role": "rep", "password": "secret", "superior_id": mgr_a["id"]})
+        "email": "rep.a1@example.com", "name": "A1", "role": "rep", "password": "lamp-tiger-7",
+        "superior_id": mgr_a["id"]})
     assert ok.status_code == 201
     before = len(await outbox_rows(team.runtime))
     assert_problem(await team.post("/v1/users", headers=as_a, json={
-        "email": "rep.b9@example.com", "name": "B9", "role": "rep", "password": "secret",
+        "email": "rep.b9@example.com", "name": "B9", "role": "rep", "password": "lamp-tiger-7",
         "superior_id": mgr_b["id"]}), 403, "superior_id")
     assert_problem(await team.post("/v1/users", headers=as_a, json={
-        "email": "root2@example.com", "name": "R", "role": "admin", "password": "secret",
+        "email": "root2@example.com", "name": "R", "role": "admin", "password": "lamp-tiger-7",
         "superior_id": mgr_a["id"]}), 403, "admin")
-    as_rep = await login(team, "rep.a1@example.com", "secret")
+    as_rep = await login(team, "rep.a1@example.com", "lamp-tiger-7")
     assert_problem(await team.post("/v1/users", headers=as_rep, json={
-        "email": "x@example.com", "name": "X", "role": "rep", "password": "secret"}), 403, "managers and admins")
+        "email": "x@example.com", "name": "X", "role": "rep", "password": "lamp-tiger-7"}), 403, "managers and admins")
     assert len(await outbox_rows(team.runtime)) == before
 
 
 @pytest.mark.parametrize("body, status, mentions", [
-    ({"email": "dup@example.com", "name": "D", "role": "boss", "password": "secret"}, 422, "role"),
-    ({"email": "dup@example.com", "name": "D", "role": "rep", "password": "secret", "salary": 1}, 422, "salary"),
-    ({"email": "not-an-email", "name": "D", "role": "rep", "password": "secret"}, 422, "email"),
+    ({"email": "dup@example.com", "name": "D", "role": "boss", "password": "lamp-tiger-7"}, 422, "role"),
+    ({"email": "dup@example.com", "name": "D", "role": "rep", "password": "lamp-tiger-7", "salary": 1}, 422, "salary"),
+    ({"email": "not-an-email", "name": "D", "role": "rep", "password": "lamp-tiger-7"}, 422, "email"),
     ({"email": "dup@example.com", "name": "D", "role": "rep", "password": "s"}, 422, "password"),
-    ({"email": "dup@example.com", "name": "D", "role": "rep", "password": "secret",
+    ({"email": "dup@example.com", "name": "D", "role": "rep", "password": "lamp-tiger-7",
       "superior_id": str(uuid.uuid4())}, 422, "superior_id"),
-    ({"email": "dup@example.com", "name": "D", "role": "rep", "password": "secret", "superior_id": "abc"},
+    ({"email": "dup@example.com", "name": "D", "role": "rep", "password": "lamp-tiger-7", "superior_id": "abc"},
      422, "superior_id"),
 ])
 async def test_bad_user_input_is_a_problem_naming_the_field_and_writes_nothing(team, body, status, mentions):
-    admin = await login(team, "admin@example.com", "admin")
+    admin = await login(team, "admin@example.com", "kam-dev-passphrase")
     before = len(await outbox_rows(team.runtime))
     assert_problem(await team.post("/v1/users", headers=admin, json=body), status, mentions)
     assert len(await outbox_rows(team.runtime)) == before
-    assert (await team.post("/v1/auth/token", data={"username": "dup@example.com", "password": "secret"})
+    assert (await team.post("/v1/auth/token", data={"username": "dup@example.com", "password": "lamp-tiger-7"})
             ).status_code == 401
 
 
 async def test_duplicate_email_conflicts(team):
-    admin = await login(team, "admin@example.com", "admin")
-    body = {"email": "twice@example.com", "name": "T", "role": "rep", "password": "secret"}
+    admin = await login(team, "admin@example.com", "kam-dev-passphrase")
+    body = {"email": "twice@example.com", "name": "T", "role": "rep", "password": "lamp-tiger-7"}
     assert (await team.post("/v1/users", headers=admin, json=body)).status_code == 201
     before = len(await outbox_rows(team.runtime))
     assert_problem(await team.post("/v1/users", headers=admin, json={**body, "email": "TWICE@example.com"}),
@@ -114,7 +116,7 @@ async def test_duplicate_email_conflicts(team):
 
 
 async def test_malformed_json_and_missing_or_forged_tokens(team):
-    admin = await login(team, "admin@example.com", "admin")
+    admin = await login(team, "admin@example.com", "kam-dev-passphrase")
     resp = await team.post("/v1/users", headers={**admin, "content-type": "application/json"}, content=b"{bad")
     assert_problem(resp, 400, "JSON")
     resp = await team.get(f"/v1/users/{uuid.uuid4()}")
@@ -129,7 +131,7 @@ async def test_malformed_json_and_missing_or_forged_tokens(team):
 
 
 async def test_users_list_pages_through_everyone(team):
-    admin = await login(team, "admin@example.com", "admin")
+    admin = await login(team, "admin@example.com", "kam-dev-passphrase")
     seen, cursor = [], None
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
@@ -142,11 +144,11 @@ async def test_users_list_pages_through_everyone(team):
 
 
 async def test_admin_moves_a_rep_to_another_manager_and_the_move_is_published(team):
-    admin = await login(team, "admin@example.com", "admin")
+    admin = await login(team, "admin@example.com", "kam-dev-passphrase")
 
     async def user(email, role, superior=None):
         resp = await team.post("/v1/users", headers=admin, json={
-            "email": email, "name": email, "role": role, "password": "secret",
+            "email": email, "name": email, "role": role, "password": "lamp-tiger-7",
             **({"superior_id": superior} if superior else {})})
         return resp.json()
 
@@ -177,7 +179,7 @@ async def test_admin_moves_a_rep_to_another_manager_and_the_move_is_published(te
     assert_problem(await team.patch(f"/v1/users/{rep['id']}", headers=admin,
                                     json={"superior_id": str(uuid.uuid4())}), 422, "superior_id")
     assert_problem(await team.patch(f"/v1/users/{rep['id']}", headers=admin, json={"role": "king"}), 422, "role")
-    as_m1 = await login(team, "move.m1@example.com", "secret")
+    as_m1 = await login(team, "move.m1@example.com", "lamp-tiger-7")
     assert_problem(await team.patch(f"/v1/users/{rep['id']}", headers=as_m1, json={"name": "X"}), 403, "admin")
     assert len(await outbox_rows(team.runtime)) == after_m2_move == before + 1
     # Nothing to change: no new version, no event.
@@ -185,7 +187,7 @@ async def test_admin_moves_a_rep_to_another_manager_and_the_move_is_published(te
     assert same.json()["version"] == 2 and len(await outbox_rows(team.runtime)) == after_m2_move
     # A deactivated user can no longer sign in.
     await team.patch(f"/v1/users/{rep['id']}", headers=admin, json={"active": False})
-    assert (await team.post("/v1/auth/token", data={"username": "move.rep@example.com", "password": "secret"})
+    assert (await team.post("/v1/auth/token", data={"username": "move.rep@example.com", "password": "lamp-tiger-7"})
             ).status_code == 401
 
 
@@ -195,14 +197,14 @@ async def test_a_demoted_manager_and_a_deactivated_user_lose_their_powers_at_onc
     manager = await api.user("manager")
     token = await api.auth(manager)  # issued while they are a manager
     made = await api.client.post("/v1/users", headers=token, json={
-        "email": f"r.{uuid.uuid4().hex[:8]}@example.com", "name": "R", "role": "rep", "password": "secret",
+        "email": f"r.{uuid.uuid4().hex[:8]}@example.com", "name": "R", "role": "rep", "password": "lamp-tiger-7",
         "superior_id": manager["id"]})
     assert made.status_code == 201, made.text
 
     demoted = await api.client.patch(f"/v1/users/{manager['id']}", headers=admin, json={"role": "rep"})
     assert demoted.status_code == 200, demoted.text
     refused = await api.client.post("/v1/users", headers=token, json={
-        "email": f"r.{uuid.uuid4().hex[:8]}@example.com", "name": "R2", "role": "rep", "password": "secret",
+        "email": f"r.{uuid.uuid4().hex[:8]}@example.com", "name": "R2", "role": "rep", "password": "lamp-tiger-7",
         "superior_id": manager["id"]})
     assert refused.status_code == 403, refused.text
 

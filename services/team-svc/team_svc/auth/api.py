@@ -7,17 +7,28 @@ from kam_shared.auth import PrincipalDep
 from kam_shared.domain_errors import Forbidden
 
 from . import service
-from .schemas import Rotation, SigningKeyOut, Token
+from .domain import client_address
+from .schemas import Rotation, SigningKeyOut, Token, problems
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/v1/auth/token", response_model=Token,
-             summary="OAuth2 password flow: username = email (rate-limited: 429 with Retry-After)")
-async def token(request: Request, runtime: RuntimeDep, username: Annotated[str, Form()],
+def client_address_of(request: Request, runtime) -> str:
+    """The address sign-in throttles: the socket peer, or the forwarded chain when (and only when)
+    the peer is a proxy we trust (KAM_TRUSTED_PROXIES)."""
+    return client_address(request.client.host if request.client else None,
+                          request.headers.getlist("x-forwarded-for"),
+                          service.trusted_proxies(runtime.settings.kam_trusted_proxies))
+
+
+@router.post("/v1/auth/token", response_model=Token, responses=problems(401, 422, 429),
+             summary="OAuth2 password flow: username = email (throttled after failures: 429 with Retry-After)")
+async def token(request: Request, runtime: RuntimeDep, response: Response, username: Annotated[str, Form()],
                 password: Annotated[str, Form()]):
-    address = request.client.host if request.client else "unknown"
-    access, lifetime = await service.issue_token(runtime, username, password, address)
+    access, lifetime = await service.issue_token(runtime, username, password, client_address_of(request, runtime))
+    # RFC 6749 §5.1: a token response must not be stored by any cache.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     return Token(access_token=access, expires_in=lifetime)
 
 

@@ -1,5 +1,5 @@
-"""team-svc tables of the slice: signing keys (the key ring)."""
-from sqlalchemy import JSON, Column, String, Table, Text
+"""team-svc tables of the slice: signing keys (the key ring) and the sign-in throttle."""
+from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text
 
 from kam_shared.tables import UtcDateTime
 
@@ -15,4 +15,17 @@ signing_keys = Table(
     Column("activated_at", UtcDateTime(), nullable=False),
     Column("superseded_at", UtcDateTime(), nullable=True),
     Column("valid_until", UtcDateTime(), nullable=True),
+)
+
+# Failed sign-ins per (account, client address) and per client address, in the database so that
+# every replica enforces the same delays. `key` is a SHA-256 of the scope and its parts: fixed
+# length, and no list of the emails people mistyped.
+signin_throttle = Table(
+    "signin_throttle", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("scope", String(10), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("blocked_until", UtcDateTime(), nullable=True),
+    Column("last_attempt_at", UtcDateTime(), nullable=False),
+    Index("ix_signin_throttle_last_attempt_at", "last_attempt_at"),
 )

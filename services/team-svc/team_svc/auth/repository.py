@@ -4,12 +4,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from kam_shared.repository import Repository
 
 from ..common.models import users
-from .models import signing_keys
+from .domain import ThrottleState
+from .models import signin_throttle, signing_keys
 
 
 class SigningKeys(Repository):
@@ -55,11 +56,57 @@ class SigningKeys(Repository):
             signing_keys.c.valid_until).order_by(signing_keys.c.activated_at.desc()))).mappings().all()
 
 
+CREDENTIAL_COLUMNS = [users.c.id, users.c.email, users.c.name, users.c.role, users.c.active, users.c.password_hash,
+                      users.c.must_change_password]
+
+
 class Credentials(Repository):
     async def by_email(self, email: str):
-        return (await self.session.execute(select(users.c.id, users.c.email, users.c.role, users.c.active,
-                                                  users.c.password_hash).where(users.c.email == email))
+        return (await self.session.execute(select(*CREDENTIAL_COLUMNS).where(users.c.email == email))
                 ).mappings().first()
 
-    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str) -> None:
-        await self.session.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+    async def by_id(self, user_id: uuid.UUID, *, lock: bool = False):
+        query = select(*CREDENTIAL_COLUMNS).where(users.c.id == user_id)
+        return (await self.session.execute(self.for_update(query) if lock else query)).mappings().first()
+
+    async def set_password_hash(self, user_id: uuid.UUID, password_hash: str, *,
+                                must_change_password: bool | None = None) -> None:
+        values = {"password_hash": password_hash}
+        if must_change_password is not None:
+            values["must_change_password"] = must_change_password
+        await self.session.execute(update(users).where(users.c.id == user_id).values(**values))
+
+
+class Throttle(Repository):
+    """Rows of signin_throttle, read under a row lock so that replicas count one attempt at a time."""
+
+    async def lock(self, keys: dict[str, str], now: dt.datetime) -> dict[str, ThrottleState]:
+        """{key: scope} -> {key: state}. The INSERT comes first: on SQLite it takes the write lock
+        before anything is read (no read-then-upgrade deadlock); on PostgreSQL the rows then exist to
+        be locked, in key order (no deadlock between two attempts touching the same two rows)."""
+        for _ in range(2):  # a second round only if a prune removed a row between the two statements
+            await self.session.execute(self.insert(signin_throttle).values([
+                dict(key=k, scope=s, failures=0, blocked_until=None, last_attempt_at=now)
+                for k, s in sorted(keys.items())]).on_conflict_do_nothing(index_elements=[signin_throttle.c.key]))
+            rows = (await self.session.execute(self.for_update(
+                select(signin_throttle).where(signin_throttle.c.key.in_(list(keys))).order_by(signin_throttle.c.key))
+            )).mappings().all()
+            if len(rows) == len(keys):
+                break
+        return {r["key"]: ThrottleState(r["failures"], r["blocked_until"], r["last_attempt_at"]) for r in rows}
+
+    async def save(self, key: str, state: ThrottleState) -> None:
+        await self.session.execute(update(signin_throttle).where(signin_throttle.c.key == key).values(
+            failures=state.failures, blocked_until=state.blocked_until, last_attempt_at=state.last_attempt_at))
+
+    async def forget(self, key: str) -> None:
+        await self.session.execute(delete(signin_throttle).where(signin_throttle.c.key == key))
+
+    async def prune(self, before: dt.datetime, batch: int = 5000) -> None:
+        """Skips rows an attempt holds right now (SKIP LOCKED on PostgreSQL): a prune never waits,
+        so it can never be half of a deadlock with sign-ins."""
+        stale = (await self.session.execute(self.for_update(
+            select(signin_throttle.c.key).where(signin_throttle.c.last_attempt_at < before).limit(batch),
+            skip_locked=True))).scalars().all()
+        if stale:
+            await self.session.execute(delete(signin_throttle).where(signin_throttle.c.key.in_(list(stale))))

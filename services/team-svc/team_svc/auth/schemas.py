@@ -25,3 +25,36 @@ class Rotation(BaseModel):
     activated_at: dt.datetime
     previous_kid: str | None
     previous_valid_until: dt.datetime | None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of every service is answered."""
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    field: str | None = None
+    reason: str | None = None
+    retry_after: int | None = None
+
+
+_MEANING = {
+    401: "no valid bearer token, or (sign-in) wrong email or password",
+    403: "not allowed; reason password_change_required while the password must be changed first",
+    404: "no such user",
+    422: "invalid input; `field` names it (a password breaking the policy among others)",
+    429: "too many failed sign-ins (or hashes queued): wait `Retry-After` seconds",
+}
+
+
+def problems(*statuses: int) -> dict:
+    """The error answers a route declares in its OpenAPI (problem+json; Retry-After on 429)."""
+    out = {}
+    for status in statuses:
+        out[status] = {"description": _MEANING[status],
+                       "content": {"application/problem+json": {"schema": Problem.model_json_schema()}}}
+        if status == 429:
+            out[status]["headers"] = {"Retry-After": {"description": "seconds to wait",
+                                                      "schema": {"type": "integer"}}}
+    return out

@@ -2,6 +2,7 @@
 (org units, users) and the change log.
 Kept in step with migrations/versions (the tests run the migrations)."""
 from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, Uuid
+from sqlalchemy import false as sa_false
 from sqlalchemy.dialects import postgresql
 
 from kam_shared.tables import BigId, UtcDateTime, plumbing_tables
@@ -49,6 +50,9 @@ users = Table(
     Column("title", String(200), nullable=True),
     # The reporting line as a materialised path: /<top>/…/<self>/ (see common/paths.py).
     Column("path", PathText, nullable=False, index=True),
+    # Set by the bootstrap and by an admin's reset: until the user picks a password of their own,
+    # their tokens open only POST /v1/users/me/password.
+    Column("must_change_password", Boolean, nullable=False, default=False, server_default=sa_false()),
 )
 
 # Who changed what, per aggregate version: users and org units are deactivated, never deleted,

@@ -23,7 +23,8 @@ class TeamRuntime(Runtime):
         self.read_engine: AsyncEngine | None = None  # PostgreSQL only (read_pool below)
         self.password_hasher: Any = None  # argon2 PasswordHasher, made on first use
         self.password_dummy_hash: str | None = None
-        self.login_limits: Any = None  # auth.service.LoginLimits, made on first use
+        self.password_gate: Any = None  # auth.passwords.HashGate, made on first use
+        self.signin_throttle_pruned_at = 0.0  # monotonic time of this replica's last prune
         self.rule_book: Any = None  # territories.service.CachedRuleBook, rebuilt on a revision change
         self.users_of_record = users  # team-svc owns the users: authority comes from its own table
 

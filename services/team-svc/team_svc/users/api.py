@@ -1,17 +1,30 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from kam_shared.app import RuntimeDep
-from kam_shared.auth import PrincipalDep
+from kam_shared.auth import PASSWORD_CHANGE_PATH, PrincipalDep
 from kam_shared.http import IfMatch, etag
 
+from ..auth.api import client_address_of
+from ..auth.schemas import problems
 from ..common import hierarchy as common
 from ..common.read_pool import read_only
 from ..common.schemas import HistoryEntry
 from . import service
-from .schemas import Chain, IsAbove, Subtree, UserCreate, UserOut, UserPage, UserPatch
+from .schemas import (
+    Chain,
+    IsAbove,
+    PasswordChange,
+    PasswordReset,
+    PasswordResetOut,
+    Subtree,
+    UserCreate,
+    UserOut,
+    UserPage,
+    UserPatch,
+)
 
 router = APIRouter(tags=["users"])
 # The user directory and the reporting lines are visible to every signed-in member of the organisation.
@@ -24,6 +37,25 @@ async def create_user(body: UserCreate, principal: PrincipalDep, runtime: Runtim
     response.headers["ETag"] = etag(user["version"])
     response.headers["Location"] = f"/v1/users/{user['id']}"
     return user
+
+
+@router.post(PASSWORD_CHANGE_PATH, status_code=204, response_class=Response, responses=problems(401, 403, 422, 429),
+             summary="Change your own password (current password required; throttled like sign-in). The one route "
+                     "a token issued with a temporary password opens; sign in again afterwards")
+async def change_my_password(body: PasswordChange, request: Request, principal: PrincipalDep, runtime: RuntimeDep):
+    await service.change_password(runtime, principal, body.current_password, body.new_password,
+                                  client_address_of(request, runtime))
+    return Response(status_code=204)
+
+
+@router.post("/v1/users/{user_id}/password-reset", response_model=PasswordResetOut,
+             responses=problems(401, 403, 404, 422, 429),
+             summary="Give a user a temporary password they must change at their next sign-in (admin)")
+async def reset_password(user_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response,
+                         body: PasswordReset | None = None):
+    result = await service.reset_password(runtime, principal, user_id, body.temporary_password if body else None)
+    response.headers["Cache-Control"] = "no-store"
+    return result
 
 
 @router.get("/v1/users/{user_id}", response_model=UserOut)

@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["rep", "manager", "admin"]
+PASSWORD_RULES = ("12 to 200 characters; not one of the 30,000 most common passwords; not containing the "
+                  "email's local part or the user's name (NIST SP 800-63B)")
 
 
 class UserCreate(BaseModel):
@@ -14,7 +16,7 @@ class UserCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     role: Role
     superior_id: uuid.UUID | None = None
-    password: str = Field(min_length=4, max_length=200)
+    password: str = Field(min_length=12, max_length=200, description=PASSWORD_RULES)
     org_unit_id: uuid.UUID | None = Field(default=None, description="the org unit the user belongs to")
     title: str | None = Field(default=None, max_length=200)
 
@@ -73,3 +75,21 @@ class IsAbove(BaseModel):
     superior_id: uuid.UUID
     subordinate_id: uuid.UUID
     is_above: bool
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=12, max_length=200, description=PASSWORD_RULES)
+
+
+class PasswordReset(BaseModel):
+    """Without `temporary_password` team-svc makes one up and answers it (once)."""
+    model_config = ConfigDict(extra="forbid")
+    temporary_password: str | None = Field(default=None, min_length=12, max_length=200, description=PASSWORD_RULES)
+
+
+class PasswordResetOut(BaseModel):
+    user_id: uuid.UUID
+    must_change_password: bool
+    temporary_password: str | None = Field(description="the generated password; null when the admin chose one")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import uuid
 
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +15,9 @@ from kam_shared.events import utcnow
 from kam_shared.http import check_if_match
 
 from ..auth import passwords
+from ..auth import service as signin
+from ..auth.domain import check_password
+from ..auth.repository import Credentials
 from ..common import paths
 from ..common.hierarchy import (
     Reader,
@@ -52,7 +56,7 @@ async def _unit_company(session: AsyncSession, unit_id: uuid.UUID | None) -> uui
 
 async def register_user(uow: UnitOfWork, principal: Principal | None, *, email: str, name: str, role: str,
                         superior_id: uuid.UUID | None, password: str, org_unit_id: uuid.UUID | None = None,
-                        title: str | None = None) -> dict:
+                        title: str | None = None, must_change_password: bool = False) -> dict:
     session = uow.session
     if principal is not None and not principal.is_admin:
         # A manager may add people below themselves; only an admin may create admins or top-level users.
@@ -69,6 +73,7 @@ async def register_user(uow: UnitOfWork, principal: Principal | None, *, email: 
         await lock_tree(session, "users")
         placement, superior_path = await _placement(session, superior_id, "superior_id")
         check_reporting_line(company, placement)
+    check_password(password, email=email, name=name, common=passwords.common_passwords())
     normalised = email.strip().lower()
     if await Users(session).id_by_email(normalised):
         raise Conflict(f"a user with email {normalised} already exists", field="email")
@@ -78,7 +83,8 @@ async def register_user(uow: UnitOfWork, principal: Principal | None, *, email: 
     await Users(session).add(dict(
         id=user.id, email=user.email, name=user.name, role=user.role, superior_id=user.superior_id,
         password_hash=user.password_hash, active=user.active, version=user.version, org_unit_id=user.org_unit_id,
-        title=user.title, path=paths.path_of(user.id, superior_path), created_at=now, updated_at=now))
+        title=user.title, path=paths.path_of(user.id, superior_path), created_at=now, updated_at=now,
+        must_change_password=must_change_password))
     await log_changes(session, "user", user.events, principal.user_id if principal else None)
     uow.publish(*user.events)
     return await get_user(session, user.id)
@@ -136,6 +142,48 @@ async def update_user(uow: UnitOfWork, principal: Principal, user_id: uuid.UUID,
         await log_changes(session, "user", user.events, principal.user_id)
         uow.publish(*user.events)
     return await get_user(session, user.id)
+
+
+async def change_password(runtime: Runtime, principal: Principal, current_password: str, new_password: str,
+                          client_address: str) -> None:
+    """The signed-in user picks a new password: the current one proves it is them (throttled like a
+    sign-in, so a stolen token cannot guess it fast), the new one meets the policy. Clears
+    must_change_password; the client signs in again for an unrestricted token."""
+    async with runtime.db.session() as session:
+        row = await Credentials(session).by_id(principal.user_id)
+    if row is None:
+        raise NotFound(f"user {principal.user_id} not found")
+    check_password(new_password, email=row["email"], name=row["name"], common=passwords.common_passwords(),
+                   field="new_password")
+    if new_password == current_password:
+        raise ValidationProblem("new_password must differ from the current password", field="new_password")
+    if await signin.check_credentials(runtime, row["email"], current_password, client_address) is None:
+        raise ValidationProblem("current_password is not this user's password", field="current_password")
+    new_hash = await passwords.hash_password(runtime, new_password)
+    async with runtime.db.session() as session, session.begin():
+        await Credentials(session).set_password_hash(row["id"], new_hash, must_change_password=False)
+    log.info("user %s changed their password", row["id"])
+
+
+async def reset_password(runtime: Runtime, principal: Principal, user_id: uuid.UUID,
+                         temporary_password: str | None) -> dict:
+    """An admin gives a user a temporary password (theirs or a generated one) that only opens the
+    change-password route: the user must choose their own at the next sign-in."""
+    if not principal.is_admin:
+        raise Forbidden("only an admin can reset a password")
+    async with runtime.db.session() as session:
+        row = await Credentials(session).by_id(user_id)
+    if row is None:
+        raise NotFound(f"user {user_id} not found")
+    generated = temporary_password is None
+    password = secrets.token_urlsafe(15) if generated else temporary_password
+    check_password(password, email=row["email"], name=row["name"], common=passwords.common_passwords(),
+                   field="temporary_password")
+    new_hash = await passwords.hash_password(runtime, password)
+    async with runtime.db.session() as session, session.begin():
+        await Credentials(session).set_password_hash(user_id, new_hash, must_change_password=True)
+    log.info("admin %s reset the password of user %s", principal.user_id, user_id)
+    return {"user_id": user_id, "must_change_password": True, "temporary_password": password if generated else None}
 
 
 async def _check_nothing_left_behind(session: AsyncSession, user_id: uuid.UUID) -> None:
@@ -208,7 +256,11 @@ async def ensure_bootstrap_admin(runtime: Runtime) -> None:
     try:
         async with runtime.uow() as uow:
             await register_user(uow, None, email=settings.kam_bootstrap_admin_email, name="Administrator",
-                                role="admin", superior_id=None, password=settings.kam_bootstrap_admin_password)
+                                role="admin", superior_id=None, password=settings.kam_bootstrap_admin_password,
+                                must_change_password=settings.kam_bootstrap_admin_must_change)
     except (Conflict, IntegrityError):
         return  # another replica starting at the same moment created it
+    except ValidationProblem as exc:
+        # A guessable first admin is worse than none: refuse to start, saying why.
+        raise RuntimeError(f"KAM_BOOTSTRAP_ADMIN_{(exc.field or 'password').upper()}: {exc.detail}") from None
     log.info("bootstrap admin %s created", settings.kam_bootstrap_admin_email)

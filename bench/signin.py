@@ -1,0 +1,217 @@
+"""Sign-in under attack: can an attacker lock out a user, slow the API, or blow up team-svc's memory?
+
+    .venv/bin/python bench/signin.py [--seconds 30] [--attackers 50] [--attacker-addresses 1]
+
+Starts the Tansu broker and one team-svc as a real process (`kam serve`, the default argon2 cost
+and throttle settings) on a fresh PostgreSQL database when one answers at 127.0.0.1:5432, else
+SQLite; stops everything and drops the database at the end.
+
+Client addresses are real: each client binds its socket to its own loopback address (no header is
+sent). Phases:
+1. idle (10 s): `GET /v1/users/{id}` at 50 req/s, and the legitimate user signing in every second
+   from 127.0.0.3: the idle p99 of both, and team-svc's idle RSS;
+2. attack (--seconds): --attackers concurrent loops of wrong passwords for the legitimate user's
+   account, from --attacker-addresses addresses (127.0.1.x), while the same GETs and sign-ins go
+   on. Reported: the legitimate sign-ins' success rate and p99, the GET p99 beside the idle p99,
+   team-svc's peak RSS (sampled every 50 ms from /proc) minus its idle RSS, and what the attackers
+   were answered (401 = a password was checked, 429 = throttled without one).
+
+Targets (issue 13): legitimate sign-ins 100% with p99 < 1.5 s, GET p99 < 3x idle, RSS growth < 100 MiB.
+Prints a table, then as its last stdout line one JSON object with the figures and the targets.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from kam_shared.demo import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
+from kam_shared.devstack import VAR, Stack, free_port, stack_database_urls
+
+PASSWORD = "lamp-tiger-7"
+USER_ADDRESS = "127.0.0.3"
+GET_RATE = 50
+IDLE_S = 10.0
+
+
+def p99(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Run:
+    def __init__(self, base: str, pid: int, user: dict, token: str):
+        self.base, self.pid, self.user, self.token = base, pid, user, token
+        self.stop_at = 0.0
+        self.gets: list[float] = []
+        self.get_errors = 0
+        self.signins: list[tuple[int, float]] = []
+        self.rss: list[float] = []
+        self.attacker_answers: collections.Counter = collections.Counter()
+
+    async def get_loop(self, http: httpx.AsyncClient) -> None:
+        """Open loop: one GET every 1/GET_RATE s, whether or not the previous ones have answered."""
+        tasks = []
+        start = time.monotonic()
+        n = 0
+        while time.monotonic() < self.stop_at:
+            tasks.append(asyncio.create_task(self._get(http)))
+            n += 1
+            await asyncio.sleep(max(0.0, start + n / GET_RATE - time.monotonic()))
+        await asyncio.gather(*tasks)
+
+    async def _get(self, http: httpx.AsyncClient) -> None:
+        began = time.perf_counter()
+        resp = await http.get(f"{self.base}/v1/users/{self.user['id']}",
+                              headers={"Authorization": f"Bearer {self.token}"})
+        if resp.status_code == 200:
+            self.gets.append(time.perf_counter() - began)
+        else:
+            self.get_errors += 1
+
+    async def signin_loop(self, http: httpx.AsyncClient) -> None:
+        while time.monotonic() < self.stop_at:
+            tick = time.monotonic()
+            began = time.perf_counter()
+            resp = await http.post(f"{self.base}/v1/auth/token",
+                                   data={"username": self.user["email"], "password": PASSWORD})
+            self.signins.append((resp.status_code, time.perf_counter() - began))
+            await asyncio.sleep(max(0.0, tick + 1.0 - time.monotonic()))
+
+    async def rss_loop(self) -> None:
+        while time.monotonic() < self.stop_at:
+            self.rss.append(rss_mib(self.pid))
+            await asyncio.sleep(0.05)
+
+    async def attacker(self, http: httpx.AsyncClient) -> None:
+        while time.monotonic() < self.stop_at:
+            resp = await http.post(f"{self.base}/v1/auth/token",
+                                   data={"username": self.user["email"], "password": "not-the-password"})
+            self.attacker_answers[resp.status_code] += 1  # no attacker honours Retry-After
+
+    def reset(self) -> None:
+        self.gets, self.get_errors, self.signins, self.rss = [], 0, [], []
+
+
+def client(source: str, connections: int = 20) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(local_address=source), timeout=60,
+                             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections))
+
+
+async def setup(base: str) -> tuple[dict, str]:
+    async with httpx.AsyncClient(timeout=60) as http:
+        admin = (await http.post(f"{base}/v1/auth/token",
+                                 data={"username": DEV_ADMIN_EMAIL, "password": DEV_ADMIN_PASSWORD})).json()
+        headers = {"Authorization": f"Bearer {admin['access_token']}"}
+        user = (await http.post(f"{base}/v1/users", headers=headers, json={
+            "email": f"target.{uuid.uuid4().hex[:6]}@bench.test", "name": "Target", "role": "rep",
+            "password": PASSWORD})).json()
+        return user, admin["access_token"]
+
+
+async def measure(base: str, pid: int, args) -> dict:
+    user, token = await setup(base)
+    run = Run(base, pid, user, token)
+    out: dict = {}
+    async with client("127.0.0.2", 40) as reader, client(USER_ADDRESS, 2) as owner:
+        # Warm-up: the first sign-in and GETs open connections and fill caches.
+        run.stop_at = time.monotonic() + 3
+        await asyncio.gather(run.get_loop(reader), run.signin_loop(owner))
+        run.reset()
+        run.stop_at = time.monotonic() + IDLE_S
+        await asyncio.gather(run.get_loop(reader), run.signin_loop(owner), run.rss_loop())
+        out["idle"] = {"get_p99_s": p99(run.gets), "signin_p99_s": p99([s for _, s in run.signins]),
+                       "rss_mib": max(run.rss), "gets": len(run.gets)}
+        run.reset()
+        attackers = [client(f"127.0.1.{1 + n % args.attacker_addresses}", 4) for n in range(args.attackers)]
+        try:
+            run.stop_at = time.monotonic() + args.seconds
+            await asyncio.gather(run.get_loop(reader), run.signin_loop(owner), run.rss_loop(),
+                                 *[run.attacker(a) for a in attackers])
+        finally:
+            for a in attackers:
+                await a.aclose()
+    ok = [s for status, s in run.signins if status == 200]
+    out["attack"] = {"get_p99_s": p99(run.gets), "get_errors": run.get_errors, "gets": len(run.gets),
+                     "signins": len(run.signins), "signins_ok": len(ok),
+                     "signin_statuses": dict(collections.Counter(st for st, _ in run.signins)),
+                     "signin_p99_s": p99([s for _, s in run.signins]), "rss_peak_mib": max(run.rss),
+                     "attacker_answers": dict(run.attacker_answers)}
+    return out
+
+
+def report(out: dict, args, database: str) -> dict:
+    idle, attack = out["idle"], out["attack"]
+    rate = attack["signins_ok"] / attack["signins"] if attack["signins"] else 0.0
+    growth = attack["rss_peak_mib"] - idle["rss_mib"]
+    print(f"\nsign-in under attack: {args.attackers} concurrent wrong sign-ins for {args.seconds:.0f} s from "
+          f"{args.attacker_addresses} address(es); {database}; load {os.getloadavg()[0]:.1f}")
+    print(f"{'':34}{'idle':>12}{'attack':>12}")
+    print(f"{'GET /v1/users/{id} p99 (ms)':34}{idle['get_p99_s'] * 1000:12.1f}{attack['get_p99_s'] * 1000:12.1f}")
+    print(f"{'legitimate sign-in p99 (ms)':34}{idle['signin_p99_s'] * 1000:12.1f}{attack['signin_p99_s'] * 1000:12.1f}")
+    print(f"{'legitimate sign-ins ok':34}{'':12}{attack['signins_ok']:>7}/{attack['signins']:<4}")
+    print(f"{'team-svc RSS (MiB)':34}{idle['rss_mib']:12.1f}{attack['rss_peak_mib']:12.1f}")
+    print(f"attackers were answered: {attack['attacker_answers']}; GET errors: {attack['get_errors']}")
+    return {"bench": "signin", "database": database, "attackers": args.attackers,
+            "attacker_addresses": args.attacker_addresses, "seconds": args.seconds,
+            "legit_success_rate": round(rate, 4), "legit_p99_ms": round(attack["signin_p99_s"] * 1000, 1),
+            "get_p99_ms": round(attack["get_p99_s"] * 1000, 1), "get_idle_p99_ms": round(idle["get_p99_s"] * 1000, 1),
+            "get_p99_ratio": round(attack["get_p99_s"] / idle["get_p99_s"], 2),
+            "rss_idle_mib": round(idle["rss_mib"], 1), "rss_growth_mib": round(growth, 1),
+            "attacker_answers": attack["attacker_answers"],
+            "target_legit_success_rate": 1.0, "target_legit_p99_ms": 1500, "target_get_p99_ratio": 3.0,
+            "target_rss_growth_mib": 100}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--attackers", type=int, default=50)
+    parser.add_argument("--attacker-addresses", type=int, default=1,
+                        help="spread the attackers over this many source addresses (each throttled on its own)")
+    args = parser.parse_args()
+    urls, drop = stack_database_urls("bench")
+    database = "postgresql" if urls["team-svc"].startswith("postgresql") else "sqlite"
+    run_dir = VAR / "bench" / f"signin-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+    stack = Stack(database_urls=urls, ports={"team-svc": free_port()}, services=["team-svc"],
+                  log_dir=run_dir / "log", extra_env={"LOG_LEVEL": "WARNING"})
+    ok = False
+    try:
+        print(f"starting the broker and team-svc ({database}; logs in {run_dir / 'log'}) ...", file=sys.stderr,
+              flush=True)
+        stack.start()
+        out = asyncio.run(measure(stack.url("team-svc"), stack.procs["team-svc"].pid, args))
+        ok = True
+    finally:
+        stack.stop()
+        drop()
+        if database == "sqlite":
+            shutil.rmtree(Path(urls["team-svc"].removeprefix("sqlite+aiosqlite:///")).parent, ignore_errors=True)
+        (run_dir / "team-svc-jwt.pem").unlink(missing_ok=True)
+        if ok:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    figures = report(out, args, database)
+    sys.stdout.flush()
+    print(json.dumps(figures), flush=True)
+
+
+if __name__ == "__main__":
+    main()
