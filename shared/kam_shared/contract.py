@@ -74,7 +74,8 @@ PROBLEM_SCHEMAS: dict[str, dict] = {
 STATUS_MEANING = {
     400: "Malformed request (the body is not valid JSON)",
     401: "Missing, invalid or expired bearer token, or the user is deactivated",
-    403: "The caller's role does not allow it",
+    403: "The caller's role does not allow it, or the user must change their password first "
+         "(`reason: password_change_required`)",
     404: "No such record, or one the caller may not see",
     409: "Conflict: the record's state forbids it, it already exists, or a request with the same "
          "Idempotency-Key is still running",
@@ -237,7 +238,9 @@ class RouteFacts:
     def error_statuses(self) -> set[int]:
         statuses = set(self.raised)
         if self.authenticated:
-            statuses.add(401)
+            # 403 too: a token issued while the user must change their password opens only the
+            # change route (kam_shared.auth: reason password_change_required), whatever the role.
+            statuses.update((401, 403))
         if self.has_path:
             statuses.add(404)
         if self.has_input or self.idempotent_post:
