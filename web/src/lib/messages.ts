@@ -1,0 +1,61 @@
+// Strings of the shared pieces (app shell, problem display, forms).
+import type { Messages } from "./i18n";
+
+export const shellMessages: Messages<
+  | "appName" | "nav" | "signOut" | "language" | "signedInAs" | "loading" | "skip" | "roleRep" | "roleManager"
+  | "roleAdmin" | "errorTitle" | "dismiss" | "fieldRequired" | "networkError" | "sessionExpired" | "notFound"
+  | "forbidden" | "conflict" | "stale" | "tooMany" | "unavailable" | "retry" | "saving" | "notFoundPage"
+> = {
+  "zh-CN": {
+    appName: "KAM 大客户管理",
+    nav: "主导航",
+    signOut: "退出登录",
+    language: "语言",
+    signedInAs: "当前用户",
+    loading: "加载中…",
+    skip: "跳到主要内容",
+    roleRep: "客户经理",
+    roleManager: "销售经理",
+    roleAdmin: "管理员",
+    errorTitle: "出错了",
+    dismiss: "关闭",
+    fieldRequired: "必填",
+    networkError: "无法连接服务器",
+    sessionExpired: "登录已过期，请重新登录",
+    notFound: "未找到（不存在或无权查看）",
+    forbidden: "无权执行此操作",
+    conflict: "与现有数据冲突",
+    stale: "已被他人修改，已重新加载最新数据",
+    tooMany: "请求过多，请稍后再试",
+    unavailable: "服务暂不可用",
+    retry: "重试",
+    saving: "保存中…",
+    notFoundPage: "页面不存在",
+  },
+  en: {
+    appName: "KAM Key Accounts",
+    nav: "Main navigation",
+    signOut: "Sign out",
+    language: "Language",
+    signedInAs: "Signed in as",
+    loading: "Loading…",
+    skip: "Skip to main content",
+    roleRep: "Account manager",
+    roleManager: "Sales manager",
+    roleAdmin: "Administrator",
+    errorTitle: "Something went wrong",
+    dismiss: "Dismiss",
+    fieldRequired: "Required",
+    networkError: "Cannot reach the server",
+    sessionExpired: "Your session has expired; please sign in again",
+    notFound: "Not found (it does not exist or you may not see it)",
+    forbidden: "You may not do this",
+    conflict: "Conflicts with existing data",
+    stale: "Changed by someone else; the latest version has been reloaded",
+    tooMany: "Too many requests; try again shortly",
+    unavailable: "Service unavailable",
+    retry: "Retry",
+    saving: "Saving…",
+    notFoundPage: "No such page",
+  },
+};

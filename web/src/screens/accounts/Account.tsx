@@ -1,0 +1,7 @@
+import { useMessages } from "../../lib/i18n";
+import { messages } from "./messages";
+
+export default function Account() {
+  const m = useMessages(messages);
+  return <h1>{m.title}</h1>;
+}

@@ -1,0 +1,6 @@
+import type { Messages } from "../../lib/i18n";
+
+export const messages: Messages<"title"> = {
+  "zh-CN": { title: "客户" },
+  en: { title: "Accounts" },
+};
