@@ -3,7 +3,7 @@
 // services' app objects (`python -m kam_shared.cli openapi`, no server needed); everything written
 // here lives in src/api/generated/, which is git-ignored.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,4 +17,7 @@ execFileSync(python, ["-m", "kam_shared.cli", "openapi", "--out", out], { stdio:
 const bin = join(web, "node_modules", ".bin", "openapi-typescript");
 for (const file of readdirSync(out).filter((f) => f.endsWith(".json"))) {
   execFileSync(bin, [join(out, file), "-o", join(out, file.replace(/\.json$/, ".ts"))], { stdio: "inherit" });
+  // The request schemas alone, for the forms' checks before sending (lib/schema.ts).
+  const { components } = JSON.parse(readFileSync(join(out, file), "utf-8"));
+  writeFileSync(join(out, file.replace(/\.json$/, ".schemas.json")), JSON.stringify(components?.schemas ?? {}));
 }

@@ -2,9 +2,10 @@
 // the server's errors[] after), and the banner that shows any problem in words.
 import { useId, type ReactNode } from "react";
 
-import { useMessages } from "./i18n";
+import { fmt, useMessages } from "./i18n";
 import { shellMessages } from "./messages";
 import type { Problem } from "./problem";
+import type { RuleProblem } from "./schema";
 
 export function Field({ label, error, children, hint }: {
   label: string;
@@ -34,6 +35,7 @@ export function useProblemText(): (p: Problem) => string {
       0: m.networkError, 401: m.sessionExpired, 403: m.forbidden, 404: m.notFound, 409: m.conflict,
       412: m.stale, 429: m.tooMany, 502: m.unavailable, 503: m.unavailable,
     };
+    if (p.status === -1) return p.title; // our own check before sending
     const general = byStatus[p.status] ?? p.title;
     return p.detail && p.status !== 404 && p.status !== 412 ? `${general}: ${p.detail}` : general;
   };
@@ -62,4 +64,19 @@ export function ProblemBanner({ problem, onDismiss }: { problem: Problem | null;
       )}
     </div>
   );
+}
+
+/** Schema check results as a Problem (status 0: never sent), in words, for the same display. */
+export function useCheckProblem(): (found: RuleProblem[]) => Problem | null {
+  const m = useMessages(shellMessages);
+  return (found: RuleProblem[]) => {
+    if (found.length === 0) return null;
+    const words: Record<string, string> = {
+      required: m.ruleRequired, minLength: m.ruleMinLength, maxLength: m.ruleMaxLength, minimum: m.ruleMinimum,
+      maximum: m.ruleMaximum, enum: m.ruleEnum, date: m.ruleDate, number: m.ruleNumber, integer: m.ruleInteger,
+      maxItems: m.ruleMaxItems, pattern: m.rulePattern,
+    };
+    const errors = found.map((f) => ({ field: f.field, message: fmt(words[f.rule], { n: f.limit ?? "" }) }));
+    return { type: "about:blank", title: m.checkBeforeSend, status: -1, detail: "", errors, extra: {} };
+  };
 }

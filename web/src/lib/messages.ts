@@ -5,6 +5,8 @@ export const shellMessages: Messages<
   | "appName" | "nav" | "signOut" | "language" | "signedInAs" | "loading" | "skip" | "roleRep" | "roleManager"
   | "roleAdmin" | "errorTitle" | "dismiss" | "fieldRequired" | "networkError" | "sessionExpired" | "notFound"
   | "forbidden" | "conflict" | "stale" | "tooMany" | "unavailable" | "retry" | "saving" | "notFoundPage"
+  | "ruleRequired" | "ruleMinLength" | "ruleMaxLength" | "ruleMinimum" | "ruleMaximum" | "ruleEnum" | "ruleDate"
+  | "ruleNumber" | "ruleInteger" | "ruleMaxItems" | "rulePattern" | "checkBeforeSend"
 > = {
   "zh-CN": {
     appName: "KAM 大客户管理",
@@ -31,6 +33,18 @@ export const shellMessages: Messages<
     retry: "重试",
     saving: "保存中…",
     notFoundPage: "页面不存在",
+    ruleRequired: "必填",
+    ruleMinLength: "至少 {n} 个字符",
+    ruleMaxLength: "最多 {n} 个字符",
+    ruleMinimum: "不能小于 {n}",
+    ruleMaximum: "不能大于 {n}",
+    ruleEnum: "请选择列表中的值",
+    ruleDate: "日期格式应为 YYYY-MM-DD",
+    ruleNumber: "请输入数字",
+    ruleInteger: "请输入整数",
+    ruleMaxItems: "最多 {n} 项",
+    rulePattern: "格式不正确",
+    checkBeforeSend: "请先修正标出的字段",
   },
   en: {
     appName: "KAM Key Accounts",
@@ -57,5 +71,17 @@ export const shellMessages: Messages<
     retry: "Retry",
     saving: "Saving…",
     notFoundPage: "No such page",
+    ruleRequired: "Required",
+    ruleMinLength: "At least {n} characters",
+    ruleMaxLength: "At most {n} characters",
+    ruleMinimum: "Must be at least {n}",
+    ruleMaximum: "Must be at most {n}",
+    ruleEnum: "Pick one of the listed values",
+    ruleDate: "Use the date format YYYY-MM-DD",
+    ruleNumber: "Enter a number",
+    ruleInteger: "Enter a whole number",
+    ruleMaxItems: "At most {n} items",
+    rulePattern: "Wrong format",
+    checkBeforeSend: "Fix the marked fields first",
   },
 };
