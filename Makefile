@@ -7,7 +7,7 @@ UV := .tools/bin/uv
 PY := .venv/bin/python
 MANIFESTS := pyproject.toml uv.lock shared/pyproject.toml $(wildcard services/*/pyproject.toml)
 
-.PHONY: install lint run test test-sqlite kafka-jars bench catalogue clean
+.PHONY: install lint run web test test-sqlite kafka-jars bench catalogue clean
 
 .venv/.installed: $(MANIFESTS)
 	@test -x $(UV) || ($(PYTHON) -m venv .tools && .tools/bin/pip install -q "uv==$(UV_VERSION)")
@@ -20,9 +20,31 @@ install: .venv/.installed
 lint: install
 	$(PY) -m ruff check .
 
-## Broker + four services + demo data on 8001-8004, until Ctrl-C.
-run: install
+## Broker + four services + demo data on 8001-8004 + the gateway with the console on 8000, until Ctrl-C.
+run: install web
 	$(PY) -m kam_shared.cli run
+
+## The web console (web/dist, served by the gateway): `npm ci` when the lock changed, then
+## `npm run build` when the console's sources or the services' code (its API client is generated
+## from their OpenAPI) changed since the last build. Nothing to do before web/package.json exists.
+WEB_SOURCES = $(shell find web -path web/node_modules -prune -o -path web/dist -prune \
+	-o -path web/src/api/generated -prune -o -type f -print 2>/dev/null)
+SERVICE_SOURCES = $(shell find shared/kam_shared services/*/*_svc -name '*.py' 2>/dev/null)
+
+ifneq ($(wildcard web/package.json),)
+web: web/dist/index.html
+
+web/node_modules/.kam-npm-ci: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@mkdir -p web/node_modules && touch $@
+
+web/dist/index.html: .venv/.installed web/node_modules/.kam-npm-ci $(WEB_SOURCES) $(SERVICE_SOURCES)
+	cd web && npm run build
+	@touch $@
+else
+web:
+	@echo "web/package.json not there yet: no console to build"
+endif
 
 ## Every test: unit, API, cross-service (real broker, services as processes), on Apache Kafka
 ## (deploy/kafka/pom.xml; Tansu when java is missing) + PostgreSQL; then the end-to-end flow once
@@ -50,4 +72,4 @@ catalogue: install
 	$(PY) -m kam_shared.cli catalogue
 
 clean:
-	rm -rf var/ .venv/ .tools/ deploy/kafka/target/
+	rm -rf var/ .venv/ .tools/ deploy/kafka/target/ web/dist/ web/node_modules/

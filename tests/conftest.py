@@ -40,3 +40,13 @@ def org(stack):
     return api, {"admin": admin, "manager": api.token("manager@e2e.test", "pw-1234"),
                  "rep": api.token("rep@e2e.test", "pw-1234"), "peer": api.token("peer@e2e.test", "pw-1234")}, \
         {"manager": manager, "rep": rep, "peer": peer}
+
+
+@pytest.fixture(scope="session")
+def gateway(stack) -> str:
+    """The one-origin gateway (kam_shared.gateway) in front of the session's stack, on a free port,
+    serving the console from KAM_CONSOLE_DIR (default web/dist): its base URL, e.g.
+    "http://127.0.0.1:41234" (no trailing slash). Stopped with the stack."""
+    url = stack.start_gateway()
+    yield url
+    stack.stop_gateway()

@@ -1,5 +1,5 @@
-"""Static checks of the deployment artefacts: docker-compose.yml, the service Dockerfiles,
-.dockerignore and the kustomize base in deploy/k8s/base.
+"""Static checks of the deployment artefacts: docker-compose.yml, the service Dockerfiles, the
+console's Dockerfile (web/Dockerfile), .dockerignore and the kustomize base in deploy/k8s/base.
 
 No Docker, no cluster, no network: the files are parsed and the wiring a deploy depends on
 (ports, databases, broker address, health checks, probes, routes) is asserted, so removing
@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from kam_shared.gateway import ROUTES
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 K8S_BASE = ROOT / "deploy" / "k8s" / "base"
@@ -24,22 +26,9 @@ PORTS = {"account-svc": 8001, "opportunity-svc": 8002, "forecast-svc": 8003, "te
 SERVICES = list(PORTS)
 DATABASES = {svc: f"kam_{svc.removesuffix('-svc')}" for svc in SERVICES}
 
-INGRESS_ROUTES = {
-    "/v1/accounts": "account-svc",
-    "/v1/opportunities": "opportunity-svc",
-    "/v1/pipeline": "opportunity-svc",
-    "/v1/stage-model": "opportunity-svc",
-    "/v1/rollups": "forecast-svc",
-    "/v1/forecasts": "forecast-svc",
-    "/v1/funnel-health": "forecast-svc",
-    "/v1/auth": "team-svc",
-    "/v1/users": "team-svc",
-    "/v1/org": "team-svc",
-    "/v1/territories": "team-svc",
-    "/v1/quotas": "team-svc",
-    "/v1/incentive-plans": "team-svc",
-    "/.well-known": "team-svc",
-}
+# The gateway's route table is the Ingress's (kam_shared.gateway); `/` goes to the console, last.
+INGRESS_ROUTES = {**dict(ROUTES), "/": "console"}
+CONSOLE_PORT = 8000
 
 # Settings every service container must get (kam_shared.settings field names, upper-cased).
 COMMON_ENV = {
@@ -453,4 +442,76 @@ def test_k8s_ingress_routes_by_prefix(k8s):
             backend = path["backend"]["service"]
             assert path["path"] not in routes, f"{path['path']} routed twice"
             routes[path["path"]] = (backend["name"], backend["port"]["number"])
-    assert routes == {prefix: (svc, PORTS[svc]) for prefix, svc in INGRESS_ROUTES.items()}
+    ports = {**PORTS, "console": CONSOLE_PORT}
+    assert routes == {prefix: (svc, ports[svc]) for prefix, svc in INGRESS_ROUTES.items()}
+    assert list(routes)[-1] == "/", "the console's catch-all comes last"
+
+
+def test_k8s_console_deployment_and_service(k8s):
+    deployment = k8s.get(("Deployment", "console"))
+    assert deployment, "no Deployment console"
+    pod = deployment["spec"]["template"]["spec"]
+    app = next(c for c in pod["containers"] if c["name"] == "console")
+    assert app["image"] == "kam/console"
+    assert Path(app["command"][0]).name == "kam" and app["command"][1:] == ["gateway"]
+    assert "kam-config" in [e["configMapRef"]["name"] for e in app.get("envFrom", []) if "configMapRef" in e]
+    env = _env(app)
+    assert env["KAM_GATEWAY_PORT"]["value"] == str(CONSOLE_PORT)
+    assert _container_port(app, "http") == CONSOLE_PORT
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert app[probe]["httpGet"]["path"] == "/healthz", probe
+    assert pod["securityContext"]["runAsNonRoot"] is True
+
+    service = k8s.get(("Service", "console"))
+    assert service, "no Service console"
+    assert [p["port"] for p in service["spec"]["ports"]] == [CONSOLE_PORT]
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    images = [i["name"] for i in yaml.safe_load((K8S_BASE / "kustomization.yaml").read_text())["images"]]
+    assert "kam/console" in images
+
+
+# --------------------------------------------------------------------------- the console
+
+
+def test_compose_gateway_serves_the_console_and_routes_to_the_compose_services(compose):
+    gateway = compose["services"].get("gateway")
+    assert gateway, "no gateway service in docker-compose.yml"
+    assert gateway["build"]["context"] in (".", "./") and gateway["build"]["dockerfile"] == "web/Dockerfile"
+    env = env_dict(gateway.get("environment"))
+    assert env["HOST"] == "0.0.0.0" and env["KAM_GATEWAY_PORT"] == str(CONSOLE_PORT)
+    for svc, port in PORTS.items():
+        key = f"KAM_{svc.removesuffix('-svc').upper()}_SVC_URL"
+        assert env[key] == f"http://{svc}:{port}", key
+        assert gateway["depends_on"][svc]["condition"] == "service_healthy", svc
+    assert (CONSOLE_PORT, CONSOLE_PORT) in published_ports(gateway)
+    hc = healthcheck_text(gateway)
+    assert "/healthz" in hc and str(CONSOLE_PORT) in hc
+
+
+def test_console_dockerfile_builds_the_console_then_runs_the_gateway():
+    instructions = dockerfile_instructions(ROOT / "web" / "Dockerfile")
+    stages = [args.split() for kind, args in instructions if kind == "FROM"]
+    assert stages[-1][0] == "python:3.11-slim" and len(stages[-1]) == 1, "the runtime stage is the last, unnamed"
+    assert any(s[0].startswith("node:20") for s in stages), "node 20 for the build"
+    runs = " ; ".join(args for kind, args in instructions if kind == "RUN")
+    assert "npm ci" in runs and "npm run build" in runs
+    assert re.search(r"uv sync[^;]*--frozen[^;]*--all-packages", runs), "the build needs every service (OpenAPI)"
+    copies = [args for kind, args in instructions if kind == "COPY"]
+    assert any("web/package-lock.json" in c for c in copies), "npm ci needs the committed lock"
+    assert any(c.startswith("--from=console") and "/app/web/dist" in c for c in copies)
+    env = " ".join(args for kind, args in instructions if kind == "ENV")
+    assert "KAM_CONSOLE_DIR=/app/web/dist" in env and "KAM_GATEWAY_PORT=8000" in env and "HOST=0.0.0.0" in env
+    users = [args for kind, args in instructions if kind == "USER"]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert str(CONSOLE_PORT) in " ".join(args for kind, args in instructions if kind == "EXPOSE").split()
+    healthchecks = [args for kind, args in instructions if kind == "HEALTHCHECK"]
+    assert len(healthchecks) == 1 and "/healthz" in healthchecks[0]
+    cmd = exec_form([args for kind, args in instructions if kind == "CMD"][-1])
+    assert Path(cmd[0]).name == "kam" and cmd[1:] == ["gateway"]
+
+
+def test_dockerignore_keeps_a_local_console_build_out():
+    entries = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {"web/node_modules", "web/dist"} <= entries
+    assert "web" not in entries and "web/" not in entries

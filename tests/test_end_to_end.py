@@ -54,7 +54,7 @@ def test_stage_change_reaches_rep_and_manager_rollups_and_won_moves_to_won_amoun
     assert seen - accepted < 5
 
     won = api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp_id}/close", auth["rep"],
-                   json={"outcome": "won", "reason": "best total cost of ownership"})
+                   json={"outcome": "won", "reason": "best_value", "note": "best total cost of ownership"})
     assert (won.json()["stage"], won.json()["probability"], won.json()["status"]) == (8, 100, "won")
     view, _ = wait_for(lambda: api.rollup(auth["manager"], ids["manager"]),
                        lambda r: r.get("won_amount") == "100000.00", timeout=5)

@@ -113,7 +113,7 @@ def test_live_rollups_match_a_model_and_a_rebuild_restores_them_exactly(stack, o
                 opp_id = rng.choice(open_ids)
                 outcome = rng.choice(["won", "lost"])
                 call("POST", "opportunity-svc", f"/v1/opportunities/{opp_id}/close",
-                     json={"outcome": outcome, "reason": "test"})
+                     json={"outcome": outcome, "reason": "other" if outcome == "won" else "cancelled"})
                 with lock:
                     opps[opp_id].update(stage=8, prob=100 if outcome == "won" else 0, status=outcome)
             else:

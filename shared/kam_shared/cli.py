@@ -1,5 +1,5 @@
-"""`kam` command: migrate / serve one service, run the whole local stack, print the event catalogue,
-write the services' OpenAPI documents, run a command with a test PostgreSQL."""
+"""`kam` command: migrate / serve one service, run the whole local stack or the gateway, print the
+event catalogue or the Ingress, write the services' OpenAPI documents, run a command with a test PostgreSQL."""
 from __future__ import annotations
 
 import argparse
@@ -39,6 +39,18 @@ def cmd_run(args) -> None:
     from .devstack import run_foreground
 
     run_foreground(seed=not args.no_seed)
+
+
+def cmd_gateway(args) -> None:
+    from .gateway import serve
+
+    serve()
+
+
+def cmd_ingress(args) -> None:
+    from .gateway import ingress_yaml
+
+    sys.stdout.write(ingress_yaml())
 
 
 def cmd_catalogue(args) -> None:
@@ -96,6 +108,11 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("run", help="broker + four services + demo data, until Ctrl-C")
     p.add_argument("--no-seed", action="store_true")
     p.set_defaults(fn=cmd_run)
+    p = sub.add_parser("gateway", help="one origin: the console at / and /v1 routed to the services "
+                       "($KAM_GATEWAY_PORT, default 8000)")
+    p.set_defaults(fn=cmd_gateway)
+    p = sub.add_parser("ingress", help="print deploy/k8s/base/ingress.yaml, generated from the gateway's routes")
+    p.set_defaults(fn=cmd_ingress)
     p = sub.add_parser("catalogue", help="print the AsyncAPI document of every event")
     p.set_defaults(fn=cmd_catalogue)
     p = sub.add_parser("openapi", help="write <service>.json, each service's OpenAPI document, into --out "

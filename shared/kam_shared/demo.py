@@ -101,10 +101,12 @@ def _seed_opportunity(demo: _DemoClient, rng: random.Random, today: dt.date, acc
     path = f"/v1/opportunities/{opp['id']}"
     if quarter_offset < 0 or rng.random() < 0.15:
         won = rng.random() < 0.6
+        reason = rng.choice(["best_value", "solution_fit", "relationship"] if won
+                            else ["price", "price", "solution_fit", "no_decision"])
         demo.post("opportunity-svc", f"{path}/close", {
-            "outcome": "won" if won else "lost",
-            "reason": "best total cost of ownership" if won else "price",
-            **({} if won else {"competitor": rng.choice(["Rival Systems", "Globex", "Initech"])})})
+            "outcome": "won" if won else "lost", "reason": reason,
+            **({} if won or reason == "no_decision" else {"competitor": rng.choice(["Rival Systems", "Globex",
+                                                                                    "Initech"])})})
         return
     stage = rng.randint(1, 7)
     if stage > 1:

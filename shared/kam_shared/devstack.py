@@ -1,5 +1,5 @@
-"""Start the broker and the four services as real processes: `make run`, the cross-service
-tests and the benchmarks all use this one launcher.
+"""Start the broker, the four services and the gateway (the console + API on one origin) as real
+processes: `make run`, the cross-service tests and the benchmarks all use this one launcher.
 """
 from __future__ import annotations
 
@@ -458,9 +458,60 @@ class Stack:
     broker_kind: str = "tansu"
     broker: "TansuBroker | KafkaBroker | None" = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # The one-origin gateway (kam_shared.gateway), started by start_gateway(); None until then.
+    gateway_port: int | None = None
+    gateway_proc: subprocess.Popen | None = None
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def gateway_url(self) -> str:
+        if self.gateway_port is None:
+            raise RuntimeError("the gateway is not started: call start_gateway() first")
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def gateway_env(self, port: int, console_dir: Path | None = None,
+                    upstreams: dict[str, str] | None = None) -> dict[str, str]:
+        """A gateway's environment: the stack's service URLs (or the given ones), its port, and the
+        console directory (default: the repo's web/dist)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KAM_", "KAFKA_", "DATABASE_URL"))}
+        env.update({"HOST": "127.0.0.1", "KAM_GATEWAY_PORT": str(port), "PYTHONUNBUFFERED": "1"})
+        for name in SERVICES:
+            key = f"KAM_{name.removesuffix('-svc').upper()}_SVC_URL"
+            env[key] = (upstreams or {}).get(name) or self.url(name)
+        if console_dir is not None:
+            env["KAM_CONSOLE_DIR"] = str(console_dir)
+        elif os.environ.get("KAM_CONSOLE_DIR"):
+            env["KAM_CONSOLE_DIR"] = os.environ["KAM_CONSOLE_DIR"]
+        return env
+
+    def spawn_gateway(self, port: int | None = None, console_dir: Path | None = None,
+                      upstreams: dict[str, str] | None = None, log_name: str = "gateway",
+                      extra_env: dict[str, str] | None = None, timeout: float = 120) -> tuple[subprocess.Popen, int]:
+        """A gateway process in front of this stack (or of `upstreams`), answering /healthz: (process, port).
+        The caller stops it (stop_process); start_gateway() is the stack's own, stopped with the stack."""
+        port = port or free_port()
+        log = open(self.log_dir / f"{log_name}.log", "ab")
+        proc = spawn([sys.executable, "-m", "kam_shared.cli", "gateway"],
+                     env={**self.gateway_env(port, console_dir, upstreams), **(extra_env or {})},
+                     stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+        try:
+            _wait_http(proc, f"http://127.0.0.1:{port}/healthz", timeout, self.log_dir / f"{log_name}.log")
+        except BaseException:
+            _stop(proc)
+            raise
+        return proc, port
+
+    def start_gateway(self, port: int | None = None, console_dir: Path | None = None) -> str:
+        """The stack's gateway on `port` (else a free one), stopped with the stack: waits for it, answers its URL."""
+        if self.gateway_proc is None or self.gateway_proc.poll() is not None:
+            self.gateway_proc, self.gateway_port = self.spawn_gateway(port, console_dir)
+        return self.gateway_url
+
+    def stop_gateway(self) -> None:
+        _stop(self.gateway_proc)
+        self.gateway_proc = None
 
     def env_for(self, service: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KAM_", "KAFKA_", "DATABASE_URL"))}
@@ -514,7 +565,7 @@ class Stack:
     def stop_service(self, name: str) -> None:
         _stop(self.procs.pop(name, None))
 
-    def wait_ready(self, name: str, timeout: float = 60) -> None:
+    def wait_ready(self, name: str, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
@@ -532,6 +583,7 @@ class Stack:
         raise TimeoutError(f"{name} not ready after {timeout}s: {last}")
 
     def stop(self) -> None:
+        self.stop_gateway()
         for name in list(self.procs)[::-1]:
             self.stop_service(name)
         if self.broker:
@@ -543,6 +595,28 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """SIGTERM, then SIGKILL after 10 s: for a process spawn_gateway() (or spawn()) started."""
+    _stop(proc)
+
+
+def _wait_http(proc: subprocess.Popen, url: str, timeout: float, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited with {proc.returncode}; see {log_path}")
+        try:
+            r = httpx.get(url, timeout=2, trust_env=False)
+            if r.status_code == 200:
+                return
+            last = f"{r.status_code} {r.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not answering after {timeout}s: {last}; see {log_path}")
 
 
 def sqlite_urls(directory: Path) -> dict[str, str]:
@@ -576,9 +650,10 @@ def run_foreground(seed: bool = True) -> None:
         stack.broker = TansuBroker(port=int(os.environ.get("KAM_BROKER_PORT", "9092")),
                                    log_path=stack.log_dir / "broker.log").start()
         stack.bootstrap = stack.broker.bootstrap
-    print("starting broker and services (logs in var/log/) ...", flush=True)
+    print("starting broker, services and the gateway (logs in var/log/) ...", flush=True)
     stack.start()
     try:
+        stack.start_gateway(port=int(os.environ.get("KAM_GATEWAY_PORT", "8000")))
         marker = VAR / ".demo-seeded"
         if seed and not marker.exists():
             from .demo import seed_demo
@@ -587,15 +662,17 @@ def run_foreground(seed: bool = True) -> None:
             seed_demo(stack)
             marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         print()
+        print(f"  console          {stack.gateway_url}/   (the API too: {stack.gateway_url}/v1/...)")
         print(f"  broker           {stack.bootstrap}" + ("  (Tansu, memory only)" if stack.broker else ""))
         for name in SERVICES:
             print(f"  {name:16} {stack.url(name)}   docs: {stack.url(name)}/docs")
         print()
         print("  dev admin login: admin@example.com / admin   (demo users: password 'demo')")
         print("  Ctrl-C stops everything started here.", flush=True)
-        while all(p.poll() is None for p in stack.procs.values()):
+        children = {**stack.procs, "gateway": stack.gateway_proc}
+        while all(p.poll() is None for p in children.values()):
             time.sleep(0.5)
-        dead = [n for n, p in stack.procs.items() if p.poll() is not None]
+        dead = [n for n, p in children.items() if p.poll() is not None]
         print(f"stopped: {', '.join(dead)} exited; see var/log/", file=sys.stderr)
     except KeyboardInterrupt:
         print("\nstopping ...")

@@ -254,6 +254,10 @@ async def test_three_levels_submit_level_by_level_and_the_business_unit_publishe
             resp = await forecast.post(f"/v1/forecasts/{path}", json=body, headers=as_(user))
             assert "locked" in problem(resp, 409)["detail"], path
         assert (await create(forecast, REP2, "2028-Q4")).status_code == 409
+        # The same months under a fiscal label (fiscal year from January) are the same period:
+        # no second record for them, and the publication locks them too.
+        assert "already" in problem(await create(forecast, REP, "FY2028-Q4"), 409)["detail"]
+        assert "locked" in problem(await create(forecast, REP2, "FY2028-Q4"), 409)["detail"]
     rep_view = (await forecast.get(f"/v1/forecasts/{rep_record['id']}", headers=as_(REP))).json()
     assert rep_view["locked"] and rep_view["locked_by_record_id"] == head["id"]
     # Another currency of the same period is a separate forecast, not locked.
@@ -480,6 +484,9 @@ async def test_principles_default_then_an_admin_sets_what_counts(forecast):
     assert resp.json()["counted_categories"] == ["best_case", "commit", "closed"]
     problem(await forecast.put("/v1/forecast-principles/2031-Q3", json=body, headers={**as_(ADMIN), "If-Match": '"0"'}),
             412)
+    # The same months under a fiscal label (fiscal year from January) are the same principles.
+    fiscal = (await forecast.get("/v1/forecast-principles/FY2031-Q3", headers=as_(REP))).json()
+    assert fiscal["version"] == 1 and fiscal["counted_categories"] == ["best_case", "commit", "closed"]
 
     sep = dt.date(2031, 9, 9)
     await opportunities(forecast, Opp(REP2, "100.00", sep), Opp(REP2, "20.00", sep, stage=4),
@@ -531,11 +538,12 @@ async def test_accuracy_compares_the_last_submitted_forecast_with_closed_won(for
 # ================================================================== schema
 async def test_0006_downgrades_and_upgrades_again():
     from alembic import command
-    from sqlalchemy import inspect, pool
+    from sqlalchemy import JSON, Date, Integer, String, Uuid, column, insert, inspect, pool, table
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from kam_shared.migrations import alembic_config
     from kam_shared.services import SERVICES
+    from kam_shared.tables import UtcDateTime
     from kam_shared.testing import fresh_database
 
     async def alembic(url, fn, revision):
@@ -559,6 +567,37 @@ async def test_0006_downgrades_and_upgrades_again():
         assert mine <= await alembic(url, command.upgrade, "head")
         assert not mine & await alembic(url, command.downgrade, "0005")
         assert mine <= await alembic(url, command.upgrade, "head")
+
+    # 0010 keys principles by the period's dates: rows set under a label get their dates; and
+    # records held twice for the same months under two labels stop the migration with a reason.
+    async with fresh_database("forecast-0010") as url:
+        await alembic(url, command.upgrade, "0009")
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        now, who = utcnow(), uuid.uuid4()
+        principles_0009 = table("forecast_principles", column("period", String), column("counted_categories", JSON),
+                                column("upside_categories", JSON), column("version", Integer),
+                                column("updated_by", Uuid), column("updated_at", UtcDateTime()))
+        records_0009 = table("forecast_records", *(column(c, t) for c, t in (
+            ("id", Uuid), ("owner_id", Uuid), ("period", String), ("period_start", Date), ("period_end", Date),
+            ("currency", String), ("status", String), ("version", Integer), ("created_at", UtcDateTime()),
+            ("updated_at", UtcDateTime()))))
+        async with engine.begin() as conn:
+            await conn.execute(insert(principles_0009).values(
+                period="FY2027-Q2", counted_categories=["commit"], upside_categories=[], version=1, updated_by=who,
+                updated_at=now))
+            await conn.execute(insert(records_0009), [
+                dict(id=uuid.uuid4(), owner_id=who, period=label, period_start=dt.date(2027, 4, 1),
+                     period_end=dt.date(2027, 7, 1), currency="CNY", status="draft", version=1, created_at=now,
+                     updated_at=now) for label in ("2027-Q2", "FY2027-Q2")])
+        with pytest.raises(RuntimeError, match="same owner, months and currency"):
+            await alembic(url, command.upgrade, "head")
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM forecast_records WHERE period = 'FY2027-Q2'"))
+        await alembic(url, command.upgrade, "head")
+        async with engine.connect() as conn:
+            row = (await conn.execute(text("SELECT period_start, period_end FROM forecast_principles"))).one()
+        await engine.dispose()
+        assert [dt.date.fromisoformat(str(d)[:10]) for d in row] == [dt.date(2027, 4, 1), dt.date(2027, 7, 1)]
 
 
 async def test_the_submission_tables_match_migration_0006(forecast):

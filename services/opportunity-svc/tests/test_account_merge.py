@@ -20,7 +20,7 @@ async def test_merge_repoints_every_opportunity_once_with_an_event_each(world, p
     open_one = await world.opportunity(rep, merged)
     closed_one = await world.opportunity(rep, merged)
     await world.client.post(f"/v1/opportunities/{closed_one['id']}/close", headers=bearer(rep),
-                            json={"outcome": "lost", "reason": "price"})
+                            json={"outcome": "lost", "reason": "no_decision"})
     elsewhere = await world.opportunity(rep, survivor)
     before = len(await world.outbox())
 

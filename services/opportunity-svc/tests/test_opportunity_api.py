@@ -37,7 +37,7 @@ async def test_stage_moves_close_and_their_events(world):
     assert moved.status_code == 200 and moved.json()["probability"] == 50 and moved.json()["version"] == 2
     assert moved.json()["stage_name"] == "Shortlisted / bidding"
     won = await client.post(f"/v1/opportunities/{o['id']}/close", headers=bearer(rep),
-                            json={"outcome": "won", "reason": "best total cost"})
+                            json={"outcome": "won", "reason": "best_value", "note": "best total cost"})
     assert (won.json()["stage"], won.json()["probability"], won.json()["status"]) == (8, 100, "won")
     rows = (await world.outbox())[before:]
     assert [r["event_type"] for r in rows] == ["kam.opportunity.stage_changed.v1", "kam.opportunity.closed.v1"]
@@ -49,7 +49,7 @@ async def test_stage_moves_close_and_their_events(world):
         (None, 1, "open", "created"), (1, 5, "open", "skipped_forward"), (5, 8, "won", "won")]
     assert all(h["changed_by"] == str(rep) for h in history)
     assert history[0]["left_at"] == history[1]["changed_at"] and history[0]["days_in_stage"] >= 0
-    assert history[-1]["days_in_stage"] is None and history[-1]["reason"] == "best total cost"
+    assert history[-1]["days_in_stage"] is None and history[-1]["reason"] == "best_value"
 
 
 async def test_closed_opportunity_cannot_move_until_reopened(world, problem):
@@ -223,7 +223,12 @@ async def test_stage_outside_the_model_is_422(world, problem, payload, mentions)
 @pytest.mark.parametrize("payload, mentions", [
     ({"outcome": "draw", "reason": "x"}, "outcome"), ({"outcome": "lost"}, "reason"),
     ({"outcome": "lost", "reason": "  "}, "reason"),
-    ({"outcome": "won", "reason": "x", "competitor": "Y"}, "competitor"),
+    ({"outcome": "won", "reason": "best_value", "competitor": "Y"}, "competitor"),
+    ({"outcome": "lost", "reason": "best total cost"}, "reason"),  # not a code of the list
+    ({"outcome": "won", "reason": "price"}, "reason"),  # a lost reason, not a won one
+    ({"outcome": "lost", "reason": "price"}, "competitor"),  # lost to whom?
+    ({"outcome": "lost", "reason": "price", "competitor": "  "}, "competitor"),
+    ({"outcome": "lost", "reason": "no_decision", "note": "x" * 2001}, "note"),
 ])
 async def test_bad_close_input_is_422(world, problem, payload, mentions):
     rep = await world.user()

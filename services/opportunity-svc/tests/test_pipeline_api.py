@@ -29,7 +29,7 @@ async def pipeline(world):
             await c.post(f"/v1/opportunities/{o['id']}/stage", headers=bearer(owner), json={"stage": stage})
         if outcome:
             await c.post(f"/v1/opportunities/{o['id']}/close", headers=bearer(owner),
-                         json={"outcome": outcome, "reason": "test"})
+                         json={"outcome": outcome, "reason": "other", "competitor": "X" if outcome == "lost" else None})
         ids[key] = o["id"]
 
     await make("a1", rep_a, "100000", "2026-11-10", stage=3)

@@ -109,6 +109,7 @@ class OpportunityState(Payload):
     created_at: dt.datetime | None = None
     stage_entered_at: dt.datetime | None = None
     close_reason: str | None = None
+    close_note: str | None = None
     lost_to_competitor: str | None = None
     confirmed: bool = Field(default=False, description="confirmed (确认) by the primary owner; counts in forecasts")
     confirmed_at: dt.datetime | None = None
@@ -138,7 +139,9 @@ class OpportunityStageChanged(Payload):
 class OpportunityClosed(Payload):
     opportunity: OpportunityState
     outcome: Literal["won", "lost"]
-    reason: str
+    reason: str = Field(description="a code of the close reasons in force (GET /v1/close-reasons); before "
+                                    "those existed, free text")
+    note: str | None = Field(default=None, description="the closer's own words beside the reason")
     competitor: str | None = None
     from_stage: int
     closed_by: uuid.UUID | None = None
@@ -233,6 +236,21 @@ class StageModelChanged(Payload):
     changed_by: uuid.UUID | None = None
 
 
+class CloseReasonState(Payload):
+    outcome: Literal["won", "lost"]
+    code: str
+    labels: dict[str, str] = Field(description='{"zh-CN": ..., "en": ...}')
+    needs_competitor: bool
+    active: bool
+
+
+class CloseReasonsChanged(Payload):
+    """The list of close reasons after an admin's change, whole, in the admin's order."""
+    version: int
+    reasons: list[CloseReasonState]
+    changed_by: uuid.UUID | None = None
+
+
 _TOPIC = TOPICS["opportunity"]
 register(
     EventSpec("kam.opportunity.created.v1", _TOPIC, OpportunityCreated, "An opportunity was created (stage 1)."),
@@ -256,4 +274,6 @@ register(
               "Someone joined or left the opportunity's sales team, or changed role."),
     EventSpec("kam.opportunity.stage_model_changed.v1", _TOPIC, StageModelChanged,
               "An admin changed the stage model (names, descriptions, probabilities); carries the whole table."),
+    EventSpec("kam.opportunity.close_reasons_changed.v1", _TOPIC, CloseReasonsChanged,
+              "An admin changed the list of won/lost reasons; carries the whole list."),
 )

@@ -18,11 +18,14 @@ from kam_shared.tables import UtcDateTime
 
 from ..common.models import metadata
 
-# Forecast principles (预测原则) per period label; a period without a row uses the defaults
-# (counted: commit + closed; upside: best_case).
+# Forecast principles (预测原则) per period, keyed by its dates (migration 0010): `period` keeps
+# the label they were first set under. A period without a row uses the defaults (counted:
+# commit + closed; upside: best_case).
 forecast_principles = Table(
     "forecast_principles", metadata,
     Column("period", String(20), primary_key=True),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
     Column("counted_categories", JSON, nullable=False),
     Column("upside_categories", JSON, nullable=False),
     Column("due_date", Date, nullable=True),
@@ -30,10 +33,12 @@ forecast_principles = Table(
     Column("version", Integer, nullable=False),
     Column("updated_by", Uuid, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("period_start", "period_end", name="uq_forecast_principles_period_range"),
 )
 
-# One record per owner, period and currency. Only current pointers and status live here; every
-# figure is in an immutable version. `version` is the number of the latest version (the ETag).
+# One record per owner, period (its dates, whatever the label: migration 0010) and currency.
+# Only current pointers and status live here; every figure is in an immutable version.
+# `version` is the number of the latest version (the ETag).
 forecast_records = Table(
     "forecast_records", metadata,
     Column("id", Uuid, primary_key=True),
@@ -51,8 +56,9 @@ forecast_records = Table(
     Column("published_at", UtcDateTime(), nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
-    UniqueConstraint("owner_id", "period", "currency", name="uq_forecast_records_owner_period_currency"),
-    Index("ix_forecast_records_submitted_to", "submitted_to", "period"),
+    UniqueConstraint("owner_id", "period_start", "period_end", "currency",
+                     name="uq_forecast_records_owner_range_currency"),
+    Index("ix_forecast_records_submitted_to", "submitted_to", "period_start", "period_end"),
 )
 
 # Insert-only: a database trigger refuses UPDATE and DELETE (migration 0006).

@@ -58,9 +58,15 @@ FIGURE_COLUMNS = {c: f"{c}_cents" for c in CATEGORIES}
 ACCURACY_FORMULA = "accuracy_pct = 100 × (1 − |forecast − actual| / max(forecast, actual)); 100 when both are 0"
 
 
+def _same_range(table, period: Period) -> tuple:
+    """Records, principles and the publish lock are keyed by the period's dates, not its label:
+    FY2026-Q4 (fiscal year from January) is the same three months as 2026-Q4."""
+    return table.c.period_start == period.start, table.c.period_end == period.end
+
+
 # ================================================================== principles (预测原则)
 async def _principles_row(session: AsyncSession, period: Period, lock: bool = False):
-    query = select(principles_table).where(principles_table.c.period == period.label)
+    query = select(principles_table).where(*_same_range(principles_table, period))
     if lock:
         query = _lock(query, session)
     return (await session.execute(query)).mappings().first()
@@ -102,13 +108,14 @@ async def put_principles(uow: UnitOfWork, principal: Principal, period_text: str
     if row is None:
         values["version"] = 1
         try:
-            await session.execute(insert(principles_table).values(period=period.label, **values))
+            await session.execute(insert(principles_table).values(
+                period=period.label, period_start=period.start, period_end=period.end, **values))
         except IntegrityError:
             raise Conflict(f"the principles of {period.label} were set meanwhile; read them and retry",
                            field="period") from None
     else:
         values["version"] = row["version"] + 1
-        await session.execute(update(principles_table).where(principles_table.c.period == period.label)
+        await session.execute(update(principles_table).where(*_same_range(principles_table, period))
                               .values(**values))
     return _present_principles(period, principles, values)
 
@@ -150,7 +157,7 @@ async def _superior_of(session: AsyncSession, runtime: Runtime, user_id: uuid.UU
     return row.superior_id
 
 
-async def _published_above(session: AsyncSession, runtime: Runtime, owner_id: uuid.UUID, period: str,
+async def _published_above(session: AsyncSession, runtime: Runtime, owner_id: uuid.UUID, period: Period,
                            currency: str, *, lock: bool = False) -> uuid.UUID | None:
     """The published record, if any, of the owner or anyone up their chain for this period and currency.
     On PostgreSQL the chain's records are share-locked, so a publication cannot commit between this
@@ -160,7 +167,7 @@ async def _published_above(session: AsyncSession, runtime: Runtime, owner_id: uu
     chain = chain.union(select(users.c.superior_id).where(users.c.id == chain.c.id,
                                                           users.c.superior_id.is_not(None)))  # UNION: stops on a cycle
     query = (select(records.c.id, records.c.status).join(chain, records.c.owner_id == chain.c.id)
-             .where(records.c.period == period, records.c.currency == currency))
+             .where(*_same_range(records, period), records.c.currency == currency))
     if lock:
         query = _lock(query, session, read=True, of=records)
     rows = (await session.execute(query)).all()
@@ -168,8 +175,8 @@ async def _published_above(session: AsyncSession, runtime: Runtime, owner_id: uu
 
 
 async def _ensure_open(session: AsyncSession, runtime: Runtime, record: dict) -> None:
-    published = await _published_above(session, runtime, record["owner_id"], record["period"], record["currency"],
-                                       lock=True)
+    published = await _published_above(session, runtime, record["owner_id"], _period_of_record(record),
+                                       record["currency"], lock=True)
     domain.ensure_open(record["status"], published, record["id"], record["period"], record["currency"])
 
 
@@ -178,7 +185,7 @@ def _period_of_record(record: dict) -> Period:
 
 
 # ================================================================== the pre-fill
-async def _direct_reports(session: AsyncSession, runtime: Runtime, owner_id: uuid.UUID, period: str,
+async def _direct_reports(session: AsyncSession, runtime: Runtime, owner_id: uuid.UUID, period: Period,
                           currency: str) -> list:
     """Each direct report with their record for the period and its last submitted version (if any)."""
     users = runtime.tables.user_replica
@@ -186,7 +193,7 @@ async def _direct_reports(session: AsyncSession, runtime: Runtime, owner_id: uui
     query = (select(users.c.id.label("owner_id"), users.c.active, records.c.id.label("record_id"),
                     submitted.c.number, submitted.c.created_at, submitted.c.forecast_cents, submitted.c.upside_cents,
                     *(submitted.c[col] for col in FIGURE_COLUMNS.values()))
-             .select_from(users.outerjoin(records, and_(records.c.owner_id == users.c.id, records.c.period == period,
+             .select_from(users.outerjoin(records, and_(records.c.owner_id == users.c.id, *_same_range(records, period),
                                                         records.c.currency == currency))
                           .outerjoin(submitted, and_(submitted.c.record_id == records.c.id,
                                                      submitted.c.number == records.c.last_submitted_version)))
@@ -203,7 +210,7 @@ async def _gather(session: AsyncSession, runtime: Runtime, principal: Principal,
                   o["close_date"])
              for o in await own_opportunities(session, owner_id, period, currency, confirmed_only=True)]
     children, missing = [], []
-    for r in await _direct_reports(session, runtime, owner_id, period.label, currency):
+    for r in await _direct_reports(session, runtime, owner_id, period, currency):
         if r["number"] is not None:
             children.append(Child(r["record_id"], r["owner_id"], r["number"], r["created_at"],
                                   {c: r[col] for c, col in FIGURE_COLUMNS.items()}, r["forecast_cents"],
@@ -289,11 +296,11 @@ async def create_record(uow: UnitOfWork, runtime: Runtime, principal: Principal,
     me = principal.user_id
     await _superior_of(session, runtime, me)  # known in the hierarchy, or 409
     existing = await session.scalar(select(records.c.id).where(
-        records.c.owner_id == me, records.c.period == period.label, records.c.currency == currency))
+        records.c.owner_id == me, *_same_range(records, period), records.c.currency == currency))
     if existing is not None:
         raise Conflict(f"you already have a forecast record for {period.label} ({currency}): {existing}",
                        field="period", existing_id=str(existing))
-    published = await _published_above(session, runtime, me, period.label, currency, lock=True)
+    published = await _published_above(session, runtime, me, period, currency, lock=True)
     if published is not None:
         domain.ensure_open("draft", published, None, period.label, currency)
     principles, _ = await principles_for(session, period)
@@ -498,12 +505,14 @@ async def _present_full(session: AsyncSession, runtime: Runtime, record: dict) -
         submitted = (await session.execute(select(versions).where(
             versions.c.record_id == record["id"],
             versions.c.number == record["last_submitted_version"]))).mappings().one()
-    published = await _published_above(session, runtime, record["owner_id"], record["period"], record["currency"]) \
+    published = await _published_above(session, runtime, record["owner_id"], _period_of_record(record),
+                                       record["currency"]) \
         if record["status"] != "published" else record["id"]
     taken = {c.owner_id: (c.record_id, c.version) for c in state.children}
     newer = []
     if record["status"] != "published":
-        for r in await _direct_reports(session, runtime, record["owner_id"], record["period"], record["currency"]):
+        for r in await _direct_reports(session, runtime, record["owner_id"], _period_of_record(record),
+                                       record["currency"]):
             if r["number"] is not None and taken.get(r["owner_id"]) != (r["record_id"], r["number"]):
                 newer.append(r["owner_id"])
     return {**_summary(record, _amounts(current), _amounts(submitted) if submitted is not None else None),
@@ -601,7 +610,7 @@ async def _record_filters(session: AsyncSession, principal: Principal, *, period
     """The list's filters as conditions, checked in the order the query parameters were always checked."""
     conditions = []
     if period is not None:
-        conditions.append(records.c.period == (await period_of(session, period)).label)
+        conditions.extend(_same_range(records, await period_of(session, period)))
     if currency is not None:
         conditions.append(records.c.currency == validate_currency(currency))
     if owner is not None:
@@ -675,7 +684,7 @@ async def accuracy(session: AsyncSession, runtime: Runtime, principal: Principal
         .join(forecast_version, and_(forecast_version.c.record_id == records.c.id,
                                      forecast_version.c.number == func.coalesce(records.c.published_version,
                                                                                 records.c.last_submitted_version)))
-        .where(records.c.period == period.label, records.c.currency == currency))).all()
+        .where(*_same_range(records, period), records.c.currency == currency))).all()
     superior_of = {p: people[p].superior_id for p in people}
     superior_of.setdefault(node, None)
     totals = domain.subtree_totals(superior_of, {k: int(v or 0) for k, v in won.items()})

@@ -60,8 +60,12 @@ class StageChange(BaseModel):
 class Close(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["won", "lost"]
-    reason: str = Field(min_length=1, max_length=2000)
-    competitor: str | None = Field(default=None, max_length=200, description="who won, when lost")
+    reason: str = Field(min_length=1, max_length=40, description="an active code of GET /v1/close-reasons for "
+                                                                 "the outcome")
+    competitor: str | None = Field(default=None, max_length=200,
+                                   description="who won, when lost; required unless the reason needs none "
+                                               "(no_decision, cancelled)")
+    note: str | None = Field(default=None, max_length=2000, description="your own words beside the reason")
 
 
 class Reopen(BaseModel):

@@ -27,6 +27,7 @@ from kam_shared.http import check_if_match
 from kam_shared.money import validate_currency
 
 from ..accounts import service as accounts
+from ..close_reasons.repository import CloseReasonRepository
 from ..stage_model.domain import StageModel
 from ..stage_model.repository import StageModelRepository
 from .domain import assessment as scoring
@@ -141,11 +142,13 @@ async def change_stage(uow: UnitOfWork, runtime: Runtime, principal: Principal, 
 
 
 async def close(uow: UnitOfWork, runtime: Runtime, principal: Principal, opp_id: uuid.UUID, *, outcome: str,
-                reason: str, competitor: str | None, if_match: str | None) -> dict:
+                reason: str, competitor: str | None, note: str | None, if_match: str | None) -> dict:
     model = await StageModelRepository(uow.session).load()
     opp = await _load_visible(uow.session, runtime, principal, opp_id, for_change=True, if_match=if_match)
+    competitor = (competitor or "").strip() or None
+    (await CloseReasonRepository(uow.session).load()).check_close(outcome, reason, competitor)
     before_version = opp.version
-    opp.close(outcome, reason, competitor, principal.user_id, now=utcnow())
+    opp.close(outcome, reason, competitor, principal.user_id, now=utcnow(), note=note)
     await _save(uow, opp, before_version)
     return present(opp, model)
 

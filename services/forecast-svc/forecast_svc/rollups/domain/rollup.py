@@ -56,12 +56,27 @@ def weighted(cents_x_probability: int) -> Decimal:
     return (Decimal(int(cents_x_probability)) / 10000).quantize(CENT)
 
 
+def apportion(parts_x100: list[int]) -> tuple[list[Decimal], Decimal]:
+    """Each part's Σ(cents × probability%) and their total as money, rounded so that the parts
+    add up to the total exactly: the total is rounded once (half-even, as `weighted`), each part
+    is floored to the cent, and the cents left over go to the parts with the largest remainders
+    (largest-remainder apportionment; ties to the lower stage). Rounding each part on its own
+    could make the stages sum to a cent off the total."""
+    total = weighted(sum(parts_x100))
+    floors = [x // 100 for x in parts_x100]  # whole cents (x is cents × 100)
+    left_over = int(total * 100) - sum(floors)
+    by_remainder = sorted(range(len(parts_x100)), key=lambda i: (-(parts_x100[i] % 100), i))
+    for i in by_remainder[:left_over]:
+        floors[i] += 1
+    return [from_cents(c) for c in floors], total
+
+
 def rollup_from_groups(groups: list[Group], mapping: dict[int, str] | None = None,
                        confirmed_only: bool = False) -> Rollup:
     """The figures of a set of cells; with `confirmed_only`, of the confirmed opportunities only
     (what a submitted forecast may count)."""
     result = Rollup()
-    open_weighted = 0
+    stage_weighted = [0] * len(result.stages)  # Σ cents × probability per stage, rounded once at the end
     by_category = {c.category: c for c in result.categories}
     for g in groups:
         if confirmed_only and not g.confirmed:
@@ -73,16 +88,16 @@ def rollup_from_groups(groups: list[Group], mapping: dict[int, str] | None = Non
             figures = result.stages[g.stage - 1]
             figures.count += g.count
             figures.amount += from_cents(g.amount_cents)
-            figures.weighted_amount = weighted(
-                int(figures.weighted_amount * 10000) + g.weighted_cents_x100)
+            stage_weighted[g.stage - 1] += g.weighted_cents_x100
             result.open_count += g.count
             result.open_amount += from_cents(g.amount_cents)
-            open_weighted += g.weighted_cents_x100
         elif g.status == "won":
             result.won_count += g.count
             result.won_amount += from_cents(g.amount_cents)
         elif g.status == "lost":
             result.lost_count += g.count
             result.lost_amount += from_cents(g.amount_cents)
-    result.weighted_amount = weighted(open_weighted)
+    parts, result.weighted_amount = apportion(stage_weighted)
+    for figures, part in zip(result.stages, parts, strict=True):
+        figures.weighted_amount = part
     return result

@@ -81,6 +81,7 @@ class Opportunity:
     probability: int = 10
     status: str = "open"
     close_reason: str | None = None
+    close_note: str | None = None
     lost_to_competitor: str | None = None
     version: int = 1
     updated_at: dt.datetime | None = None  # always set: by open() or from the row
@@ -165,7 +166,9 @@ class Opportunity:
         return True
 
     def close(self, outcome: str, reason: str, competitor: str | None, by: uuid.UUID | None, *,
-              now: dt.datetime) -> None:
+              now: dt.datetime, note: str | None = None) -> None:
+        """`reason` is a close-reason code the caller checked against the list in force (with the
+        competitor it requires: close_reasons.domain); the rules here hold for any reason."""
         self._require_open()
         reason = (reason or "").strip()
         if not reason:
@@ -179,9 +182,11 @@ class Opportunity:
         days = self._enter_stage(WON_STAGE, 100 if outcome == "won" else 0, now)
         self.status = outcome
         self.close_reason = reason
+        self.close_note = (note or "").strip() or None
         self.lost_to_competitor = (competitor or "").strip() or None
         self._emit("kam.opportunity.closed.v1", OpportunityClosed, outcome=outcome, reason=reason,
-                     competitor=self.lost_to_competitor, from_stage=before, closed_by=by, days_in_from_stage=days)
+                     note=self.close_note, competitor=self.lost_to_competitor, from_stage=before, closed_by=by,
+                     days_in_from_stage=days)
         self.stage_log.append(StageLogEntry(outcome, before, WON_STAGE, outcome, by, self.updated_at, reason))
 
     def reopen(self, reason: str, to_stage: int, model: StageModel, by: uuid.UUID | None, *,
@@ -196,7 +201,7 @@ class Opportunity:
             raise ValidationProblem("an opportunity reopens into stage 1..7", field="stage")
         from_status, from_stage = self.status, self.stage
         self._enter_stage(to_stage, model.probability(to_stage), now)
-        self.status, self.close_reason, self.lost_to_competitor = "open", None, None
+        self.status, self.close_reason, self.close_note, self.lost_to_competitor = "open", None, None, None
         self._emit("kam.opportunity.reopened.v1", OpportunityReopened, from_status=from_status,
                      from_stage=from_stage, to_stage=to_stage, reason=reason, reopened_by=by)
         self.stage_log.append(StageLogEntry("reopened", from_stage, to_stage, "open", by, self.updated_at, reason))
@@ -396,7 +401,7 @@ class Opportunity:
             id=self.id, account_id=self.account_id, name=self.name, amount=self.amount, currency=self.currency,
             close_date=self.close_date, owner_id=self.owner_id, stage=self.stage, probability=self.probability,
             status=self.status, version=self.version, updated_at=self.updated_at, created_at=self.created_at,
-            stage_entered_at=self.stage_entered_at, close_reason=self.close_reason,
+            stage_entered_at=self.stage_entered_at, close_reason=self.close_reason, close_note=self.close_note,
             lost_to_competitor=self.lost_to_competitor, confirmed=self.confirmed, confirmed_at=self.confirmed_at,
             forecast_category=self.forecast_category, amount_from_lines=self.amount_from_lines,
             lines=[OpportunityLineState(product=line.product, description=line.description, quantity=line.quantity,
