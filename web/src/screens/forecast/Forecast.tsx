@@ -60,7 +60,7 @@ function RollupView({ rollup }: { rollup: Rollup }) {
   return (
     <>
       <div className="figures">
-        <div><div className="muted">{m.weighted}</div><div className="big" data-testid="weighted-amount">{money(rollup.weighted_amount, cur, lang)}</div></div>
+        <div><div className="muted">{m.weighted}</div><div className="big" data-testid="weighted-amount" data-amount={rollup.weighted_amount}>{money(rollup.weighted_amount, cur, lang)}</div></div>
         <div><div className="muted">{m.openAmount}</div><div className="big">{money(rollup.open_amount, cur, lang)}</div></div>
         <div><div className="muted">{m.openCount}</div><div className="big">{rollup.open_count}</div></div>
         <div><div className="muted">{m.won}</div><div className="big">{money(rollup.won_amount, cur, lang)}</div></div>

@@ -111,6 +111,16 @@ function FilterBar({ value, onApply }: { value: Filters; onApply: (f: Filters) =
   );
 }
 
+type CloseReason = OpportunitySchemas["schemas"]["CloseReasonOut"];
+
+function useCloseReasons(): CloseReason[] {
+  const [reasons, setReasons] = useState<CloseReason[]>([]);
+  useEffect(() => {
+    opportunities.GET("/v1/close-reasons").then(({ data }) => setReasons(data!)).catch(() => setReasons([]));
+  }, []);
+  return reasons;
+}
+
 function CloseDialog({ opp, initialOutcome, onDone, onCancel }: {
   opp: Opportunity;
   initialOutcome: "won" | "lost";
@@ -118,24 +128,33 @@ function CloseDialog({ opp, initialOutcome, onDone, onCancel }: {
   onCancel: () => void;
 }) {
   const m = useMessages(messages);
+  const { lang } = useLang();
+  const reasons = useCloseReasons();
   const [outcome, setOutcome] = useState(initialOutcome);
   const [reason, setReason] = useState("");
   const [competitor, setCompetitor] = useState("");
+  const [note, setNote] = useState("");
   const [problem, setProblem] = useState<Problem | null>(null);
-  const [missingReason, setMissingReason] = useState(false);
+  const [checked, setChecked] = useState(false);
   const [busy, setBusy] = useState(false);
+  const choices = reasons.filter((r) => r.outcome === outcome && r.active);
+  const chosen = choices.find((r) => r.code === reason);
+  const needsCompetitor = outcome === "lost" && !!chosen?.needs_competitor;
+  const missingReason = !chosen;
+  const missingCompetitor = needsCompetitor && !competitor.trim();
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    if (!reason.trim()) {
-      setMissingReason(true); // the schema requires a reason: say so before sending
-      return;
-    }
+    setChecked(true); // the reason (and, for most lost reasons, the competitor) is required: say so before sending
+    if (missingReason || missingCompetitor) return;
     setBusy(true);
     try {
       const { data } = await opportunities.POST("/v1/opportunities/{opp_id}/close", {
         params: { path: { opp_id: opp.id }, header: { "if-match": ifMatch(opp.version) } },
-        body: { outcome, reason: reason.trim(), competitor: outcome === "lost" && competitor.trim() ? competitor.trim() : null },
+        body: {
+          outcome, reason, competitor: outcome === "lost" && competitor.trim() ? competitor.trim() : null,
+          note: note.trim() || null,
+        },
       });
       onDone(data!);
     } catch (err) {
@@ -153,14 +172,23 @@ function CloseDialog({ opp, initialOutcome, onDone, onCancel }: {
         <form onSubmit={submit} noValidate>
           <fieldset>
             <legend>{m.outcome}</legend>
-            <label><input type="radio" name="outcome" checked={outcome === "won"} onChange={() => setOutcome("won")} /> {m.won}</label>{" "}
-            <label><input type="radio" name="outcome" checked={outcome === "lost"} onChange={() => setOutcome("lost")} /> {m.lost}</label>
+            <label><input type="radio" name="outcome" checked={outcome === "won"} onChange={() => { setOutcome("won"); setReason(""); }} /> {m.won}</label>{" "}
+            <label><input type="radio" name="outcome" checked={outcome === "lost"} onChange={() => { setOutcome("lost"); setReason(""); }} /> {m.lost}</label>
           </fieldset>
-          <Field label={m.reason} error={missingReason && !reason.trim() ? m.reasonRequired : serverField("reason")}>
-            {(p) => <textarea {...p} maxLength={2000} value={reason} onChange={(e) => setReason(e.target.value)} />}
+          <Field label={m.reason} error={checked && missingReason ? m.reasonRequired : serverField("reason")}>
+            {(p) => (
+              <select {...p} value={reason} onChange={(e) => setReason(e.target.value)}>
+                <option value="">—</option>
+                {choices.map((r) => <option key={r.code} value={r.code}>{r.labels[lang]}</option>)}
+              </select>
+            )}
           </Field>
-          <Field label={m.competitor} hint={m.competitorHint} error={serverField("competitor")}>
-            {(p) => <input {...p} disabled={outcome !== "lost"} value={competitor} onChange={(e) => setCompetitor(e.target.value)} />}
+          <Field label={m.competitor} hint={m.competitorHint}
+            error={checked && missingCompetitor ? m.competitorRequired : serverField("competitor")}>
+            {(p) => <input {...p} disabled={outcome !== "lost"} maxLength={200} value={competitor} onChange={(e) => setCompetitor(e.target.value)} />}
+          </Field>
+          <Field label={m.note} error={serverField("note")}>
+            {(p) => <textarea {...p} maxLength={2000} value={note} onChange={(e) => setNote(e.target.value)} />}
           </Field>
           <div className="row">
             <button type="submit" className="primary" disabled={busy}>{m.submitClose}</button>

@@ -4,7 +4,7 @@ type Key =
   | "title" | "filters" | "owner" | "anyOwner" | "account" | "anyAccount" | "closeFrom" | "closeTo" | "highValue"
   | "confirmed" | "apply" | "reset" | "loadMore" | "count" | "amount" | "moveTo" | "close" | "closeTitle" | "outcome"
   | "won" | "lost" | "reason" | "competitor" | "cancel" | "submitClose" | "conflict" | "moved" | "dragHint" | "open"
-  | "lostCount" | "reasonRequired" | "competitorHint" | "confirmedBadge" | "highValueBadge" | "board" | "empty";
+  | "lostCount" | "reasonRequired" | "competitorRequired" | "note" | "competitorHint" | "confirmedBadge" | "highValueBadge" | "board" | "empty";
 
 export const messages: Messages<Key> = {
   "zh-CN": {
@@ -38,7 +38,9 @@ export const messages: Messages<Key> = {
     dragHint: "拖动卡片到其他列以改变阶段，或使用卡片上的“移到阶段”。",
     open: "打开",
     lostCount: "输单 {n} 个",
-    reasonRequired: "请填写原因",
+    reasonRequired: "请选择原因",
+    competitorRequired: "该原因需填写赢单的竞争对手",
+    note: "备注",
     competitorHint: "输单时填写",
     confirmedBadge: "已确认",
     highValueBadge: "高价值",
@@ -76,7 +78,9 @@ export const messages: Messages<Key> = {
     dragHint: "Drag a card to another column to change its stage, or use “Move to stage” on the card.",
     open: "Open",
     lostCount: "{n} lost",
-    reasonRequired: "Give a reason",
+    reasonRequired: "Pick a reason",
+    competitorRequired: "This reason needs the competitor who won",
+    note: "Note",
     competitorHint: "when lost",
     confirmedBadge: "Confirmed",
     highValueBadge: "High value",
