@@ -65,7 +65,9 @@ def console(chromium_path, gateway) -> str:
 
 @pytest.fixture(scope="session")
 def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)  # assertions wait as long as actions (a busy machine)
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)

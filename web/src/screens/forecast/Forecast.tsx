@@ -99,14 +99,18 @@ export default function Forecast() {
   const [problem, setProblem] = useState<Problem | null>(null);
   const [tick, setTick] = useState(0);
 
+  const inFlight = useRef(false);
   const load = useCallback(async () => {
-    if (!node) return;
+    if (!node || inFlight.current) return; // a slow answer is not overtaken by the next poll
+    inFlight.current = true;
     try {
       const { data } = await forecasts.GET("/v1/rollups", { params: { query: { node, period, confirmed_only: confirmedOnly } } });
       setRollup(data!);
       setProblem(null);
     } catch (err) {
       setProblem(problemOf(err));
+    } finally {
+      inFlight.current = false;
     }
   }, [node, period, confirmedOnly]);
 
