@@ -130,6 +130,7 @@ def test_a_stale_drag_shows_the_conflict_and_reloads_the_card(org, new_page):
     expect(page.get_by_test_id("board-notice")).to_contain_text("已被他人修改")
     # The card was read again: it now stands where the other change put it, marked.
     expect(page.get_by_test_id("stage-2").locator(f'[data-opp-id="{opp["id"]}"]')).to_have_class(re.compile(r"\bconflict\b"))
+    expect(page.get_by_test_id("stage-2-totals")).to_contain_text("1 个")  # the totals were read again too
     screenshot(page, "pipeline-conflict")
     current = api.call("GET", "opportunity-svc", f"/v1/opportunities/{opp['id']}", tokens["rep"]).json()
     assert current["stage"] == 2, "the stale drag must not have moved it"

@@ -358,7 +358,7 @@ export default function Pipeline() {
       if (p.status === 412) {
         setConflictId(opp.id);
         setNotice(fmt(m.conflict, { name: opp.name }));
-        await reloadCard(opp.id);
+        await Promise.all([reloadCard(opp.id), loadSummary()]); // the column totals moved too
       } else {
         setProblem(p);
       }
