@@ -48,10 +48,10 @@ endif
 
 ## Every test: unit, API, cross-service (real broker, services as processes), on Apache Kafka
 ## (deploy/kafka/pom.xml; Tansu when java is missing) + PostgreSQL; then the end-to-end flow once
-## more on Tansu + SQLite, the `make run` default.
+## more on Tansu + SQLite, the `make run` default. The console is built first (`web`): tests/browser drive it.
 ## PostgreSQL: the one at 127.0.0.1:5432 if it answers, else a throwaway cluster on a free port
 ## (Debian's postgresql installed first when root), else SQLite; KAM_TEST_DB=sqlite forces SQLite.
-test: install lint
+test: install lint web
 	KAM_TEST_BROKER=kafka $(PY) -m kam_shared.cli with-postgres -- $(PY) -m pytest -q
 	KAM_TEST_BROKER=tansu KAM_TEST_DB=sqlite $(PY) -m pytest -q tests/test_end_to_end.py
 

@@ -42,3 +42,15 @@ def test_openapi_document_is_the_committed_one(service, tmp_path):
 
 def test_asyncapi_document_is_the_committed_one():
     _compare("asyncapi.json", asyncapi_document())
+
+
+def test_openapi_command_writes_each_services_committed_document(tmp_path):
+    """`kam openapi --out DIR` (what the console's client generator reads) writes the same documents."""
+    from kam_shared.cli import main
+
+    main(["openapi", "--out", str(tmp_path / "openapi")])
+    written = sorted(p.name for p in (tmp_path / "openapi").iterdir())
+    assert written == sorted(f"{name}.json" for name in SERVICES)
+    for name in SERVICES:
+        document = json.loads((tmp_path / "openapi" / f"{name}.json").read_text(encoding="utf-8"))
+        assert _render(document) == (CONTRACT / f"{name}.openapi.json").read_text(encoding="utf-8"), name

@@ -1,5 +1,5 @@
 """`kam` command: migrate / serve one service, run the whole local stack or the gateway, print the
-event catalogue or the Ingress, run a command with a test PostgreSQL."""
+event catalogue or the Ingress, write the services' OpenAPI documents, run a command with a test PostgreSQL."""
 from __future__ import annotations
 
 import argparse
@@ -62,6 +62,32 @@ def cmd_catalogue(args) -> None:
     sys.stdout.write("\n")
 
 
+def openapi_documents() -> dict[str, dict]:
+    """Each service's OpenAPI document from its app object: no server, no database connection, no
+    background workers (the same way tests/test_contract.py builds them)."""
+    import importlib
+    import tempfile
+    from pathlib import Path
+
+    documents = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, info in SERVICES.items():
+            settings = type(info.settings())(database_url=f"sqlite+aiosqlite:///{Path(tmp) / 'unused.db'}",
+                                             run_background_workers=False)
+            documents[name] = importlib.import_module(f"{info.module}.main").create_app(settings).openapi()
+    return documents
+
+
+def cmd_openapi(args) -> None:
+    from pathlib import Path
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, document in openapi_documents().items():
+        (out / f"{name}.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(out / f"{name}.json")
+
+
 def cmd_with_postgres(args) -> None:
     from .testpg import run_with_postgres
 
@@ -91,6 +117,10 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(fn=cmd_ingress)
     p = sub.add_parser("catalogue", help="print the AsyncAPI document of every event")
     p.set_defaults(fn=cmd_catalogue)
+    p = sub.add_parser("openapi", help="write <service>.json, each service's OpenAPI document, into --out "
+                       "(from the app objects; no server needed)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=cmd_openapi)
     p = sub.add_parser("with-postgres", help="run a command (the tests, a benchmark) with a PostgreSQL: "
                        "127.0.0.1:5432 if it answers, else a test cluster started and stopped here")
     p.add_argument("command_line", nargs=argparse.REMAINDER)

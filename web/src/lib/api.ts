@@ -1,0 +1,57 @@
+// One typed client per service, generated from its OpenAPI document at build time (npm run gen).
+// All on this origin: relative /v1/... URLs, the gateway routes them. The middleware is the one
+// place that adds the bearer token, turns a 401 into "sign in again", and parses any non-2xx
+// answer into a Problem (thrown as ProblemError), so every call site gets data or an exception.
+import createClient, { type Middleware } from "openapi-fetch";
+
+import type { paths as AccountPaths } from "../api/generated/account-svc";
+import type { paths as ForecastPaths } from "../api/generated/forecast-svc";
+import type { paths as OpportunityPaths } from "../api/generated/opportunity-svc";
+import type { paths as TeamPaths } from "../api/generated/team-svc";
+import { ProblemError, problemFromResponse } from "./problem";
+import { currentToken, signalUnauthorized } from "./session";
+
+const TOKEN_PATH = "/v1/auth/token";
+
+const middleware: Middleware = {
+  onRequest({ request }) {
+    const token = currentToken();
+    if (token && !request.headers.has("Authorization")) request.headers.set("Authorization", `Bearer ${token}`);
+    return request;
+  },
+  async onResponse({ request, response }) {
+    if (response.ok) return response;
+    const problem = await problemFromResponse(response);
+    if (response.status === 401 && !new URL(request.url).pathname.endsWith(TOKEN_PATH)) signalUnauthorized();
+    throw new ProblemError(problem);
+  },
+};
+
+function client<Paths extends {}>() {
+  const c = createClient<Paths>({ baseUrl: window.location.origin });
+  c.use(middleware);
+  return c;
+}
+
+export const accounts = client<AccountPaths>();
+export const opportunities = client<OpportunityPaths>();
+export const forecasts = client<ForecastPaths>();
+export const team = client<TeamPaths>();
+
+export type { AccountPaths, ForecastPaths, OpportunityPaths, TeamPaths };
+export type { components as AccountSchemas } from "../api/generated/account-svc";
+export type { components as ForecastSchemas } from "../api/generated/forecast-svc";
+export type { components as OpportunitySchemas } from "../api/generated/opportunity-svc";
+export type { components as TeamSchemas } from "../api/generated/team-svc";
+
+/** The ETag of an answer, for the If-Match of the next change. */
+export function etagOf(response: Response): string | undefined {
+  return response.headers.get("ETag") ?? undefined;
+}
+
+/** A fresh Idempotency-Key, so a retried create does not create twice. */
+export function idempotencyKey(): string {
+  // randomUUID needs a secure context; plain http on a non-loopback host is not one.
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,94 @@
+// The signed-in user: token from team-svc's token route, the user (name, role) read from team-svc.
+// A 401 anywhere (api.ts) or the token's expiry sends the user to sign-in, remembering where they were.
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { useLocation, useNavigate } from "react-router-dom";
+
+import { team, type TeamSchemas } from "./api";
+import { onUnauthorized, readSession, signalUnauthorized, tokenSubject, writeSession } from "./session";
+
+export type User = TeamSchemas["schemas"]["UserOut"];
+export type Role = "rep" | "manager" | "admin";
+
+interface AuthContext {
+  user: User | null;
+  loading: boolean;
+  signIn: (email: string, password: string) => Promise<void>;
+  signOut: () => void;
+}
+
+const Ctx = createContext<AuthContext>({ user: null, loading: true, signIn: async () => {}, signOut: () => {} });
+
+async function loadUser(token: string): Promise<User> {
+  const id = tokenSubject(token);
+  if (!id) throw new Error("token without subject");
+  const { data } = await team.GET("/v1/users/{user_id}", { params: { path: { user_id: id } } });
+  return data!;
+}
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const [user, setUser] = useState<User | null>(null);
+  const [loading, setLoading] = useState(true);
+  const navigate = useNavigate();
+  const location = useLocation();
+
+  useEffect(() => {
+    const s = readSession();
+    if (!s) {
+      setLoading(false);
+      return;
+    }
+    loadUser(s.token)
+      .then(setUser)
+      .catch(() => writeSession(null))
+      .finally(() => setLoading(false));
+  }, []);
+
+  // Back to sign-in on any 401, and back to this page after signing in again.
+  useEffect(
+    () =>
+      onUnauthorized(() => {
+        setUser(null);
+        if (!window.location.pathname.startsWith("/signin")) {
+          const next = window.location.pathname + window.location.search;
+          navigate(`/signin?next=${encodeURIComponent(next)}&expired=1`, { replace: true });
+        }
+      }),
+    [navigate],
+  );
+
+  // The token has no refresh: when it expires the user signs in again (a clean re-login).
+  useEffect(() => {
+    const s = readSession();
+    if (!user || !s) return;
+    const timer = window.setTimeout(signalUnauthorized, Math.max(0, s.expiresAt - Date.now()));
+    return () => window.clearTimeout(timer);
+  }, [user, location.key]);
+
+  const signIn = useCallback(async (email: string, password: string) => {
+    const { data } = await team.POST("/v1/auth/token", {
+      body: { username: email, password },
+      bodySerializer: (body) => new URLSearchParams(body as Record<string, string>),
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    });
+    const token = data!.access_token;
+    writeSession({ token, expiresAt: Date.now() + data!.expires_in * 1000 });
+    setUser(await loadUser(token));
+  }, []);
+
+  const signOut = useCallback(() => {
+    writeSession(null);
+    setUser(null);
+    navigate("/signin", { replace: true });
+  }, [navigate]);
+
+  const value = useMemo(() => ({ user, loading, signIn, signOut }), [user, loading, signIn, signOut]);
+  return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
+}
+
+export function useAuth(): AuthContext {
+  return useContext(Ctx);
+}
+
+export function roleOf(user: User | null): Role | null {
+  return (user?.role as Role | undefined) ?? null;
+}
