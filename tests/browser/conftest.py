@@ -105,7 +105,7 @@ def new_page(browser, console):
         c.close()
 
 
-def sign_in(page, email: str, password: str = "pw-1234", path: str = "/") -> None:
+def sign_in(page, email: str, password: str = "lamp-tiger-7", path: str = "/") -> None:
     """Signs in through the form (zh-CN labels, the default language) and waits for the shell."""
     page.goto(path)
     page.get_by_label("邮箱").fill(email)
