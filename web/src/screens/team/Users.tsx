@@ -289,7 +289,7 @@ export function UsersSection({ directory }: { directory: Loaded<Directory> }) {
               </tr>
             </thead>
             <tbody>
-              {people.map((p) => <UserRow key={`${p.id}-${p.version}`} person={p} dir={dir} isAdmin={isAdmin} onChanged={directory.reload} />)}
+              {people.map((p) => <UserRow key={p.id} person={p} dir={dir} isAdmin={isAdmin} onChanged={directory.reload} />)}
             </tbody>
           </table>
           <CreateUser dir={dir} onCreated={directory.reload} />
