@@ -8,6 +8,7 @@ import type { Messages } from "./lib/i18n";
 import { messages as accountMessages } from "./screens/accounts/messages";
 import { messages as forecastMessages } from "./screens/forecast/messages";
 import { messages as pipelineMessages } from "./screens/pipeline/messages";
+import { messages as teamMessages } from "./screens/team/messages";
 
 export interface ScreenRoute {
   path: string;
@@ -25,4 +26,6 @@ export const routes: ScreenRoute[] = [
   { path: "/forecast", screen: lazy(() => import("./screens/forecast/Forecast")), roles: everyone, nav: forecastMessages },
   { path: "/accounts", screen: lazy(() => import("./screens/accounts/Accounts")), roles: everyone, nav: accountMessages },
   { path: "/accounts/:id", screen: lazy(() => import("./screens/accounts/Account")), roles: everyone },
+  { path: "/team", screen: lazy(() => import("./screens/team/Team")), roles: ["manager", "admin"], nav: teamMessages },
+  { path: "/accounts/:id/360", screen: lazy(() => import("./screens/account360/Account360Page")), roles: everyone },
 ];
