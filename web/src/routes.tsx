@@ -27,5 +27,4 @@ export const routes: ScreenRoute[] = [
   { path: "/accounts", screen: lazy(() => import("./screens/accounts/Accounts")), roles: everyone, nav: accountMessages },
   { path: "/accounts/:id", screen: lazy(() => import("./screens/accounts/Account")), roles: everyone },
   { path: "/team", screen: lazy(() => import("./screens/team/Team")), roles: ["manager", "admin"], nav: teamMessages },
-  { path: "/accounts/:id/360", screen: lazy(() => import("./screens/account360/Account360Page")), roles: everyone },
 ];

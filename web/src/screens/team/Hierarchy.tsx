@@ -2,7 +2,7 @@
 // and the org units nested under their parents with their members (GET /v1/org/tree).
 import { team, type TeamSchemas } from "../../lib/api";
 import { useMessages } from "../../lib/i18n";
-import { Section, useLoad, type Loaded } from "../account360/load";
+import { Section, useLoad, type Loaded } from "../../lib/load";
 import type { Directory, Person } from "./directory";
 import { messages } from "./messages";
 import { useRoleName } from "./words";

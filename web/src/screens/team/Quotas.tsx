@@ -14,7 +14,7 @@ import { useLang, useMessages } from "../../lib/i18n";
 import { fieldMessage, problemOf, type Problem } from "../../lib/problem";
 import { enumOf, type SchemaSet } from "../../lib/schema";
 import { useUserNames } from "../../lib/users";
-import { MoreButton, Section, useLoad, usePaged } from "../account360/load";
+import { MoreButton, Section, useLoad, usePaged } from "../../lib/load";
 import type { Directory } from "./directory";
 import { messages } from "./messages";
 import { useQuotaStatus } from "./words";

@@ -5,7 +5,7 @@ import "./team.css";
 
 import { useAuth } from "../../lib/auth";
 import { useMessages } from "../../lib/i18n";
-import { useLoad } from "../account360/load";
+import { useLoad } from "../../lib/load";
 import { loadDirectory } from "./directory";
 import { HierarchySection } from "./Hierarchy";
 import { messages } from "./messages";

@@ -5,7 +5,7 @@
 import { team, type TeamSchemas } from "../../lib/api";
 import { useMessages } from "../../lib/i18n";
 import { useUserNames } from "../../lib/users";
-import { allPages, Section, useLoad } from "../account360/load";
+import { allPages, Section, useLoad } from "../../lib/load";
 import type { Directory } from "./directory";
 import { messages } from "./messages";
 

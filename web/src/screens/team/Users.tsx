@@ -11,7 +11,7 @@ import { Field, ProblemBanner, useCheckProblem } from "../../lib/fields";
 import { fmt, useMessages } from "../../lib/i18n";
 import { fieldMessage, problemOf, type Problem } from "../../lib/problem";
 import { checkBody, enumOf, type SchemaSet } from "../../lib/schema";
-import { Section, type Loaded } from "../account360/load";
+import { Section, type Loaded } from "../../lib/load";
 import type { Directory, Person } from "./directory";
 import { messages } from "./messages";
 import { useRoleName } from "./words";

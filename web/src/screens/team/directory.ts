@@ -3,7 +3,7 @@
 // for and may act on. The org units (GET /v1/org-units) name the units in lists and pickers.
 import { team, type TeamSchemas } from "../../lib/api";
 import type { User } from "../../lib/auth";
-import { allPages } from "../account360/load";
+import { allPages } from "../../lib/load";
 
 export type Person = TeamSchemas["schemas"]["UserOut"];
 export type OrgUnit = TeamSchemas["schemas"]["OrgUnitOut"];

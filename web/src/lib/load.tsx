@@ -3,10 +3,10 @@
 // one slow or failing route never blanks the others.
 import { useCallback, useEffect, useState, type ReactNode } from "react";
 
-import { ProblemBanner } from "../../lib/fields";
-import { useMessages } from "../../lib/i18n";
-import { shellMessages } from "../../lib/messages";
-import { problemOf, type Problem } from "../../lib/problem";
+import { ProblemBanner } from "./fields";
+import { useMessages } from "./i18n";
+import { shellMessages } from "./messages";
+import { problemOf, type Problem } from "./problem";
 
 export interface Loaded<T> {
   data: T | null;
