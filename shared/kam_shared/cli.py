@@ -31,8 +31,10 @@ def cmd_serve(args) -> None:
         from .migrations import upgrade
 
         upgrade(svc.dir, settings.effective_database_url())
+    # X-Forwarded-* are believed only from the configured proxies (uvicorn would trust 127.0.0.1 by default).
+    trusted = settings.kam_trusted_proxies.strip()
     uvicorn.run(svc.app_factory, factory=True, host=settings.host, port=settings.port,
-                log_config=None, access_log=False)
+                log_config=None, access_log=False, proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
 
 
 def cmd_run(args) -> None:
