@@ -516,7 +516,6 @@ class Stack:
 
     def wait_ready(self, name: str, timeout: float = 300) -> None:
         # Generous: with several stacks on two shared cores a service has taken over a minute to start.
-
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
