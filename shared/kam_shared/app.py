@@ -22,9 +22,11 @@ from .events import CATALOGUE, DomainEvent, utcnow
 from .hierarchy import Visibility, user_replica_handlers
 from .http import check_if_match, etag  # noqa: F401 - re-exported for existing imports
 from .idempotency import IdempotencyMiddleware
+from .input_guard import InputGuardMiddleware
 from .observability import configure_logging, install_observability
 from .outbox import OutboxRelay, add_to_outbox
 from .outbox_admin import outbox_admin_router
+from .security_headers import install_security_headers
 from .settings import ServiceSettings
 from .tables import PlumbingTables
 from .tracing import configure_tracing
@@ -183,6 +185,8 @@ def create_service_app(
     app.state.consumed_topics = sorted({CATALOGUE[t].topic for t in all_handlers})
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.kam_max_body_bytes)  # before the key is claimed
+    install_security_headers(app, settings.kam_cors_allow_origins)
     install_observability(app, settings.service_name, lambda: app.state.runtime.readiness())
     for router in routers:
         app.include_router(router)

@@ -31,10 +31,11 @@ def cmd_serve(args) -> None:
         from .migrations import upgrade
 
         upgrade(svc.dir, settings.effective_database_url())
-    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any peer on 127.0.0.1 as
-    # the client address. Which proxies are believed is team-svc's KAM_TRUSTED_PROXIES, nothing else.
+    # X-Forwarded-* are believed only from the configured proxies, KAM_TRUSTED_PROXIES (uvicorn would
+    # otherwise trust any peer on 127.0.0.1); team-svc's sign-in throttle applies the same list.
+    trusted = settings.kam_trusted_proxies.strip()
     uvicorn.run(svc.app_factory, factory=True, host=settings.host, port=settings.port,
-                log_config=None, access_log=False, proxy_headers=False)
+                log_config=None, access_log=False, proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
 
 
 def cmd_run(args) -> None:

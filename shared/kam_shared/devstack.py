@@ -568,8 +568,8 @@ class Stack:
     def stop_service(self, name: str) -> None:
         _stop(self.procs.pop(name, None))
 
-    def wait_ready(self, name: str, timeout: float = 180) -> None:
-        # Generous: on a shared 2-core machine under load, importing a service alone has taken ~55 s.
+    def wait_ready(self, name: str, timeout: float = 300) -> None:
+        # Generous: with several stacks on two shared cores a service has taken over a minute to start.
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:

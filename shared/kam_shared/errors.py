@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .domain_errors import (  # noqa: F401 - re-exported: the names every service imports from here
@@ -85,7 +86,43 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(exc.status_code, str(exc.detail) if exc.status_code != 404 else "Not found",
                        str(exc.detail), str(request.url.path), headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
+    @app.exception_handler(Exception)  # last resort, for an error in a middleware outside UnhandledErrorMiddleware
     async def _unhandled(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(500, "Internal error", "unexpected error; it has been logged", str(request.url.path))
+
+    app.add_middleware(UnhandledErrorMiddleware)
+
+
+class UnhandledErrorMiddleware:
+    """A route's unexpected error becomes a 500 problem+json here, and is not raised further.
+
+    Starlette's own handler for `Exception` answers and then re-raises (so the server logs it),
+    and uvicorn closes the connection of any request whose app raised: every 500 cost the client
+    its keep-alive connection. Added first, so it sits inside the idempotency and metrics
+    middlewares, which see the 500 like any other answer. Only when the answer had already begun
+    is the error raised on (the connection is then broken anyway)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watch(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            log.exception("unhandled error on %s %s", scope["method"], scope.get("path"))
+            trace.get_current_span().record_exception(exc)
+            if started:
+                raise
+            await problem(500, "Internal error", "unexpected error; it has been logged",
+                          scope.get("path"))(scope, receive, send)

@@ -1,11 +1,33 @@
 """HTTP conventions every route shares: ETag out, If-Match in (optimistic concurrency)."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import Header, Response
+from pydantic import AfterValidator, AwareDatetime
 
 from .domain_errors import PreconditionFailed
+
+# The largest value a PostgreSQL INTEGER column holds: the `le` of every integer input stored in one,
+# so a bigger number is a 422 naming the field instead of the database's overflow error (a 500).
+INT_MAX = 2**31 - 1
+
+# The years a business date or time given to the API may fall in (the same as a period's). Python's
+# dates end at 9999-12-31, so a time near either end with an offset, or a day whose month end or
+# next day is computed, would overflow (a 500) instead of being refused.
+INPUT_YEARS = range(1900, 3000)
+
+
+def _in_input_years(value: dt.date) -> dt.date:
+    if value.year not in INPUT_YEARS:
+        raise ValueError(f"must be within the years {INPUT_YEARS.start}..{INPUT_YEARS.stop - 1}")
+    return value
+
+
+# A day (`2026-11-15`) and an instant with its zone (`2026-11-15T09:30:00+08:00`) as API input.
+Day = Annotated[dt.date, AfterValidator(_in_input_years)]
+Timestamp = Annotated[AwareDatetime, AfterValidator(_in_input_years)]
 
 IF_MATCH_DESCRIPTION = "ETag of the version you changed; 412 if stale"
 # The header parameter of every change route: `if_match: IfMatch = None`.

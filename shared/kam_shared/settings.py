@@ -43,6 +43,13 @@ class ServiceSettings(BaseSettings):
     outbox_max_attempts: int = 10
     # An Idempotency-Key whose request never answered is taken over by a retry after this long.
     idempotency_lease_s: float = 30.0
+    # Request bodies above this many bytes are refused with 413 before they are read (kam_shared.input_guard).
+    kam_max_body_bytes: int = 1024 * 1024
+    # Origins allowed to call the API from a browser (comma-separated); empty: no CORS headers.
+    kam_cors_allow_origins: str = ""
+    # Proxies (addresses or CIDRs, comma-separated; `*` any) whose X-Forwarded-For/-Proto are believed
+    # (uvicorn's forwarded-allow-ips). Empty: none, so a client cannot claim TLS or another address.
+    kam_trusted_proxies: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

@@ -36,6 +36,5 @@ class Settings(ServiceSettings):
     kam_signin_base_delay_s: int = 1
     kam_signin_max_delay_s: int = 900
     kam_signin_forget_after_s: int = 86400
-    # Proxies (the Ingress, the gateway) whose X-Forwarded-For is believed: comma-separated CIDRs.
-    # Empty: the client address is the socket peer, whatever headers say.
-    kam_trusted_proxies: str = ""
+    # kam_trusted_proxies (kam_shared's ServiceSettings): the proxies whose X-Forwarded-For the
+    # throttle believes; uvicorn applies the same list before the request reaches us.

@@ -255,6 +255,19 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+# The years a period may fall in (team-svc's quotas and forecast-svc's roll-ups alike). Generous for a
+# sales plan, and far enough inside date's 1..9999 that a period's end or the same period a year
+# earlier or later is always a date: `0000-Q1` or `9999-Q4` is a 422, not an overflow.
+PERIOD_YEARS = range(1900, 3000)
+
+
+def check_period_year(year: int) -> int:
+    """The year, or ValueError when a period may not fall in it."""
+    if year not in PERIOD_YEARS:
+        raise ValueError(f"the year of a period must be within {PERIOD_YEARS.start}..{PERIOD_YEARS.stop - 1}")
+    return year
+
+
 @dataclass(frozen=True)
 class FiscalPeriod:
     label: str  # FY2026 | FY2026-Q3 | 2026-11
@@ -293,12 +306,12 @@ class FiscalCalendarState(Payload):
         """FY2026, FY2026-Q3 or 2026-11; ValueError otherwise."""
         text = label.strip().upper()
         if text.startswith("FY") and len(text) == 6 and text[2:].isdigit():
-            return self.year(int(text[2:]))
+            return self.year(check_period_year(int(text[2:])))
         if (text.startswith("FY") and len(text) == 9 and text[2:6].isdigit() and text[6:8] == "-Q"
                 and text[8] in "1234"):
-            return self.quarter(int(text[2:6]), int(text[8]))
+            return self.quarter(check_period_year(int(text[2:6])), int(text[8]))
         if len(text) == 7 and text[:4].isdigit() and text[4] == "-" and text[5:].isdigit() and 1 <= int(text[5:]) <= 12:
-            return self.month(int(text[:4]), int(text[5:]))
+            return self.month(check_period_year(int(text[:4])), int(text[5:]))
         raise ValueError(f"period {label!r} must look like FY2026, FY2026-Q3 or 2026-11")
 
     def shift_years(self, period: FiscalPeriod, years: int) -> FiscalPeriod:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from kam_shared.http import INT_MAX
 from kam_shared.money import Money
 
 from ..common import vocabulary as v
@@ -46,7 +47,7 @@ class AccountProfileFields(Input):
     status: Status = Field(default=None, description="prospect | active | dormant | lost")  # type: ignore[assignment]
     parent_id: uuid.UUID | None = Field(default=None, description="the group or head office above this account")
     centralised_purchasing: bool = Field(default=None, description="统一采购: the group buys for its members")  # type: ignore[assignment]
-    employees: int | None = Field(default=None, ge=0)
+    employees: int | None = Field(default=None, ge=0, le=INT_MAX)
     annual_revenue: Money | None = None
     annual_purchase_volume: Money | None = Field(default=None, description="their yearly purchases of our category")
     currency: str = Field(default=None, min_length=3, max_length=3,  # type: ignore[assignment]

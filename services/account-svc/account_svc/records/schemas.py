@@ -6,7 +6,9 @@ import datetime as dt
 import uuid
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
+
+from kam_shared.http import Day, Timestamp
 
 from ..common import vocabulary as v
 from ..common.schemas import Input, LongText, ShortText
@@ -206,19 +208,19 @@ class PlanPage(BaseModel):
 
 class InteractionFields(Input):
     kind: Literal[v.INTERACTION_KINDS] = None  # type: ignore[assignment]
-    occurred_at: AwareDatetime = None  # type: ignore[assignment]
+    occurred_at: Timestamp = None  # type: ignore[assignment]
     subject: str = Field(default=None, min_length=1, max_length=300)  # type: ignore[assignment]
     our_attendee_ids: list[uuid.UUID] = Field(default=None, max_length=50)  # type: ignore[assignment]
     contact_ids: list[uuid.UUID] = Field(default=None, max_length=50,  # type: ignore[assignment]
                                          description="their attendees: contacts of this account")
     notes: LongText | None = None
     next_step: str | None = Field(default=None, max_length=2000)
-    next_step_due: dt.date | None = None
+    next_step_due: Day | None = None
 
 
 class InteractionCreate(InteractionFields):
     kind: Literal[v.INTERACTION_KINDS]
-    occurred_at: AwareDatetime = Field(description="ISO 8601 with a zone")
+    occurred_at: Timestamp = Field(description="ISO 8601 with a zone")
     subject: str = Field(min_length=1, max_length=300)
     our_attendee_ids: list[uuid.UUID] = Field(default_factory=list, max_length=50,
                                               description="default: the person recording it")
@@ -264,7 +266,7 @@ class ComplaintFields(Input):
 class ComplaintCreate(ComplaintFields):
     subject: str = Field(min_length=1, max_length=300)
     severity: Literal[v.COMPLAINT_SEVERITIES] = "medium"
-    raised_at: AwareDatetime | None = Field(default=None, description="default: now")
+    raised_at: Timestamp | None = Field(default=None, description="default: now")
 
 
 class ComplaintPatch(ComplaintFields):

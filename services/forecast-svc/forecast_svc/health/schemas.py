@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from kam_shared.http import Day
 from kam_shared.money import Money, money_str
 
 # A difference of money (a gap can be negative): two decimals, leaves as a string like Money.
@@ -21,7 +22,7 @@ Rating = Literal["excellent", "good", "warning"]
 
 class SnapshotIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    day: dt.date | None = Field(default=None, description="UTC day to (re-)take; default today. It records the "
+    day: Day | None = Field(default=None, description="UTC day to (re-)take; default today. It records the "
                                                           "pipeline as it is now.")
 
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from kam_shared.domain_errors import ValidationProblem
+from kam_shared.events.team import check_period_year
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -45,6 +46,12 @@ def month_start(year: int, month: int) -> dt.date:
 
 def parse_period(text: str, fiscal_year_start_month: int = 1) -> Period:
     text = text.strip().upper()
+    year = re.match(r"^(?:FY)?(\d{4})", text)
+    try:
+        if year:
+            check_period_year(int(year[1]))
+    except ValueError as exc:
+        raise ValidationProblem(str(exc), field="period") from None
     if m := _MONTH.match(text):
         year, month = int(m[1]), int(m[2])
         if not 1 <= month <= 12:

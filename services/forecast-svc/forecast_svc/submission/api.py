@@ -2,11 +2,11 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from kam_shared.app import RuntimeDep
 from kam_shared.auth import PrincipalDep
-from kam_shared.http import if_match_header, with_etag
+from kam_shared.http import INT_MAX, if_match_header, with_etag
 
 from . import service
 from .schemas import (
@@ -90,7 +90,8 @@ async def list_versions(record_id: uuid.UUID, principal: PrincipalDep, runtime: 
 
 @router.get("/v1/forecasts/{record_id}/versions/{number}", response_model=VersionOut,
             summary="One version of the record")
-async def get_version(record_id: uuid.UUID, number: int, principal: PrincipalDep, runtime: RuntimeDep):
+async def get_version(record_id: uuid.UUID, number: Annotated[int, Path(ge=1, le=INT_MAX)], principal: PrincipalDep,
+                      runtime: RuntimeDep):
     async with runtime.db.session() as session:
         return await service.get_version(session, runtime, principal, record_id, number)
 

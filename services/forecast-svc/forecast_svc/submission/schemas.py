@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 
+from kam_shared.http import Day
 from kam_shared.money import Money, SignedMoney
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -24,7 +25,7 @@ class PrinciplesIn(Strict):
     counted_categories: list[str] = Field(default=["commit", "closed"],
                                           description="categories summed into the forecast amount")
     upside_categories: list[str] = Field(default=["best_case"], description="categories summed into the upside")
-    due_date: dt.date | None = Field(default=None, description="advisory: later submissions are marked late")
+    due_date: Day | None = Field(default=None, description="advisory: later submissions are marked late")
     note: Text | None = None
 
 

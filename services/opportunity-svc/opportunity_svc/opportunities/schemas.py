@@ -15,6 +15,7 @@ from kam_shared.events.opportunity import (
     TenderPartner,
     TenderState,
 )
+from kam_shared.http import INT_MAX, Day
 from kam_shared.money import Money
 
 
@@ -24,7 +25,7 @@ class OpportunityCreate(BaseModel):
     name: str = Field(min_length=1, max_length=300)
     amount: Money
     currency: str = Field(min_length=3, max_length=3, description="ISO 4217 code, e.g. CNY")
-    close_date: dt.date
+    close_date: Day
     owner_id: uuid.UUID | None = Field(default=None, description="defaults to the caller")
 
 
@@ -32,7 +33,7 @@ class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     product: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    quantity: int = Field(ge=1, description="whole units, at least 1")
+    quantity: int = Field(ge=1, le=INT_MAX, description="whole units, at least 1")
     expected_price: Money | None = Field(default=None, description="the customer's expected unit price (希望价格)")
     quoted_price: Money | None = Field(default=None, description="our quoted unit price (报价)")
     currency: str | None = Field(default=None, description="if given, must be the opportunity's currency")
@@ -45,7 +46,7 @@ class OpportunityPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=300)
     amount: Money | None = None
     currency: str | None = Field(default=None, min_length=3, max_length=3)
-    close_date: dt.date | None = None
+    close_date: Day | None = None
     forecast_category: ForecastCategory | None = Field(
         default=None, description="the primary owner's override; null clears it (derived from the stage)")
     lines: list[LineIn] | None = Field(default=None, max_length=200)
@@ -102,6 +103,7 @@ FORBID = ConfigDict(extra="forbid")  # the event models keep unknown fields; API
 
 class LotIn(TenderLot):
     model_config = FORBID
+    number: int = Field(ge=1, le=INT_MAX)
 
 
 class PartnerIn(TenderPartner):

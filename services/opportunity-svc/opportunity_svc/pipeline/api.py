@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import Field
 
 from kam_shared.app import RuntimeDep
 from kam_shared.auth import PrincipalDep
@@ -38,7 +39,8 @@ class PipelineFilters:
 
 
 Filters = Annotated[PipelineFilters, Depends()]
-Stages = Annotated[list[int] | None, Query(description="stage number(s) 1..8; repeat for several")]
+Stages = Annotated[list[Annotated[int, Field(ge=1, le=8)]] | None,
+                  Query(description="stage number(s) 1..8; repeat for several")]
 
 
 @router.get("/v1/opportunities", response_model=OpportunityPage,

@@ -44,18 +44,20 @@ class PlanCreate(BaseModel):
 
 
 class PlanPatch(BaseModel):
-    """Only drafts change; `retire: true` retires a draft or approved plan."""
+    """Only drafts change; `retire: true` retires a draft or approved plan. A field left out stays;
+    null is refused (422) except for `cap_amount`, where it means no cap."""
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    currency: str | None = Field(default=None, min_length=3, max_length=3)
-    fiscal_year: str | None = Field(default=None, max_length=6)
-    payout_frequency: Literal["month", "quarter", "year"] | None = None
-    base_rate_percent: Decimal | None = Field(default=None, ge=0, le=100, max_digits=8, decimal_places=4)
-    tiers: list[TierIn] | None = Field(default=None, max_length=50)
-    accelerators: list[AcceleratorIn] | None = Field(default=None, max_length=50)
+    name: str = Field(default=None, min_length=1, max_length=200)  # type: ignore[assignment]
+    currency: str = Field(default=None, min_length=3, max_length=3)  # type: ignore[assignment]
+    fiscal_year: str = Field(default=None, max_length=6)  # type: ignore[assignment]
+    payout_frequency: Literal["month", "quarter", "year"] = None  # type: ignore[assignment]
+    base_rate_percent: Decimal = Field(  # type: ignore[assignment]
+        default=None, ge=0, le=100, max_digits=8, decimal_places=4)
+    tiers: list[TierIn] = Field(default=None, max_length=50)  # type: ignore[assignment]
+    accelerators: list[AcceleratorIn] = Field(default=None, max_length=50)  # type: ignore[assignment]
     cap_amount: Money | None = None
-    participant_ids: list[uuid.UUID] | None = Field(default=None, max_length=5000)
-    retire: bool | None = None
+    participant_ids: list[uuid.UUID] = Field(default=None, max_length=5000)  # type: ignore[assignment]
+    retire: bool = None  # type: ignore[assignment]
 
 
 class TierOut(BaseModel):

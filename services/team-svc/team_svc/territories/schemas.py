@@ -6,6 +6,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 
 from kam_shared.events.team import SizeBand
+from kam_shared.http import INT_MAX
 
 
 class RuleIn(BaseModel):
@@ -91,7 +92,7 @@ class MatchIn(BaseModel):
     region: str | None = Field(default=None, max_length=100)
     industry: str | None = Field(default=None, max_length=100)
     size_band: SizeBand | None = None
-    employees: int | None = Field(default=None, ge=0)
+    employees: int | None = Field(default=None, ge=0, le=INT_MAX)
 
 
 class MatchedRule(BaseModel):

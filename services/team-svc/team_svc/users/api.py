@@ -26,6 +26,9 @@ from .schemas import (
     UserPatch,
 )
 
+# Deeper than any real hierarchy; keeps the recursive query's depth counter far from INTEGER's limit.
+MAX_DEPTH = 10_000
+
 router = APIRouter(tags=["users"])
 # The user directory and the reporting lines are visible to every signed-in member of the organisation.
 
@@ -90,7 +93,8 @@ async def list_users(principal: PrincipalDep, runtime: RuntimeDep,
 @router.get("/v1/users/{user_id}/subtree", response_model=Subtree,
             summary="The user and everyone below them, in tree order, with each one's depth")
 async def get_subtree(user_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep,
-                      include_inactive: bool = False, max_depth: Annotated[int | None, Query(ge=0)] = None):
+                      include_inactive: bool = False,
+                      max_depth: Annotated[int | None, Query(ge=0, le=MAX_DEPTH)] = None):
     async with read_only(runtime) as conn:
         return await service.subtree(conn, user_id, include_inactive=include_inactive, max_depth=max_depth)
 
