@@ -246,7 +246,7 @@ class RouteFacts:
         if self.has_input or self.idempotent_post:
             statuses.add(422)
         if self.json_body:
-            statuses.add(400)
+            statuses.update((400, 413))  # 413: over KAM_MAX_BODY_BYTES (kam_shared.input_guard), before parsing
         if self.if_match:
             statuses.add(412)
         if self.idempotent_post:
