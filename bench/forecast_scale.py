@@ -80,7 +80,7 @@ async def publish(bootstrap: str, topic: str, events: list[DomainEvent], source:
             ce = event.to_cloudevent(source)
             pending.append(await producer.send(  # the headers the services' outbox relay sets
                 topic, ce.model_dump_json().encode(), key=ce.partitionkey.encode(),
-                headers=[("content-type", b"application/cloudevents+json"), ("ce_type", ce.type.encode())]))
+                headers=[("content-type", b"application/cloudevents+json"), ("kam-event-type", ce.type.encode())]))
             if len(pending) >= 5000:
                 await asyncio.gather(*pending)
                 pending = []

@@ -196,7 +196,7 @@ class KafkaBroker:
         self.log_level = log_level
         self.start_timeout = start_timeout
         if auto_create_topics is None:
-            auto_create_topics = os.environ.get("KAM_KAFKA_AUTO_CREATE_TOPICS", "true").lower() != "false"
+            auto_create_topics = os.environ.get("KAM_KAFKA_AUTO_CREATE_TOPICS", "false").lower() == "true"
         self.auto_create_topics = auto_create_topics
         self.proc: subprocess.Popen | None = None
 
@@ -239,10 +239,9 @@ class KafkaBroker:
             "min.insync.replicas": "1",
             "default.replication.factor": "1",
             "group.initial.rebalance.delay.ms": "0",
-            # Should be false: the services create the topics they consume (broker.ensure_topics), but
-            # nobody consumes kam.forecast.events and forecast-svc's outbox relay publishes to it
-            # without creating it, so today it exists only by auto-creation (broker default: 1
-            # partition). KAM_KAFKA_AUTO_CREATE_TOPICS=false turns it off once the relay creates its topic.
+            # Off, as in production: a topic is created only by the service that publishes it (its
+            # outbox relay, or the consumer for the dead-letter topics it writes), with its partition
+            # count (kam_shared.broker). KAM_KAFKA_AUTO_CREATE_TOPICS=true turns it on.
             "auto.create.topics.enable": "true" if self.auto_create_topics else "false",
             # A test broker on a shared 2-core machine: few threads, small segments.
             "num.network.threads": "2",
