@@ -42,7 +42,8 @@ def make_consumer(settings: ServiceSettings, *topics: str, group_id: str | None,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         client_id=settings.service_name,
-        request_timeout_ms=int(settings.kafka_call_timeout_s * 1000),
+        # (request_timeout_ms stays aiokafka's 40 s: a JoinGroup is answered only when the rebalance
+        # ends. The consume loop bounds its own awaits instead.)
         # A topic that is re-created (or whose partitions grow) is noticed within seconds, not the
         # client default of five minutes.
         metadata_max_age_ms=5000,
@@ -57,19 +58,22 @@ def make_admin(settings: ServiceSettings) -> AIOKafkaAdminClient:
                                request_timeout_ms=int(settings.kafka_call_timeout_s * 1000))
 
 
-async def bounded(settings: ServiceSettings, awaitable, what: str):
+async def bounded(settings: ServiceSettings, awaitable, what: str, *, connect: bool = False):
     """Every await on the broker has a deadline (`kafka_call_timeout_s`): a client call that the
-    broker never answers raises KafkaTimeoutError naming the call, and the caller's loop goes on."""
+    broker never answers raises KafkaTimeoutError naming the call, and the caller's loop goes on.
+    Connecting (`connect`) gets three times as long: a client's start waits for the metadata of its
+    topics, which takes Tansu about five seconds on its own."""
+    timeout = settings.kafka_call_timeout_s * (3 if connect else 1)
     try:
-        return await asyncio.wait_for(awaitable, timeout=settings.kafka_call_timeout_s)
+        return await asyncio.wait_for(awaitable, timeout=timeout)
     except asyncio.TimeoutError:
-        raise KafkaTimeoutError(f"{what}: no answer from the broker in {settings.kafka_call_timeout_s:g}s") from None
+        raise KafkaTimeoutError(f"{what}: no answer from the broker in {timeout:g}s") from None
 
 
 async def missing_topics(settings: ServiceSettings, topics: list[str]) -> list[str]:
     """The topics of the list the broker does not know (now)."""
     admin = make_admin(settings)
-    await bounded(settings, admin.start(), "admin connect")
+    await bounded(settings, admin.start(), "admin connect", connect=True)
     try:
         existing = set(await bounded(settings, admin.list_topics(), "list topics"))
     finally:
@@ -84,7 +88,7 @@ async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> list[st
     answers TOPIC_ALREADY_EXISTS (another replica won the race) in the response's topic_errors, which
     aiokafka returns rather than raises: that one is fine, any other error is raised."""
     admin = make_admin(settings)
-    await bounded(settings, admin.start(), "admin connect")
+    await bounded(settings, admin.start(), "admin connect", connect=True)
     try:
         existing = set(await bounded(settings, admin.list_topics(), "list topics"))
         created = []

@@ -57,7 +57,7 @@ class BrokerWatch:
             reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=group,
                                       enable_auto_commit=False, client_id=f"{self.settings.service_name}-watch",
                                       request_timeout_ms=int(self.settings.kafka_call_timeout_s * 1000))
-            await bounded(self.settings, reader.start(), "watch connect")
+            await bounded(self.settings, reader.start(), "watch connect", connect=True)
             self._readers[group] = reader
         return reader
 
@@ -66,7 +66,7 @@ class BrokerWatch:
         `max_sent_id`: the highest sent outbox id, read before this check."""
         if self._admin is None:
             self._admin = make_admin(self.settings)
-            await bounded(self.settings, self._admin.start(), "admin connect")
+            await bounded(self.settings, self._admin.start(), "admin connect", connect=True)
         topics = set(await bounded(self.settings, self._admin.list_topics(), "list topics"))
         if self.topic not in topics:
             return f"topic {self.topic} is gone" if self._topic_seen else None

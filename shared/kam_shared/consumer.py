@@ -224,7 +224,7 @@ class ConsumerRunner:
         self.broker_ok = False
         self.assigned = False
         # Progress, for /readyz and the status route (monotonic seconds).
-        self._started = self._progressed = self._broker_answered = time.monotonic()
+        self._progressed = self._broker_answered = time.monotonic()
         self.lag: int | None = None
         self.last_error: str | None = None
         self.waiting_for: list[str] = []
@@ -243,6 +243,12 @@ class ConsumerRunner:
                 await self._poll_loop()
             except asyncio.CancelledError:
                 raise
+            except TopicsMissing as exc:  # the broker answered; the topics' publisher has not run yet
+                if str(exc) != self.last_error:
+                    log.warning("consumer %s: %s", self.group_id, exc)
+                self.last_error = str(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
             except Exception as exc:
                 self.broker_ok = False
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -262,13 +268,14 @@ class ConsumerRunner:
         count); the topics it reads belong to other services: wait until they exist, never create them."""
         await ensure_topics(self.settings, [dlq_topic(t) for t in self.topics])
         missing = await missing_topics(self.settings, self.topics)
+        self.broker_ok = True
+        self._broker_answered = time.monotonic()
         if missing:
             self.waiting_for = missing
             raise TopicsMissing(f"waiting for {', '.join(missing)} (created by the service that publishes it)")
         self.waiting_for = []
         self._consumer = make_consumer(self.settings, *self.topics, group_id=self.group_id, max_poll_records=500)
-        await bounded(self.settings, self._consumer.start(), "consumer start")
-        self.broker_ok = True
+        await bounded(self.settings, self._consumer.start(), "consumer start", connect=True)
         self._broker_answered = time.monotonic()
         self._commit_failures_in_row = 0
 
@@ -361,15 +368,15 @@ class ConsumerRunner:
         now = time.monotonic()
         limit = self.settings.consumer_stall_s
         stalled = None
-        if self.waiting_for and now - self._started > limit:
-            stalled = f"waiting {now - self._started:.0f}s for topics {', '.join(self.waiting_for)}"
-        elif now - self._broker_answered > limit:
+        # Waiting for a topic nobody has created yet is no stall: nothing was published to it (a
+        # partial stack, or its publisher not started yet); `waiting_for` says so.
+        if now - self._broker_answered > limit:
             silent = now - self._broker_answered
             stalled = f"no answer from the broker for {silent:.0f}s ({self.last_error or 'no error'})"
         elif self.lag and now - self._progressed > limit:
             stalled = f"lag {self.lag} and nothing applied for {now - self._progressed:.0f}s"
         wall = time.time() - now
-        return {"stalled": stalled, "lag": self.lag,
+        return {"stalled": stalled, "lag": self.lag, "waiting_for": self.waiting_for,
                 "last_progress_at": _iso(wall + self._progressed),
                 "last_broker_answer_at": _iso(wall + self._broker_answered),
                 "last_error": self.last_error, "commit_failures": self.commit_failures, "rebuilds": self.rebuilds}
@@ -534,7 +541,7 @@ class ConsumerRunner:
         EVENTS_DEAD_LETTERED.labels(self.settings.service_name, msg.topic).inc()
         if self._dlq_producer is None:
             self._dlq_producer = make_producer(self.settings)
-            await bounded(self.settings, self._dlq_producer.start(), "dead-letter producer start")
+            await bounded(self.settings, self._dlq_producer.start(), "dead-letter producer start", connect=True)
         # The original headers stay (content-type, kam-event-type, traceparent), then why it is here.
         headers = [*(msg.headers or ()), ("kam-dlq-reason", reason.encode()[:1000]),
                    ("kam-dlq-consumer", self.group_id.encode()),

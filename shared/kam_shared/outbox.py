@@ -120,7 +120,7 @@ class OutboxRelay:
                 await ensure_topics(self.settings, [self.topic])
             producer = make_producer(self.settings)
             try:
-                await bounded(self.settings, producer.start(), "producer connect")
+                await bounded(self.settings, producer.start(), "producer connect", connect=True)
             except BaseException:
                 await self._stop_quietly(producer)
                 raise
