@@ -12,7 +12,8 @@ THE OUTBOX what the consumers had not confirmed when the broker comes back empty
   has committed up to the end of every partition, every row sent before the check is confirmed:
   `confirmed_through` becomes that id. It only moves forward.
 * lost: the topic the relay published to is gone from the broker's metadata (it was there at the
-  previous check), or a partition now ends below an offset the relay was acknowledged at.
+  previous check), or a partition now ends earlier than it did at a previous check and below an
+  offset the relay was acknowledged at.
 * then: the topic is created again (with its partition count) and the rows sent after
   `confirmed_through` get `sent_at` cleared, so the relay publishes them again in id order. Consumers
   deduplicate by event id (inbox) and ignore what is older than they hold (sequence), so a row sent
@@ -45,6 +46,7 @@ class BrokerWatch:
         self._topic_seen = False
         # (partition → highest offset the broker acknowledged to this relay) since the last reset.
         self.acknowledged: dict[int, int] = {}
+        self._ends_seen: dict[int, int] = {}
         self.confirmed_through: int | None = None
 
     def note_sent(self, partition: int, offset: int) -> None:
@@ -79,9 +81,15 @@ class BrokerWatch:
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         ends = await bounded(self.settings, reader.end_offsets(tps), "end offsets")
         for tp in tps:
+            # Lost: the end went BACK (below an end seen before) and below what the broker
+            # acknowledged. Tansu's end offsets trail fresh writes by a few, so "below acknowledged"
+            # alone would fire on a healthy broker; a log that was kept never ends earlier than before.
+            end, seen = ends.get(tp, 0), self._ends_seen.get(tp.partition, 0)
             acked = self.acknowledged.get(tp.partition)
-            if acked is not None and ends.get(tp, 0) <= acked:
-                return f"{self.topic}/{tp.partition} ends at {ends.get(tp, 0)}, below offset {acked} it acknowledged"
+            self._ends_seen[tp.partition] = max(end, seen)
+            if end < seen and acked is not None and end <= acked:
+                return (f"{self.topic}/{tp.partition} ends at {end}, below {seen} seen before and offset {acked} "
+                        "acknowledged")
         if max_sent_id is not None and await self._all_groups_caught_up(tps, ends):
             if self.confirmed_through is None or max_sent_id > self.confirmed_through:
                 self.confirmed_through = max_sent_id
@@ -101,6 +109,7 @@ class BrokerWatch:
     def reset(self) -> None:
         """After a broker lost everything: what it acknowledged no longer counts; the topic is new."""
         self.acknowledged.clear()
+        self._ends_seen.clear()
         self._topic_seen = False
 
     async def close(self) -> None:

@@ -220,6 +220,7 @@ class ConsumerRunner:
         self._consumer = None
         self._dlq_producer = None
         self._probed_at = 0.0
+        self._ends_seen: dict = {}  # partition → highest end offset the probe saw
         self._stopping = False
         self.broker_ok = False
         self.assigned = False
@@ -331,8 +332,8 @@ class ConsumerRunner:
     async def _probe(self, consumer) -> None:
         """At most once a second: ask the broker for the end of every partition this instance holds
         (a real round trip, so a broker that is gone shows here even while fetches come back empty),
-        set kam_consumer_lag, note progress, and go back to the start of a partition whose end is
-        now below our position (a broker that lost its data: what is there now was never read)."""
+        set kam_consumer_lag, note progress, and go back to the start of a partition whose end fell
+        back below our position (a broker that lost its data: what is there now was never read)."""
         now = time.monotonic()
         if now - self._probed_at < 1.0:
             return
@@ -348,7 +349,13 @@ class ConsumerRunner:
         for tp in assignment:
             position = await bounded(self.settings, consumer.position(tp), "position")
             end = ends.get(tp, 0)
-            if end < position:
+            # Lost data: the partition's end went BACK (below an end seen before) and below our
+            # position. Tansu's end offsets trail new writes by a few, so "below our position" alone
+            # would rewind a healthy consumer; an end that moves backwards never happens on a broker
+            # that kept its log.
+            went_back = end < self._ends_seen.get(tp, 0)
+            self._ends_seen[tp] = end if went_back else max(end, self._ends_seen.get(tp, 0))
+            if went_back and end < position:
                 log.warning("consumer %s: %s/%d ends at %d, below our position %d: the broker lost its data; "
                             "reading the partition from its start",
                             self.group_id, tp.topic, tp.partition, end, position)

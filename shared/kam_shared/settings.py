@@ -45,7 +45,7 @@ class ServiceSettings(BaseSettings):
     consumer_stall_s: float = 30.0
     # How often the outbox relay checks that the broker still holds what it published (a broker
     # that comes back empty: see kam_shared.outbox) and which events every consumer group confirmed.
-    broker_check_interval_s: float = 2.0
+    broker_check_interval_s: float = 5.0
     # Consumers retry a failing event this many times before sending it to <topic>.dlq.
     consumer_max_attempts: int = 3
     outbox_batch_size: int = 200
