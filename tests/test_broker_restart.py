@@ -1,8 +1,9 @@
 """Nothing lost across a broker restart, on either broker, and the services recover by themselves.
 
 * Apache Kafka: 4 clients make 1,200 changes (KAM_RESTART_TEST_CHANGES) over HTTP while the broker
-  is SIGKILLed and restarted on the same data; every acknowledged write is in the roll-ups, none applied twice, the roll-ups equal a
-  rebuild, the topics keep their partition count, and every service is ready again on its own.
+  is SIGKILLed and restarted on the same data; every acknowledged write is in the roll-ups, none
+  applied twice, the roll-ups equal a rebuild, the topics keep their partition count, and every
+  service is ready again on its own.
 * Tansu (memory only): events published but not yet consumed when it restarts empty are still
   applied afterwards (the outbox relay republishes what the consumer groups had not confirmed).
 
