@@ -70,7 +70,9 @@ def own_stack(tmp_path):
     def make(kind: str) -> Stack:
         urls, cleanup = stack_database_urls(f"restart_{kind}")
         log_dir = tmp_path / "logs"
-        broker = (KafkaBroker(log_path=log_dir / "broker.log") if kind == "kafka"
+        # A restart after SIGKILL recovers the logs first: on a loaded 2-core machine that took over
+        # the default two minutes, so the revived broker gets five.
+        broker = (KafkaBroker(log_path=log_dir / "broker.log", start_timeout=300) if kind == "kafka"
                   else TansuBroker(log_path=log_dir / "broker.log"))
         stack = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=log_dir,
                       broker=broker, extra_env=dict(FAST_RECOVERY))

@@ -62,12 +62,36 @@ async def bounded(settings: ServiceSettings, awaitable, what: str, *, connect: b
     """Every await on the broker has a deadline (`kafka_call_timeout_s`): a client call that the
     broker never answers raises KafkaTimeoutError naming the call, and the caller's loop goes on.
     Connecting (`connect`) gets three times as long: a client's start waits for the metadata of its
-    topics, which takes Tansu about five seconds on its own."""
+    topics, which takes Tansu about five seconds on its own.
+
+    Not asyncio.wait_for: it waits for the cancelled call to finish, and aiokafka's calls against a
+    broker that is gone (a consumer's stop() leaving its group, above all) can take minutes to; the
+    call is cancelled and left behind instead."""
     timeout = settings.kafka_call_timeout_s * (3 if connect else 1)
+    task = asyncio.ensure_future(awaitable)
     try:
-        return await asyncio.wait_for(awaitable, timeout=timeout)
-    except asyncio.TimeoutError:
-        raise KafkaTimeoutError(f"{what}: no answer from the broker in {timeout:g}s") from None
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(_forget)
+        raise KafkaTimeoutError(f"{what}: no answer from the broker in {timeout:g}s")
+    return task.result()
+
+
+async def _close_admin(settings: ServiceSettings, admin: AIOKafkaAdminClient) -> None:
+    try:
+        await bounded(settings, admin.close(), "admin close")
+    except KafkaError:  # the broker went away meanwhile: nothing more to release
+        pass
+
+
+def _forget(task: asyncio.Future) -> None:
+    """A call left behind by `bounded`: its outcome is read so asyncio does not log it as lost."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def missing_topics(settings: ServiceSettings, topics: list[str]) -> list[str]:
@@ -77,7 +101,7 @@ async def missing_topics(settings: ServiceSettings, topics: list[str]) -> list[s
     try:
         existing = set(await bounded(settings, admin.list_topics(), "list topics"))
     finally:
-        await admin.close()
+        await _close_admin(settings, admin)
     return [t for t in topics if t not in existing]
 
 
@@ -100,7 +124,7 @@ async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> list[st
             await _restore_partitions(settings, admin, present)
         return created
     finally:
-        await admin.close()
+        await _close_admin(settings, admin)
 
 
 async def _create_topic(settings: ServiceSettings, admin: AIOKafkaAdminClient, topic: str) -> bool:

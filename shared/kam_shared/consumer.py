@@ -284,7 +284,7 @@ class ConsumerRunner:
         for client in (self._consumer, self._dlq_producer):
             if client is not None:
                 try:
-                    await asyncio.wait_for(client.stop(), timeout=self.settings.kafka_call_timeout_s)
+                    await bounded(self.settings, client.stop(), "close")
                 except Exception:  # a broken client: nothing more to release
                     pass
         self._consumer = None

@@ -130,7 +130,7 @@ class OutboxRelay:
 
     async def _stop_quietly(self, producer) -> None:
         try:
-            await asyncio.wait_for(producer.stop(), timeout=self.settings.kafka_call_timeout_s)
+            await bounded(self.settings, producer.stop(), "close")
         except Exception:  # already broken; nothing more to release
             pass
 
