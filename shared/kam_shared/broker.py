@@ -78,6 +78,8 @@ async def bounded(settings: ServiceSettings, awaitable, what: str, *, connect: b
         task.cancel()
         task.add_done_callback(_forget)
         raise KafkaTimeoutError(f"{what}: no answer from the broker in {timeout:g}s")
+    if task.cancelled():  # cancelled inside the client (a call left behind earlier), not by our caller
+        raise KafkaError(f"{what}: cancelled inside the Kafka client")
     return task.result()
 
 

@@ -243,7 +243,14 @@ class ConsumerRunner:
                 backoff = 0.2
                 await self._poll_loop()
             except asyncio.CancelledError:
-                raise
+                if self._stopping or asyncio.current_task().cancelling():
+                    raise
+                # A CancelledError the client raised (from a call bounded() left behind), not a stop:
+                # it must not end the consumer silently. Build a new client.
+                self.broker_ok = False
+                self.last_error = "CancelledError inside the Kafka client"
+                log.warning("consumer %s: %s; a new client in %.1fs", self.group_id, self.last_error, backoff)
+                await asyncio.sleep(backoff)
             except TopicsMissing as exc:  # the broker answered; the topics' publisher has not run yet
                 if str(exc) != self.last_error:
                     log.warning("consumer %s: %s", self.group_id, exc)
