@@ -265,7 +265,7 @@ class KafkaBroker:
         (self.home / "log4j2.properties").write_text(_LOG4J2.format(level="WARN"))
         done = subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-                       "--cluster-id", _kafka_cluster_id(), "--config", str(self.home / "server.properties"),
+                       f"--cluster-id={_kafka_cluster_id()}", "--config", str(self.home / "server.properties"),
                        heap="256m"), capture_output=True, text=True, timeout=self.start_timeout)
         if done.returncode != 0:
             raise RuntimeError(f"formatting {self.data_dir} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
@@ -327,7 +327,9 @@ class KafkaBroker:
 
 
 def _kafka_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints)."""
+    """A KRaft cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints). It
+    may start with "-", so it is passed as --cluster-id=<id> (as a separate argument the tool's parser
+    took it for an option: one start in 64 failed)."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
