@@ -45,7 +45,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from account_svc.accounts.domain.credit_code import generate as generate_credit_code
 from account_svc.accounts.domain.names import normalise
 from account_svc.accounts.models import accounts as accounts_table
-from kam_shared.devstack import VAR, Stack, free_port
+from kam_shared.devstack import VAR, Stack, add_broker_option, free_port, measure_broker_round_trip
 from kam_shared.events import utcnow
 from kam_shared.migrations import upgrade_async
 from kam_shared.services import SERVICES
@@ -306,7 +306,7 @@ async def run(args) -> tuple[dict, str]:
                 trigram = bool(await conn.scalar(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")))
             await engine.dispose()
         stack = Stack(database_urls={"account-svc": url}, ports={name: free_port() for name in SERVICES},
-                      services=["account-svc"], log_dir=run_dir / "log",
+                      services=["account-svc"], log_dir=run_dir / "log", broker_kind=args.broker,
                       extra_env={"KAM_JWKS_JSON": jwks_json_for_tests(), "LOG_LEVEL": "WARNING"})
         try:
             print(f"loaded in {load_s:.1f}s; starting broker and account-svc (logs in {run_dir / 'log'}) ...",
@@ -314,6 +314,7 @@ async def run(args) -> tuple[dict, str]:
             await asyncio.to_thread(stack.start)
             pid = stack.procs["account-svc"].pid
             results = await measure(stack.url("account-svc"), args, loaded, names, rng, reps, pid)
+            results["broker_floor"] = await asyncio.to_thread(measure_broker_round_trip, stack)
         finally:
             await asyncio.to_thread(stack.stop)
         results["sql"] = await sql_only(url, results["probes"])
@@ -355,7 +356,8 @@ def report(results: dict, args) -> dict:
             "check_sql_p50_ms": summary(results["sql"])["p50"], "check_sql_p99_ms": summary(results["sql"])["p99"],
             "floor_p50_ms": floor["p50"], "floor_p99_ms": floor["p99"],
             "service_cpu_ms": {k: round(v, 2) for k, v in cpu.items()},
-            "variant_hits": results["check_hits"], "variants": variants, "target_p99_ms": TARGET_P99_MS}
+            "variant_hits": results["check_hits"], "variants": variants, "target_p99_ms": TARGET_P99_MS,
+            **results["broker_floor"]}
 
 
 def main() -> None:
@@ -364,6 +366,7 @@ def main() -> None:
     parser.add_argument("--checks", type=int, default=1000)
     parser.add_argument("--creates", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=20261123)
+    add_broker_option(parser)
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     results, _ = asyncio.run(run(args))

@@ -183,7 +183,7 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=20)
     parser.add_argument("--changes", type=int, default=50)
     parser.add_argument("--timeout-s", type=float, default=15.0)
-    parser.add_argument("--broker", choices=("tansu", "kafka"), default="tansu")
+    devstack.add_broker_option(parser)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
@@ -207,6 +207,7 @@ def main() -> None:
             page_latency, api_latency = page_updates(browser, base, api, org, args.changes, args.timeout_s,
                                                      random.Random(args.seed))
             browser.close()
+        broker_floor = devstack.measure_broker_round_trip(stack)
     finally:
         stack.stop_gateway()
         stack.stop()
@@ -216,6 +217,7 @@ def main() -> None:
                next(iter(urls.values())) else "sqlite",
                "first_load": summary(loads), "js_gzipped_kb": round(js_gzipped / 1024, 1), "js_files": js_names,
                "page_update": summary(page_latency), "api_rollup_latency": summary(api_latency),
+               "broker_floor": broker_floor,
                "targets": {"first_load_p99_ms": 1500, "js_gzipped_kb": 300, "page_update_p99_ms": 2000}}
     print(f"{'measure':48} {'n':>4} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}")
     for label, key in (("first load (goto → first card on the board)", "first_load"),

@@ -2,7 +2,8 @@
 
     cd /work/main && .venv/bin/python bench/event_latency.py [--changes 500] [--poll-ms 0] [--samples f.json]
 
-Starts its own stack (Tansu broker, memory only, and the four services as processes) on free
+Starts its own stack (`--broker tansu`, the default: Tansu, memory only; `--broker kafka`: Apache
+Kafka; and the four services as processes) on free
 ports, with fresh PostgreSQL databases when PostgreSQL answers at 127.0.0.1:5432, else SQLite
 files (KAM_TEST_DB=sqlite forces SQLite); stops everything and drops the databases at the end.
 
@@ -58,7 +59,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from kam_shared import devstack
-from kam_shared.devstack import VAR, Stack, free_port
+from kam_shared.devstack import VAR, Stack, add_broker_option, free_port
 from kam_shared.outbox import shard_of
 from kam_shared.services import SERVICES
 
@@ -66,6 +67,7 @@ from kam_shared.services import SERVICES
 # (devstack called it test_database_urls at first; accept either name.)
 stack_database_urls = getattr(devstack, "stack_database_urls", None) or devstack.test_database_urls
 
+BROKER_LABEL = {"tansu": "Tansu (memory)", "kafka": "Apache Kafka (KRaft, on disk)"}
 PERIOD = "2026-Q4"
 CLOSE_DATE = "2026-12-15"
 OPP_TOPIC = "kam.opportunity.events"
@@ -446,7 +448,7 @@ def report(results: Results, args) -> dict:
     width = max(len(r[0]) for r in rows)
     print()
     print(f"event latency — {args.changes} sequential stage changes, {results.opportunities} opportunities, "
-          f"database {results.database}, broker Tansu (memory), pause 0..{args.gap_ms:g} ms, "
+          f"database {results.database}, broker {BROKER_LABEL[args.broker]}, pause 0..{args.gap_ms:g} ms, "
           f"poll interval {args.poll_ms:g} ms, {os.cpu_count()} CPUs, "
           f"load average {' → '.join(f'{x:.2f}' for x in results.load)}")
     print(f"{'':{width}}  {'n':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'mean':>8}   (ms)")
@@ -462,7 +464,7 @@ def report(results: Results, args) -> dict:
     print(f"target p99 < {TARGET_P99_MS} ms: {verdict}   (service logs: {results.log_dir})")
     floor = summary(results.floor)
     return {
-        "bench": "event_latency", "database": results.database, "broker": "tansu",
+        "bench": "event_latency", "database": results.database, "broker": args.broker,
         "changes": len(results.latencies), "opportunities": results.opportunities,
         "p50_ms": lat["p50"], "p95_ms": lat["p95"], "p99_ms": lat["p99"], "max_ms": lat["max"],
         "timeouts": results.timeouts,
@@ -486,6 +488,7 @@ def main() -> None:
                         help="random pause, uniform in 0..gap, before each change (de-phases the consumers)")
     parser.add_argument("--timeout-s", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=20261215)
+    add_broker_option(parser)
     parser.add_argument("--samples", type=Path, help="also write every step's raw figures to this JSON file")
     args = parser.parse_args()
     # Everything but the table and the JSON goes to stderr (aiokafka warnings included).
@@ -494,7 +497,8 @@ def main() -> None:
     urls, drop = stack_database_urls("bench")
     database = "postgresql" if all(u.startswith("postgresql") for u in urls.values()) else "sqlite"
     run_dir = VAR / "bench" / f"event_latency-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
-    stack = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=run_dir / "log")
+    stack = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=run_dir / "log",
+                  broker_kind=args.broker)
     results = Results(database=database, opportunities=args.opportunities, log_dir=str(run_dir / "log"))
     try:
         print(f"starting broker and services ({database}; logs in {run_dir / 'log'}) ...", file=sys.stderr,

@@ -28,7 +28,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from kam_shared.broker import ensure_topics
-from kam_shared.devstack import Stack, free_port, postgres_available, stack_database_urls
+from kam_shared.devstack import Stack, add_broker_option, free_port, postgres_available, stack_database_urls
 from kam_shared.events import (
     TOPICS,
     AccountCreated,
@@ -80,7 +80,7 @@ async def publish(bootstrap: str, topic: str, events: list[DomainEvent], source:
             ce = event.to_cloudevent(source)
             pending.append(await producer.send(  # the headers the services' outbox relay sets
                 topic, ce.model_dump_json().encode(), key=ce.partitionkey.encode(),
-                headers=[("content-type", b"application/cloudevents+json"), ("ce_type", ce.type.encode())]))
+                headers=[("content-type", b"application/cloudevents+json"), ("kam-event-type", ce.type.encode())]))
             if len(pending) >= 5000:
                 await asyncio.gather(*pending)
                 pending = []
@@ -125,10 +125,11 @@ async def wait_until(check, timeout: float, interval: float = 0.25):
 async def run(args, urls: dict[str, str]) -> dict:
     rng = random.Random(42)
     ports = {name: free_port() for name in SERVICES}
-    stack = Stack(database_urls=urls, ports=ports, services=["opportunity-svc"],
+    stack = Stack(database_urls=urls, ports=ports, services=["opportunity-svc"], broker_kind=args.broker,
                   extra_env={"KAM_JWKS_JSON": jwks_json_for_tests(), "LOG_LEVEL": "WARNING"})
     admin = {"Authorization": f"Bearer {token_for(uuid.uuid4(), 'admin')}"}
-    result: dict = {"bench": "forecast_scale", "database": "postgresql" if postgres_available() else "sqlite"}
+    result: dict = {"bench": "forecast_scale", "broker": args.broker,
+                    "database": "postgresql" if postgres_available() else "sqlite"}
     try:
         stack.start()
         bootstrap = stack.bootstrap
@@ -340,6 +341,7 @@ def main() -> None:
     parser.add_argument("--opportunities", type=int, default=200_000)
     parser.add_argument("--probes", type=int, default=100)
     parser.add_argument("--workers", type=int, default=16, help="concurrent clients of the background load")
+    add_broker_option(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     urls, cleanup = stack_database_urls("bench_fscale")  # creates databases: outside the event loop

@@ -50,7 +50,7 @@ from pathlib import Path
 import httpx
 
 from kam_shared.demo import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
-from kam_shared.devstack import VAR, Stack, free_port, stack_database_urls
+from kam_shared.devstack import VAR, Stack, add_broker_option, free_port, measure_broker_round_trip, stack_database_urls
 
 TARGET_P99_MS = 5.0
 REGIONS = [f"Region {i:02d}" for i in range(20)]
@@ -386,6 +386,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="requests of each kind")
     parser.add_argument("--in-process-n", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=20260401)
+    add_broker_option(parser)
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -395,7 +396,7 @@ def main() -> None:
     # Set-up creates thousands of users: cheap argon2 parameters for them (hashes carry their own),
     # and no sign-in limits for the bench's one client address.
     stack = Stack(database_urls=urls, ports={"team-svc": free_port()}, services=["team-svc"],
-                  log_dir=run_dir / "log",
+                  log_dir=run_dir / "log", broker_kind=args.broker,
                   extra_env={"KAM_PASSWORD_TIME_COST": "1", "KAM_PASSWORD_MEMORY_KIB": "1024",
                              "KAM_PASSWORD_PARALLELISM": "1", "LOG_LEVEL": "WARNING"})
     results: dict = {"database": database}
@@ -409,6 +410,7 @@ def main() -> None:
         results["load"].append(os.getloadavg()[0])
         ids = asyncio.run(user_ids(stack.url("team-svc")))
         asyncio.run(measure_in_process(urls["team-svc"], ids, args.in_process_n, args.seed, results))
+        results["broker_floor"] = measure_broker_round_trip(stack)
         ok = True
     finally:
         stack.stop()
@@ -418,7 +420,7 @@ def main() -> None:
         (run_dir / "team-svc-jwt.pem").unlink(missing_ok=True)
         if ok:
             shutil.rmtree(run_dir, ignore_errors=True)
-    figures = report(results, args)
+    figures = {**report(results, args), **results["broker_floor"]}
     sys.stdout.flush()
     print(json.dumps(figures), flush=True)
 

@@ -43,7 +43,16 @@ from pathlib import Path
 
 import httpx
 
-from kam_shared.devstack import VAR, Stack, _stop, free_port, stack_database_urls, wait_port
+from kam_shared.devstack import (
+    VAR,
+    Stack,
+    _stop,
+    add_broker_option,
+    free_port,
+    measure_broker_round_trip,
+    stack_database_urls,
+    wait_port,
+)
 from kam_shared.services import SERVICES
 
 TARGET_RATIO = 1.0
@@ -215,6 +224,7 @@ def main() -> None:
     parser.add_argument("--stage-changes", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    add_broker_option(parser)
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -222,7 +232,7 @@ def main() -> None:
     database = "postgresql" if all(u.startswith("postgresql") for u in urls.values()) else "sqlite"
     run_dir = VAR / "bench" / f"opportunity_write-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     stack = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=run_dir / "log",
-                  services=SERVICES_STARTED)
+                  services=SERVICES_STARTED, broker_kind=args.broker)
     floor_proc = None
     try:
         print(f"starting broker, {', '.join(SERVICES_STARTED)} and the minimal app ({database}; logs in "
@@ -230,6 +240,7 @@ def main() -> None:
         stack.start()
         floor_proc, floor_url = start_floor(urls["opportunity-svc"], stack.log_dir)
         rounds = asyncio.run(measure(stack, floor_url, args))
+        broker_floor = measure_broker_round_trip(stack)
     finally:
         _stop(floor_proc)
         stack.stop()
@@ -238,7 +249,7 @@ def main() -> None:
             shutil.rmtree(Path(next(iter(urls.values())).removeprefix("sqlite+aiosqlite:///")).parent,
                           ignore_errors=True)
         (run_dir / "team-svc-jwt.pem").unlink(missing_ok=True)
-    figures = report(rounds, args, database)
+    figures = {**report(rounds, args, database), **broker_floor}
     sys.stdout.flush()
     print(json.dumps(figures), flush=True)
 

@@ -112,7 +112,12 @@ class Runtime:
         except Exception as exc:
             checks["database"] = f"{type(exc).__name__}: {exc}"[:200]
         broker_ok = self.relay.broker_ok and (self.consumer is None or self.consumer.broker_ok)
-        checks["broker"] = "ok" if broker_ok else (self.relay.last_error or "not connected yet")
+        checks["broker"] = "ok" if broker_ok else (
+            self.relay.last_error or (self.consumer and self.consumer.last_error) or "not connected yet")
+        if self.consumer is not None and self.settings.run_background_workers:
+            # Connected is not enough: a consumer whose commits the broker rejects, or that waits on
+            # a broker that never answers, is connected and applies nothing.
+            checks["consumer"] = self.consumer.progress()["stalled"] or "ok"
         return checks
 
 
@@ -212,6 +217,9 @@ def _consumer_status_router() -> APIRouter:
                 "last_event_time": last, "last_applied_at": row["last_applied_at"] if row else None,
                 "lag_s": round((utcnow() - last).total_seconds(), 3) if last else None,
                 "connected": bool(runtime.consumer and runtime.consumer.broker_ok),
+                # Progress: `stalled` says why not (lag and nothing applied, or no answer from the
+                # broker, for consumer_stall_s); commit failures and client rebuilds since start.
+                **(runtime.consumer.progress() if runtime.consumer else {}),
                 # This instance's share of the group: replicas beyond the partition count hold none.
                 "partitions": runtime.consumer.partitions() if runtime.consumer else []}
 

@@ -1,11 +1,19 @@
-"""Kafka client construction and topic administration, one place for every service."""
+"""Kafka client construction and topic administration, one place for every service.
+
+Topics are never created by a producer: each service checks the topics it writes (its own topic,
+and the dead-letter topics of the topics it consumes) when it connects and after every reconnect,
+creating a missing one with `kafka_topic_partitions` partitions and raising a smaller partition
+count back to it (`ensure_topics`). A service that reads another service's topic waits until that
+topic exists (`missing_topics`) instead of creating it with whatever defaults it would guess.
+"""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.errors import IncompatibleBrokerVersion, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError, for_code
 
 from .settings import ServiceSettings
 
@@ -34,34 +42,121 @@ def make_consumer(settings: ServiceSettings, *topics: str, group_id: str | None,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         client_id=settings.service_name,
+        # (request_timeout_ms stays aiokafka's 40 s: a JoinGroup is answered only when the rebalance
+        # ends. The consume loop bounds its own awaits instead.)
+        # A topic that is re-created (or whose partitions grow) is noticed within seconds, not the
+        # client default of five minutes.
+        metadata_max_age_ms=5000,
     )
     kwargs.update(overrides)
     return AIOKafkaConsumer(*topics, **kwargs)
 
 
-async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> None:
-    """Idempotent topic creation. Tansu accepts a duplicate silently; Kafka answers
-    TOPIC_ALREADY_EXISTS (another replica won the race) in the response's topic_errors, which
-    aiokafka returns rather than raises: that one is fine, any other error is raised."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                client_id=f"{settings.service_name}-admin", request_timeout_ms=10000)
-    await admin.start()
+def make_admin(settings: ServiceSettings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
+                               client_id=f"{settings.service_name}-admin",
+                               request_timeout_ms=int(settings.kafka_call_timeout_s * 1000))
+
+
+async def bounded(settings: ServiceSettings, awaitable, what: str, *, connect: bool = False):
+    """Every await on the broker has a deadline (`kafka_call_timeout_s`): a client call that the
+    broker never answers raises KafkaTimeoutError naming the call, and the caller's loop goes on.
+    Connecting (`connect`) gets three times as long: a client's start waits for the metadata of its
+    topics, which takes Tansu about five seconds on its own.
+
+    Not asyncio.wait_for: it waits for the cancelled call to finish, and aiokafka's calls against a
+    broker that is gone (a consumer's stop() leaving its group, above all) can take minutes to; the
+    call is cancelled and left behind instead."""
+    timeout = settings.kafka_call_timeout_s * (3 if connect else 1)
+    task = asyncio.ensure_future(awaitable)
     try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in topics if t not in existing]
-        for topic in missing:
-            try:
-                response = await admin.create_topics([NewTopic(
-                    name=topic, num_partitions=settings.kafka_topic_partitions,
-                    replication_factor=settings.kafka_replication_factor)])
-            except TopicAlreadyExistsError:
-                continue
-            code = next((err[1] for err in getattr(response, "topic_errors", ()) if err[0] == topic), 0)
-            if code == TopicAlreadyExistsError.errno:
-                continue
-            if code:
-                error = for_code(code)
-                raise error(f"creating topic {topic}: {error.__name__} ({code})")
-            log.info("created topic %s", topic)
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        task.add_done_callback(_forget)
+        raise KafkaTimeoutError(f"{what}: no answer from the broker in {timeout:g}s")
+    if task.cancelled():  # cancelled inside the client (a call left behind earlier), not by our caller
+        raise KafkaError(f"{what}: cancelled inside the Kafka client")
+    return task.result()
+
+
+async def _close_admin(settings: ServiceSettings, admin: AIOKafkaAdminClient) -> None:
+    try:
+        await bounded(settings, admin.close(), "admin close")
+    except KafkaError:  # the broker went away meanwhile: nothing more to release
+        pass
+
+
+def _forget(task: asyncio.Future) -> None:
+    """A call left behind by `bounded`: its outcome is read so asyncio does not log it as lost."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def missing_topics(settings: ServiceSettings, topics: list[str]) -> list[str]:
+    """The topics of the list the broker does not know (now)."""
+    admin = make_admin(settings)
+    await bounded(settings, admin.start(), "admin connect", connect=True)
+    try:
+        existing = set(await bounded(settings, admin.list_topics(), "list topics"))
     finally:
-        await admin.close()
+        await _close_admin(settings, admin)
+    return [t for t in topics if t not in existing]
+
+
+async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> list[str]:
+    """Create the missing topics with `kafka_topic_partitions` partitions and raise a smaller
+    partition count to it (a topic auto-created with the broker's default, or re-created after the
+    broker lost it). Returns the topics it created. Tansu accepts a duplicate silently; Kafka
+    answers TOPIC_ALREADY_EXISTS (another replica won the race) in the response's topic_errors, which
+    aiokafka returns rather than raises: that one is fine, any other error is raised."""
+    admin = make_admin(settings)
+    await bounded(settings, admin.start(), "admin connect", connect=True)
+    try:
+        existing = set(await bounded(settings, admin.list_topics(), "list topics"))
+        created = []
+        for topic in [t for t in topics if t not in existing]:
+            if await _create_topic(settings, admin, topic):
+                created.append(topic)
+        present = [t for t in topics if t in existing]
+        if present:
+            await _restore_partitions(settings, admin, present)
+        return created
+    finally:
+        await _close_admin(settings, admin)
+
+
+async def _create_topic(settings: ServiceSettings, admin: AIOKafkaAdminClient, topic: str) -> bool:
+    try:
+        response = await bounded(settings, admin.create_topics([NewTopic(
+            name=topic, num_partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor)]), f"create topic {topic}")
+    except TopicAlreadyExistsError:
+        return False
+    code = next((err[1] for err in getattr(response, "topic_errors", ()) if err[0] == topic), 0)
+    if code == TopicAlreadyExistsError.errno:
+        return False
+    if code:
+        error = for_code(code)
+        raise error(f"creating topic {topic}: {error.__name__} ({code})")
+    log.info("created topic %s with %d partitions", topic, settings.kafka_topic_partitions)
+    return True
+
+
+async def _restore_partitions(settings: ServiceSettings, admin: AIOKafkaAdminClient, topics: list[str]) -> None:
+    """Raise each topic's partition count to the configured one (never lower: Kafka cannot)."""
+    described = await bounded(settings, admin.describe_topics(topics), "describe topics")
+    wanted = settings.kafka_topic_partitions
+    for entry in described:
+        name, count = entry["topic"], len(entry.get("partitions") or ())
+        if entry.get("error_code") or count >= wanted or count == 0:
+            continue
+        log.warning("topic %s has %d partitions, %d wanted: adding %d", name, count, wanted, wanted - count)
+        try:
+            await bounded(settings, admin.create_partitions({name: NewPartitions(total_count=wanted)}),
+                          f"add partitions to {name}")
+        except (IncompatibleBrokerVersion, KafkaError) as exc:  # Tansu has no CreatePartitions
+            log.warning("cannot add partitions to %s (%s: %s)", name, type(exc).__name__, exc)

@@ -17,6 +17,7 @@ of consecutive events it handles in one call, for throughput.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 import zlib
@@ -30,10 +31,17 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .broker import ensure_topics, make_consumer, make_producer
+from .broker import bounded, ensure_topics, make_consumer, make_producer, missing_topics
 from .db import Database
-from .events import CATALOGUE, CloudEvent, dlq_topic, parse_payload, utcnow
-from .observability import CONSUMER_LAG, EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
+from .events import CATALOGUE, EVENT_TYPE_HEADER, CloudEvent, dlq_topic, parse_payload, utcnow
+from .observability import (
+    BROKER_RESETS,
+    CONSUMER_COMMIT_FAILURES,
+    CONSUMER_LAG,
+    CONSUMER_REBUILDS,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+)
 from .settings import ServiceSettings
 from .tables import PlumbingTables
 from .tracing import span_from_traceparent
@@ -89,6 +97,18 @@ def as_batch_handler(handler: Handler | BatchHandler) -> BatchHandler:
     return handler if isinstance(handler, BatchHandler) else _OneByOne(handler)
 
 
+class TopicsMissing(Exception):
+    """A topic the group reads does not exist (yet): its publisher creates it."""
+
+
+class ConsumerWedged(Exception):
+    """The client stopped working with the broker (commits keep failing): build a new one."""
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 class PoisonMessage(Exception):
     """The message can never be handled (malformed, or violates the event contract)."""
 
@@ -117,9 +137,10 @@ def _typed_envelope(event_type: str) -> type[CloudEvent]:
     return model
 
 
-def _ce_type(msg) -> str | None:
+def _declared_type(msg) -> str | None:
+    """The event type the message's `kam-event-type` header names (None without one)."""
     for name, value in msg.headers or ():
-        if name == "ce_type":
+        if name == EVENT_TYPE_HEADER:
             return value.decode("utf-8", "replace")
     return None
 
@@ -198,39 +219,80 @@ class ConsumerRunner:
         self.after_commit = after_commit
         self._consumer = None
         self._dlq_producer = None
-        self._lag_sampled_at = 0.0
+        self._probed_at = 0.0
+        self._ends_seen: dict = {}  # partition → highest end offset the probe saw
         self._stopping = False
         self.broker_ok = False
         self.assigned = False
+        # Progress, for /readyz and the status route (monotonic seconds).
+        self._progressed = self._broker_answered = time.monotonic()
+        self.lag: int | None = None
+        self.last_error: str | None = None
+        self.waiting_for: list[str] = []
+        self.commit_failures = 0
+        self._commit_failures_in_row = 0
+        self.rebuilds = 0
 
     async def run(self) -> None:
+        """Connect, consume, and after any failure (the broker gone, a wedged client, commits that
+        keep failing) drop the client and build a new one, with backoff. Never returns until stop()."""
         backoff = 0.2
         while not self._stopping:
             try:
-                await ensure_topics(self.settings, self.topics + [dlq_topic(t) for t in self.topics])
-                self._consumer = make_consumer(self.settings, *self.topics, group_id=self.group_id,
-                                               max_poll_records=500)
-                await self._consumer.start()
-                self.broker_ok = True
+                await self._connect()
                 backoff = 0.2
                 await self._poll_loop()
             except asyncio.CancelledError:
-                raise
+                if self._stopping or asyncio.current_task().cancelling():
+                    raise
+                # A CancelledError the client raised (from a call bounded() left behind), not a stop:
+                # it must not end the consumer silently. Build a new client.
+                self.broker_ok = False
+                self.last_error = "CancelledError inside the Kafka client"
+                log.warning("consumer %s: %s; a new client in %.1fs", self.group_id, self.last_error, backoff)
+                await asyncio.sleep(backoff)
+            except TopicsMissing as exc:  # the broker answered; the topics' publisher has not run yet
+                if str(exc) != self.last_error:
+                    log.warning("consumer %s: %s", self.group_id, exc)
+                self.last_error = str(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
             except Exception as exc:
                 self.broker_ok = False
-                log.warning("consumer %s cannot read yet (%s: %s); retrying in %.1fs",
-                            self.group_id, type(exc).__name__, exc, backoff)
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                if self._consumer is not None:
+                    self.rebuilds += 1
+                    CONSUMER_REBUILDS.labels(self.settings.service_name).inc()
+                log.warning("consumer %s cannot read (%s); a new client in %.1fs",
+                            self.group_id, self.last_error, backoff)
+                await self._close()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:
                 await self._close()
 
+    async def _connect(self) -> None:
+        """The dead-letter topics this group writes exist (it creates them, with their partition
+        count); the topics it reads belong to other services: wait until they exist, never create them."""
+        await ensure_topics(self.settings, [dlq_topic(t) for t in self.topics])
+        missing = await missing_topics(self.settings, self.topics)
+        self.broker_ok = True
+        self._broker_answered = time.monotonic()
+        if missing:
+            self.waiting_for = missing
+            raise TopicsMissing(f"waiting for {', '.join(missing)} (created by the service that publishes it)")
+        self.waiting_for = []
+        self._consumer = make_consumer(self.settings, *self.topics, group_id=self.group_id, max_poll_records=500)
+        await bounded(self.settings, self._consumer.start(), "consumer start", connect=True)
+        self._broker_answered = time.monotonic()
+        self._commit_failures_in_row = 0
+
     async def _close(self) -> None:
         for client in (self._consumer, self._dlq_producer):
             if client is not None:
                 try:
-                    await client.stop()
-                except Exception:
+                    await bounded(self.settings, client.stop(), "close")
+                except Exception:  # a broken client: nothing more to release
                     pass
         self._consumer = None
         self._dlq_producer = None
@@ -238,9 +300,9 @@ class ConsumerRunner:
     async def _poll_loop(self) -> None:
         consumer = self._consumer
         while not self._stopping:
-            batches = await consumer.getmany(timeout_ms=200, max_records=500)
+            batches = await bounded(self.settings, consumer.getmany(timeout_ms=200, max_records=500), "fetch")
             self.assigned = bool(consumer.assignment())
-            await self._sample_lag(consumer)
+            await self._probe(consumer)
             batches = {tp: messages for tp, messages in batches.items() if messages}
             if not batches:
                 continue
@@ -248,24 +310,90 @@ class ConsumerRunner:
             # each partition brings one or two events, and a transaction per partition would cap
             # the rate at what six small commits cost. Per-key order holds: a key has one partition.
             handled = await self._handle_batch([m for messages in batches.values() for m in messages])
+            self._progressed = time.monotonic()
+            self._broker_answered = self._progressed
             # The DB transactions above are committed; now the offsets may be.
-            await consumer.commit({tp: messages[-1].offset + 1 for tp, messages in batches.items()})
+            await self._commit(consumer, {tp: messages[-1].offset + 1 for tp, messages in batches.items()})
             if handled and self.after_commit:
                 self.after_commit(handled)
 
-    async def _sample_lag(self, consumer) -> None:
-        """kam_consumer_lag per partition this instance holds, at most once a second."""
-        now = time.monotonic()
-        if now - self._lag_sampled_at < 1.0:
+    async def _commit(self, consumer, offsets: dict) -> None:
+        """Commit after applying. A failed commit is logged and counted and does not hold the next
+        batch up: the inbox makes a redelivery of these messages harmless, and the next commit
+        covers them. After `consumer_rebuild_after_failures` failures in a row the client is
+        rebuilt (a broker that forgot the group or the topic answers no commit of this client again)."""
+        try:
+            await bounded(self.settings, consumer.commit(offsets), "offset commit")
+            self._commit_failures_in_row = 0
             return
-        self._lag_sampled_at = now
-        for tp in consumer.assignment():
-            highwater = consumer.highwater(tp)
-            if highwater is None:
-                continue  # nothing fetched from it yet
-            position = await consumer.position(tp)
-            CONSUMER_LAG.labels(self.settings.service_name, tp.topic, str(tp.partition)).set(
-                max(highwater - position, 0))
+        except Exception as exc:
+            self.commit_failures += 1
+            self._commit_failures_in_row += 1
+            self.last_error = f"offset commit: {type(exc).__name__}: {exc}"[:500]
+            CONSUMER_COMMIT_FAILURES.labels(self.settings.service_name).inc()
+            log.warning("consumer %s: offset commit failed (%d in a row; applied events stay applied): %s",
+                        self.group_id, self._commit_failures_in_row, self.last_error)
+        if self._commit_failures_in_row >= self.settings.consumer_rebuild_after_failures:
+            raise ConsumerWedged(f"{self._commit_failures_in_row} offset commits failed in a row")
+
+    async def _probe(self, consumer) -> None:
+        """At most once a second: ask the broker for the end of every partition this instance holds
+        (a real round trip, so a broker that is gone shows here even while fetches come back empty),
+        set kam_consumer_lag, note progress, and go back to the start of a partition whose end fell
+        back below our position (a broker that lost its data: what is there now was never read)."""
+        now = time.monotonic()
+        if now - self._probed_at < 1.0:
+            return
+        self._probed_at = now
+        assignment = list(consumer.assignment())
+        if not assignment:
+            await bounded(self.settings, consumer.topics(), "metadata")
+            self._broker_answered = time.monotonic()
+            self.lag = 0
+            return
+        ends = await bounded(self.settings, consumer.end_offsets(assignment), "end offsets")
+        lag = 0
+        for tp in assignment:
+            position = await bounded(self.settings, consumer.position(tp), "position")
+            end = ends.get(tp, 0)
+            # Lost data: the partition's end went BACK (below an end seen before) and below our
+            # position. Tansu's end offsets trail new writes by a few, so "below our position" alone
+            # would rewind a healthy consumer; an end that moves backwards never happens on a broker
+            # that kept its log.
+            went_back = end < self._ends_seen.get(tp, 0)
+            self._ends_seen[tp] = end if went_back else max(end, self._ends_seen.get(tp, 0))
+            if went_back and end < position:
+                log.warning("consumer %s: %s/%d ends at %d, below our position %d: the broker lost its data; "
+                            "reading the partition from its start",
+                            self.group_id, tp.topic, tp.partition, end, position)
+                BROKER_RESETS.labels(self.settings.service_name, "consumer").inc()
+                await bounded(self.settings, consumer.seek_to_beginning(tp), "seek")
+                position = 0
+            CONSUMER_LAG.labels(self.settings.service_name, tp.topic, str(tp.partition)).set(max(end - position, 0))
+            lag += max(end - position, 0)
+        self._broker_answered = time.monotonic()
+        self.lag = lag
+        if lag == 0:
+            self._progressed = self._broker_answered
+
+    def progress(self) -> dict:
+        """What /readyz and GET /v1/admin/consumer say about this consumer: `stalled` is None while it
+        makes progress, else why not."""
+        now = time.monotonic()
+        limit = self.settings.consumer_stall_s
+        stalled = None
+        # Waiting for a topic nobody has created yet is no stall: nothing was published to it (a
+        # partial stack, or its publisher not started yet); `waiting_for` says so.
+        if now - self._broker_answered > limit:
+            silent = now - self._broker_answered
+            stalled = f"no answer from the broker for {silent:.0f}s ({self.last_error or 'no error'})"
+        elif self.lag and now - self._progressed > limit:
+            stalled = f"lag {self.lag} and nothing applied for {now - self._progressed:.0f}s"
+        wall = time.time() - now
+        return {"stalled": stalled, "lag": self.lag, "waiting_for": self.waiting_for,
+                "last_progress_at": _iso(wall + self._progressed),
+                "last_broker_answer_at": _iso(wall + self._broker_answered),
+                "last_error": self.last_error, "commit_failures": self.commit_failures, "rebuilds": self.rebuilds}
 
     async def _handle_batch(self, messages) -> list[CloudEvent]:
         """Decode a poll's messages (dead-lettering the undecodable), then apply them."""
@@ -279,9 +407,9 @@ class ConsumerRunner:
     async def _decode(self, msg) -> Item | None:
         """The message's event and payload if this group handles it; None if not (another
         service's event) or if it went to the DLQ."""
-        declared = _ce_type(msg)
+        declared = _declared_type(msg)
         if declared is not None and declared in CATALOGUE and declared not in self.handlers:
-            return None  # the ce_type header names another service's event: no need to parse it
+            return None  # the kam-event-type header names another service's event: no need to parse it
         if declared in self.handlers:
             event = self._decode_typed(msg.value, declared)
             if event is not None:
@@ -427,12 +555,13 @@ class ConsumerRunner:
         EVENTS_DEAD_LETTERED.labels(self.settings.service_name, msg.topic).inc()
         if self._dlq_producer is None:
             self._dlq_producer = make_producer(self.settings)
-            await self._dlq_producer.start()
-        # The original headers stay (content-type, ce_type, traceparent), then why it is here.
+            await bounded(self.settings, self._dlq_producer.start(), "dead-letter producer start", connect=True)
+        # The original headers stay (content-type, kam-event-type, traceparent), then why it is here.
         headers = [*(msg.headers or ()), ("kam-dlq-reason", reason.encode()[:1000]),
                    ("kam-dlq-consumer", self.group_id.encode()),
                    ("kam-dlq-origin", f"{msg.topic}/{msg.partition}/{msg.offset}".encode())]
-        await self._dlq_producer.send_and_wait(topic, value=msg.value, key=msg.key, headers=headers)
+        await bounded(self.settings, self._dlq_producer.send_and_wait(topic, value=msg.value, key=msg.key,
+                                                                      headers=headers), f"dead-letter to {topic}")
 
     def partitions(self) -> list[str]:
         """The partitions this instance holds in its group right now ("topic/partition")."""

@@ -197,7 +197,7 @@ class KafkaBroker:
         self.log_level = log_level
         self.start_timeout = start_timeout
         if auto_create_topics is None:
-            auto_create_topics = os.environ.get("KAM_KAFKA_AUTO_CREATE_TOPICS", "true").lower() != "false"
+            auto_create_topics = os.environ.get("KAM_KAFKA_AUTO_CREATE_TOPICS", "false").lower() == "true"
         self.auto_create_topics = auto_create_topics
         self.proc: subprocess.Popen | None = None
 
@@ -240,10 +240,9 @@ class KafkaBroker:
             "min.insync.replicas": "1",
             "default.replication.factor": "1",
             "group.initial.rebalance.delay.ms": "0",
-            # Should be false: the services create the topics they consume (broker.ensure_topics), but
-            # nobody consumes kam.forecast.events and forecast-svc's outbox relay publishes to it
-            # without creating it, so today it exists only by auto-creation (broker default: 1
-            # partition). KAM_KAFKA_AUTO_CREATE_TOPICS=false turns it off once the relay creates its topic.
+            # Off, as in production: a topic is created only by the service that publishes it (its
+            # outbox relay, or the consumer for the dead-letter topics it writes), with its partition
+            # count (kam_shared.broker). KAM_KAFKA_AUTO_CREATE_TOPICS=true turns it on.
             "auto.create.topics.enable": "true" if self.auto_create_topics else "false",
             # A test broker on a shared 2-core machine: few threads, small segments.
             "num.network.threads": "2",
@@ -267,7 +266,7 @@ class KafkaBroker:
         (self.home / "log4j2.properties").write_text(_LOG4J2.format(level="WARN"))
         done = subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-                       "--cluster-id", _kafka_cluster_id(), "--config", str(self.home / "server.properties"),
+                       f"--cluster-id={_kafka_cluster_id()}", "--config", str(self.home / "server.properties"),
                        heap="256m"), capture_output=True, text=True, timeout=self.start_timeout)
         if done.returncode != 0:
             raise RuntimeError(f"formatting {self.data_dir} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
@@ -329,7 +328,9 @@ class KafkaBroker:
 
 
 def _kafka_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints)."""
+    """A KRaft cluster id: 16 random bytes, base64url without padding (what `random-uuid` prints). It
+    may start with "-", so it is passed as --cluster-id=<id> (as a separate argument the tool's parser
+    took it for an option: one start in 64 failed)."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
@@ -682,3 +683,71 @@ def run_foreground(seed: bool = True) -> None:
         print("\nstopping ...")
     finally:
         stack.stop()
+
+
+BENCH_BROKERS = ("tansu", "kafka")
+
+
+async def broker_round_trip_ms(bootstrap: str, samples: int = 200, *, idempotence: bool = False,
+                               fetch_max_wait_ms: int = 5) -> list[float]:
+    """The broker's own round trip, for benchmarks to print beside their figures: a raw message sent
+    with the services' producer settings (acks=all; idempotence as the broker allows) until a consumer
+    assigned to the partition (positioned at its end) returns it, in milliseconds, one at a time."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    topic = f"bench.roundtrip.{uuid.uuid4().hex[:6]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-admin")
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=idempotence, linger_ms=0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                fetch_max_wait_ms=fetch_max_wait_ms)
+    await producer.start()
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_end(tp)
+        await consumer.position(tp)
+        times = []
+        for i in range(samples + 5):  # the first five warm the connections up
+            start = time.perf_counter()
+            await producer.send_and_wait(topic, str(i).encode())
+            await consumer.getone()
+            if i >= 5:
+                times.append((time.perf_counter() - start) * 1000)
+        return times
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def round_trip_summary(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+
+    def pct(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))], 2)
+
+    return {"broker_round_trip_p50_ms": pct(50), "broker_round_trip_p99_ms": pct(99), "broker_round_trip_n": len(times)}
+
+
+def measure_broker_round_trip(stack: "Stack", samples: int = 200) -> dict:
+    """The stack's broker round trip (see broker_round_trip_ms), with the broker's kind, for a
+    benchmark's JSON line; also prints one line of it to stderr."""
+    kind = stack.broker.kind if stack.broker else "external"
+    figures = {"broker": kind, **round_trip_summary(_run_async(broker_round_trip_ms(
+        stack.bootstrap, samples, idempotence=kind == "kafka")))}
+    print(f"broker round trip ({kind}, produce acks=all -> consume, same run): p50 "
+          f"{figures['broker_round_trip_p50_ms']} ms, p99 {figures['broker_round_trip_p99_ms']} ms", file=sys.stderr,
+          flush=True)
+    return figures
+
+
+def add_broker_option(parser) -> None:
+    """Every benchmark's --broker: the broker its stack starts (Tansu, the `make run` default, or Apache Kafka)."""
+    parser.add_argument("--broker", choices=BENCH_BROKERS, default="tansu",
+                        help="the broker the benchmark starts: tansu (default, as `make run`) or kafka (Apache Kafka)")

@@ -20,6 +20,14 @@ OUTBOX_BACKLOG = Gauge("kam_outbox_backlog", "Outbox rows not yet published (sam
                        "the relay works)", ["service"])
 CONSUMER_LAG = Gauge("kam_consumer_lag", "Messages on the partition not yet consumed by this instance (high water - "
                      "position), sampled at least once a second", ["service", "topic", "partition"])
+CONSUMER_COMMIT_FAILURES = Counter("kam_consumer_commit_failures_total", "Offset commits that failed (the events "
+                                   "stay applied; the next commit covers them)", ["service"])
+CONSUMER_REBUILDS = Counter("kam_consumer_rebuilds_total", "Consumer clients dropped and built again after a "
+                            "broker failure", ["service"])
+BROKER_RESETS = Counter("kam_broker_resets_detected_total", "Times the broker was found to have lost what it held "
+                        "(a partition ending below what was read or published, or a topic gone)", ["service", "where"])
+OUTBOX_REPUBLISHED = Counter("kam_outbox_republished_total", "Outbox events published again because the broker lost "
+                             "them before every consumer group confirmed them", ["service"])
 EVENTS_CONSUMED = Counter("kam_events_consumed_total", "Events applied by consumers", ["service", "type"])
 EVENTS_DEAD_LETTERED = Counter("kam_events_dead_lettered_total", "Messages sent to a DLQ", ["service", "topic"])
 

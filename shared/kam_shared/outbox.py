@@ -39,10 +39,11 @@ from prometheus_client import Gauge
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .broker import ensure_topics, make_producer
+from .broker import bounded, ensure_topics, make_producer
+from .broker_watch import BrokerWatch
 from .db import Database
-from .events import TOPICS, DomainEvent, utcnow
-from .observability import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from .events import CONTENT_TYPE, EVENT_TYPE_HEADER, TOPICS, DomainEvent, utcnow
+from .observability import BROKER_RESETS, OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTBOX_REPUBLISHED
 from .repository import Repository
 from .settings import ServiceSettings
 from .tables import OUTBOX_SHARDS, PlumbingTables
@@ -68,7 +69,7 @@ def is_row_failure(exc: BaseException) -> bool:
 def _message(row) -> dict:
     """The Kafka message of an outbox row (encoding may fail: a row failure)."""
     return dict(value=row.payload.encode(), key=row.message_key.encode(),
-                headers=[("content-type", b"application/cloudevents+json"), ("ce_type", row.event_type.encode())])
+                headers=[("content-type", CONTENT_TYPE.encode()), (EVENT_TYPE_HEADER, row.event_type.encode())])
 
 
 def shard_of(key: str) -> int:
@@ -100,6 +101,12 @@ class OutboxRelay:
         self.last_error: str | None = None
         self._parked_gauge_stale = True  # read the parked count on the first good pass
         self._backlog_sampled_at = 0.0
+        # The topic this service publishes to (it creates it; nobody else does), and the watch that
+        # notices a broker that lost it (kam_shared.broker_watch).
+        self.topic = TOPICS.get(settings.service_name.removesuffix("-svc"))
+        self.watch = BrokerWatch(settings, self.topic) if self.topic else None
+        self._checked_at = 0.0
+        self.republished = 0
 
     def kick(self) -> None:
         """Called after a commit that wrote outbox rows: publish now rather than at the next poll."""
@@ -107,27 +114,62 @@ class OutboxRelay:
 
     async def _producer_ready(self):
         if self._producer is None:
+            # The service creates its own topic (with its partition count, restored if it shrank)
+            # before its producer connects: a producer never relies on broker auto-creation.
+            if self.topic:
+                await ensure_topics(self.settings, [self.topic])
             producer = make_producer(self.settings)
             try:
-                await producer.start()
-                # The service creates its own topic (with its partition count) when it connects: a
-                # producer never relies on the broker auto-creating it with the broker's defaults.
-                own = TOPICS.get(self.settings.service_name.removesuffix("-svc"))
-                if own:
-                    await ensure_topics(self.settings, [own])
+                await bounded(self.settings, producer.start(), "producer connect", connect=True)
             except BaseException:
-                await producer.stop()
+                await self._stop_quietly(producer)
                 raise
             self._producer = producer
+            self._checked_at = 0.0  # look at the broker again right after a reconnect
         return self._producer
+
+    async def _stop_quietly(self, producer) -> None:
+        try:
+            await bounded(self.settings, producer.stop(), "close")
+        except Exception:  # already broken; nothing more to release
+            pass
 
     async def _drop_producer(self) -> None:
         if self._producer is not None:
-            try:
-                await self._producer.stop()
-            except Exception:  # already broken; nothing more to release
-                pass
+            await self._stop_quietly(self._producer)
             self._producer = None
+        if self.watch is not None:
+            await self.watch.close()
+
+    async def check_broker(self, now: float) -> None:
+        """Every `broker_check_interval_s` (and after a reconnect): does the broker still hold what
+        this relay published? If it lost it, create the topic again and republish what the consumer
+        groups had not confirmed (kam_shared.broker_watch)."""
+        if self.watch is None or now - self._checked_at < self.settings.broker_check_interval_s:
+            return
+        self._checked_at = now
+        outbox = self.tables.outbox
+        async with self.db.session() as session:
+            max_sent = await session.scalar(select(func.max(outbox.c.id)).where(outbox.c.sent_at.is_not(None)))
+        lost = await self.watch.check(max_sent)
+        if lost is None:
+            return
+        BROKER_RESETS.labels(self.settings.service_name, "outbox").inc()
+        self.watch.reset()
+        await ensure_topics(self.settings, [self.topic])
+        confirmed = self.watch.confirmed_through
+        condition = (outbox.c.topic == self.topic) & outbox.c.sent_at.is_not(None)
+        if confirmed is not None:
+            condition &= outbox.c.id > confirmed
+        async with self.db.session() as session, session.begin():
+            count = (await session.execute(update(outbox).where(condition).values(sent_at=None))).rowcount
+        self.republished += count
+        OUTBOX_REPUBLISHED.labels(self.settings.service_name).inc(count)
+        log.warning("broker lost what it held (%s): topic %s created again; %d event(s) sent after outbox id %s, "
+                    "not confirmed by every consumer group (%s), are published again", lost, self.topic, count,
+                    confirmed if confirmed is not None else "(none confirmed yet: every kept row)",
+                    ", ".join(self.watch.groups) or "none")
+        self.kick()
 
     def _waiting(self):
         """Rows the relay publishes: not sent, and not parked."""
@@ -191,16 +233,19 @@ class OutboxRelay:
             if row.shard in failed:
                 continue  # the rest of a failing shard waits: its keys stay in order
             try:
-                queued.append((row, await producer.send(row.topic, **_message(row))))
+                queued.append((row, await bounded(self.settings, producer.send(row.topic, **_message(row)), "send")))
             except Exception as exc:
                 if not is_row_failure(exc):
                     raise
                 failed[row.shard] = (row, exc)
-        results = await asyncio.gather(*(future for _, future in queued), return_exceptions=True)
+        results = await bounded(self.settings, asyncio.gather(*(future for _, future in queued),
+                                                                return_exceptions=True), "publish")
         sent, rejected = [], []
         for (row, _), result in zip(queued, results, strict=True):
             if not isinstance(result, BaseException):
                 sent.append(row)
+                if self.watch is not None and row.topic == self.topic:
+                    self.watch.note_sent(result.partition, result.offset)
             elif is_row_failure(result):
                 rejected.append(row)
             else:
@@ -216,13 +261,15 @@ class OutboxRelay:
             if row.shard in failed and failed[row.shard][0].id < row.id:
                 continue
             try:
-                await producer.send_and_wait(row.topic, **_message(row))
+                result = await bounded(self.settings, producer.send_and_wait(row.topic, **_message(row)), "send")
             except Exception as exc:
                 if not is_row_failure(exc):
                     raise
                 failed[row.shard] = (row, exc)
                 continue
             sent.append(row)
+            if self.watch is not None and row.topic == self.topic:
+                self.watch.note_sent(result.partition, result.offset)
         return sent
 
     async def _count_failures(self, session: AsyncSession, failed: dict[int, tuple[object, Exception]]) -> int:
@@ -292,6 +339,7 @@ class OutboxRelay:
             self._kick.clear()
             try:
                 published = await self.drain_once()
+                await self.check_broker(loop.time())
                 self.broker_ok = True
                 self.last_error = None
                 backoff = 0.2

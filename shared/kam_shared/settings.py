@@ -35,6 +35,17 @@ class ServiceSettings(BaseSettings):
     kafka_fetch_max_wait_ms: int = 500
     kafka_topic_partitions: int = TOPIC_PARTITIONS
     kafka_replication_factor: int = 1
+    # The deadline of every call on the broker from the consume loop and the outbox relay (fetch,
+    # commit, seek, metadata, send): a broker that never answers must not wedge them.
+    kafka_call_timeout_s: float = 10.0
+    # A consumer whose offset commits fail this many times in a row is rebuilt (a new client).
+    consumer_rebuild_after_failures: int = 5
+    # A consumer with lag and nothing fetched or applied for this long is "not making progress":
+    # /readyz answers 503 and GET /v1/admin/consumer says why.
+    consumer_stall_s: float = 30.0
+    # How often the outbox relay checks that the broker still holds what it published (a broker
+    # that comes back empty: see kam_shared.outbox) and which events every consumer group confirmed.
+    broker_check_interval_s: float = 5.0
     # Consumers retry a failing event this many times before sending it to <topic>.dlq.
     consumer_max_attempts: int = 3
     outbox_batch_size: int = 200

@@ -76,6 +76,26 @@ async def _no_topics() -> list[str]:
     return []
 
 
+async def test_a_topic_with_fewer_partitions_gets_its_count_back_and_nothing_is_auto_created(broker):
+    """A topic that came back with the broker's default count (auto-created, or re-created by hand)
+    is raised to the configured count when its publisher connects; a producer creates no topic."""
+    if broker.kind != "kafka":
+        pytest.skip("Tansu cannot add partitions (no CreatePartitions API)")
+    topic = f"kam.test.shrunk-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(_settings(broker, kafka_topic_partitions=2), [topic])
+    assert await _partitions(broker.bootstrap, topic) == 2
+    assert await ensure_topics(_settings(broker, kafka_topic_partitions=6), [topic]) == []  # not created...
+    assert await _partitions(broker.bootstrap, topic) == 6  # ...but restored
+    # The test Kafka runs without auto-creation, as production does: publishing to an unknown topic fails.
+    producer = make_producer(_settings(broker), request_timeout_ms=3000)
+    await producer.start()
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - aiokafka times out waiting for the topic's metadata
+            await asyncio.wait_for(producer.send_and_wait(f"kam.test.nobody-{uuid.uuid4().hex[:8]}", b"x"), 30)
+    finally:
+        await producer.stop()
+
+
 async def test_the_services_producer_settings_work_on_this_broker(broker):
     """acks=all always; idempotence on against Kafka, off against Tansu (which has none)."""
     settings = _settings(broker, kafka_topic_partitions=1)

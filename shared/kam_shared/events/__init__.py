@@ -9,6 +9,8 @@ from . import forecast  # noqa: F401
 from .account import AccountCreated, AccountMerged, AccountState  # noqa: F401
 from .base import (  # noqa: F401
                    CATALOGUE,
+                   CONTENT_TYPE,
+                   EVENT_TYPE_HEADER,
                    TOPICS,
                    CloudEvent,
                    DomainEvent,

@@ -119,6 +119,13 @@ def parse_payload(event: CloudEvent) -> BaseModel:
     return spec.model.model_validate(event.data)
 
 
+# The Kafka headers of every event message. `content-type` makes it a CloudEvents STRUCTURED message
+# (the whole event is the JSON value). No `ce_*` header: the CloudEvents Kafka binding reads any
+# `ce_`-prefixed header as binary content mode, so SDKs that auto-detect the mode would misread it.
+# `kam-event-type` repeats the event's `type` so a consumer can skip another service's event unparsed.
+CONTENT_TYPE = "application/cloudevents+json"
+EVENT_TYPE_HEADER = "kam-event-type"
+
 KAFKA_PROTOCOL_VERSION = "4.1"  # the Apache Kafka release the production path runs and tests on
 KAFKA_BINDING_VERSION = "0.5.0"
 DLQ_HEADERS = {
@@ -196,7 +203,10 @@ def asyncapi_document() -> dict[str, Any]:
             "name": spec.type,
             "summary": spec.summary,
             "contentType": "application/cloudevents+json",
-            "headers": {"type": "object", "properties": {"ce_type": {"const": spec.type}}},
+            "headers": {"type": "object", "required": ["content-type", EVENT_TYPE_HEADER], "properties": {
+                "content-type": {"const": CONTENT_TYPE,
+                                 "description": "CloudEvents structured content mode (no ce_* headers)"},
+                EVENT_TYPE_HEADER: {"const": spec.type, "description": "the event's type, to skip it unparsed"}}},
             "payload": {
                 "allOf": [
                     {"$ref": "#/components/schemas/CloudEvent"},
