@@ -150,7 +150,8 @@ def test_moving_a_rep_to_another_manager_moves_their_numbers(stack, org):
 
 def test_one_trace_from_a_stage_change_to_forecast_svc_applying_it(stack, org):
     """A known W3C traceparent on the stage change: its trace id is on the event on the topic (the
-    CloudEvents `traceparent` extension) and on forecast-svc's log line for applying that event."""
+    CloudEvents `traceparent` extension), on the relay's publish span (the message's traceparent
+    header) and on forecast-svc's log line for applying that event."""
     api, auth, ids = org
     trace_id = uuid.uuid4().hex
     account = api.call("POST", "account-svc", "/v1/accounts", auth["rep"], json={"name": "Traced Bank"})
@@ -170,8 +171,13 @@ def test_one_trace_from_a_stage_change_to_forecast_svc_applying_it(stack, org):
     assert moved.status_code == 200 and moved.headers["x-request-id"] == "e2e-1"
 
     messages = asyncio.run(read_events(stack.bootstrap, opp.json()["id"].encode(), 2))
-    changed = [json.loads(m.value) for m in messages if json.loads(m.value)["type"].endswith("stage_changed.v1")]
+    stage_messages = [m for m in messages if json.loads(m.value)["type"].endswith("stage_changed.v1")]
+    changed = [json.loads(m.value) for m in stage_messages]
     assert changed and changed[0]["traceparent"].split("-")[1] == trace_id, changed
+    # The relay's publish is a span of the same trace (OpenTelemetry's aiokafka instrumentation,
+    # in the row's context): its Kafka `traceparent` header names the trace and the send span.
+    header = dict(stage_messages[0].headers).get("traceparent", b"").decode()
+    assert header.split("-")[1] == trace_id and header != changed[0]["traceparent"], stage_messages[0].headers
 
     def applied_lines():
         lines = (stack.log_dir / "forecast-svc.log").read_text(errors="replace").splitlines()

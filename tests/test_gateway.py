@@ -15,7 +15,13 @@ PROBLEM = "application/problem+json"
 
 
 def client(base: str, timeout: float = 60) -> httpx.Client:
-    return httpx.Client(base_url=base, timeout=timeout, trust_env=False)
+    """A plain client: where an in-process service test instrumented httpx in this process, the
+    instrumentation would replace the traceparent the test sends with a span of its own."""
+    http = httpx.Client(base_url=base, timeout=timeout, trust_env=False)
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor.uninstrument_client(http)
+    return http
 
 
 def sign_in(http: httpx.Client, email=DEV_ADMIN_EMAIL, password=DEV_ADMIN_PASSWORD) -> dict[str, str]:

@@ -155,8 +155,8 @@ def test_opportunity_client_201_404_409_412_422(clients, stack, org):
     assert stale.status_code == 412 and isinstance(stale.parsed, models.Problem)
     assert stale.parsed.current_version == moved.parsed.version
 
-    won = close.sync_detailed(client=client, opp_id=opp.id, body=models.Close(outcome=models.CloseOutcome.WON,
-                                                                             reason="generated client won it"))
+    won = close.sync_detailed(client=client, opp_id=opp.id, body=models.Close(
+        outcome=models.CloseOutcome.WON, reason="best_value", note="generated client won it"))
     assert won.status_code == 200 and won.parsed.stage == 8
     closed = stage.sync_detailed(client=client, opp_id=opp.id, body=models.StageChange(stage=2))
     assert closed.status_code == 409 and isinstance(closed.parsed, models.Problem)

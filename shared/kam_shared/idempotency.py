@@ -76,29 +76,38 @@ class IdempotencyMiddleware:
         if stored is not None:
             return await self._answer_again(stored, fingerprint, key, scope, receive, send)
 
+        await self._run_and_store(runtime, table, who, key, scope, _replay(body, receive), send)
+
+    async def _run_and_store(self, runtime, table, who: str, key: str, scope, receive, send) -> None:
+        """The first request with this key: run it, store its answer, then send that answer."""
         status = {"code": 500, "headers": []}
         chunks: list[bytes] = []
+        held: list[dict] = []
 
         async def capture(message):
+            # Held until the answer is stored: a client that retries the moment it has the first
+            # answer must get it replayed, not a 409 "still in flight".
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 status["headers"] = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])]
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-            await send(message)
+            held.append(message)
 
         try:
-            await self.app(scope, _replay(body, receive), capture)
+            await self.app(scope, receive, capture)
         except BaseException:
             await self._release(runtime, table, who, key)
             raise
         if status["code"] >= 500 or status["code"] in NOT_STORED:
             await self._release(runtime, table, who, key)
-            return
-        kept = [[k, v] for k, v in status["headers"] if k.lower() in REPLAYED_HEADERS]
-        async with runtime.db.session() as session, session.begin():
-            await session.execute(table.update().where(table.c.principal_id == who, table.c.key == key).values(
-                status_code=status["code"], response_headers=json.dumps(kept), response_body=b"".join(chunks)))
+        else:
+            kept = [[k, v] for k, v in status["headers"] if k.lower() in REPLAYED_HEADERS]
+            async with runtime.db.session() as session, session.begin():
+                await session.execute(table.update().where(table.c.principal_id == who, table.c.key == key).values(
+                    status_code=status["code"], response_headers=json.dumps(kept), response_body=b"".join(chunks)))
+        for message in held:
+            await send(message)
 
     async def _claim(self, runtime, table, who: str, key: str, fingerprint: str):
         """Claim the key; None when this request is the first, else the row already there."""

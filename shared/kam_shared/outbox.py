@@ -47,6 +47,7 @@ from .observability import BROKER_RESETS, OUTBOX_BACKLOG, OUTBOX_PUBLISHED, OUTB
 from .repository import Repository
 from .settings import ServiceSettings
 from .tables import OUTBOX_SHARDS, PlumbingTables
+from .tracing import event_context
 
 log = logging.getLogger("kam.outbox")
 _LOCK_CLASS = 0x6B616D  # arbitrary namespace for pg advisory locks ("kam")
@@ -233,7 +234,9 @@ class OutboxRelay:
             if row.shard in failed:
                 continue  # the rest of a failing shard waits: its keys stay in order
             try:
-                queued.append((row, await bounded(self.settings, producer.send(row.topic, **_message(row)), "send")))
+                with event_context(row.payload):
+                    future = await bounded(self.settings, producer.send(row.topic, **_message(row)), "send")
+                queued.append((row, future))
             except Exception as exc:
                 if not is_row_failure(exc):
                     raise
@@ -261,7 +264,9 @@ class OutboxRelay:
             if row.shard in failed and failed[row.shard][0].id < row.id:
                 continue
             try:
-                result = await bounded(self.settings, producer.send_and_wait(row.topic, **_message(row)), "send")
+                with event_context(row.payload):
+                    result = await bounded(self.settings, producer.send_and_wait(row.topic, **_message(row)),
+                                           "send")
             except Exception as exc:
                 if not is_row_failure(exc):
                     raise

@@ -57,9 +57,13 @@ def configure_tracing(service: str) -> None:
         elif name not in ("none", ""):
             log.warning("OTEL_TRACES_EXPORTER=%s is not one of otlp, console, none; spans stay here", name)
     trace.set_tracer_provider(provider)
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
     HTTPXClientInstrumentor().instrument()
+    # The relay's send (a producer span in the event's own trace: see event_context) and the
+    # consumers' fetches; the W3C traceparent also travels as a Kafka header it adds.
+    AIOKafkaInstrumentor().instrument()
 
 
 def instrument_app(app) -> None:
@@ -95,6 +99,24 @@ def span_from_traceparent(name: str, traceparent: str | None, **attributes):
     with tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.CONSUMER,
                                       attributes={k: str(v) for k, v in attributes.items()}) as span:
         yield span
+
+
+_EVENT_TRACEPARENT = re.compile(r'"traceparent"\s*:\s*"([0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2})"')
+
+
+@contextmanager
+def event_context(payload: str):
+    """Inside: the trace an outbox row's event carries (its CloudEvents `traceparent`) is the current
+    context, so the relay's instrumented publish is a span of the request that wrote the row."""
+    found = None if tracing_disabled() else _EVENT_TRACEPARENT.search(payload)
+    if found is None:
+        yield
+        return
+    token = otel_context.attach(extract({"traceparent": found.group(1)}))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def log_fields() -> dict[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kam_shared.demo import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from kam_shared.settings import REPO_ROOT
 
 CHROMIUM = Path(os.environ.get("KAM_CHROMIUM", "/usr/bin/chromium"))
@@ -21,6 +22,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 WEB = REPO_ROOT / "web"
 SCREENSHOTS = REPO_ROOT / "var" / "screenshots"
 AXE = WEB / "node_modules" / "axe-core" / "axe.min.js"
+# The browser tests' own users (see the `org` fixture here).
+REP, MANAGER, PEER = "rep@console.test", "manager@console.test", "peer@console.test"
+PASSWORD = "lamp-tiger-7"
 # Generous: the machine may be shared and busy (API reads through the gateway, first paint).
 UI_TIMEOUT_MS = 45_000
 
@@ -63,8 +67,10 @@ def console(chromium_path, gateway) -> str:
     return gateway
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path):
+    """Per module, not per session: while Playwright's sync API runs, its event loop is the running
+    loop of this thread, and every later test's asyncio.run() would fail."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=UI_TIMEOUT_MS)  # assertions wait as long as actions (a busy machine)
@@ -105,7 +111,29 @@ def new_page(browser, console):
         c.close()
 
 
-def sign_in(page, email: str, password: str = "lamp-tiger-7", path: str = "/") -> None:
+@pytest.fixture(scope="module")
+def org(stack):
+    """The browser tests' own small organisation (a manager with two reps), not the session's `org`:
+    their opportunities must not move the figures the other cross-service tests expect."""
+    from kam_shared.testing import StackClient
+
+    api = StackClient(stack)
+    admin = api.token(DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)
+
+    def user(email, role, superior=None):
+        resp = api.call("POST", "team-svc", "/v1/users", admin, json={
+            "email": email, "name": email.split("@")[0], "role": role, "password": PASSWORD,
+            **({"superior_id": superior} if superior else {})})
+        assert resp.status_code == 201, resp.text
+        return resp.json()["id"]
+
+    manager = user(MANAGER, "manager")
+    rep, peer = user(REP, "rep", manager), user(PEER, "rep", manager)
+    return api, {"admin": admin, "manager": api.token(MANAGER, PASSWORD), "rep": api.token(REP, PASSWORD),
+                 "peer": api.token(PEER, PASSWORD)}, {"manager": manager, "rep": rep, "peer": peer}
+
+
+def sign_in(page, email: str, password: str = PASSWORD, path: str = "/") -> None:
     """Signs in through the form (zh-CN labels, the default language) and waits for the shell."""
     page.goto(path)
     page.get_by_label("邮箱").fill(email)

@@ -13,10 +13,10 @@ from playwright.sync_api import expect
 
 from kam_shared.testing import wait_for
 
-from .conftest import screenshot, serious_violations, sign_in
+from .conftest import MANAGER, PASSWORD, REP, screenshot, serious_violations, sign_in
 
 pytestmark = pytest.mark.usefixtures("console")
-REP, MANAGER, PEER = "rep@e2e.test", "manager@e2e.test", "peer@e2e.test"
+
 
 
 def _quarter(day: dt.date) -> str:
@@ -158,7 +158,7 @@ def test_an_expired_session_goes_to_sign_in_and_back(org, new_page):
     page.goto("/forecast")
     expect(page).to_have_url(re.compile(r"/signin\?next=%2Fforecast"))
     page.get_by_label("邮箱").fill(REP)
-    page.get_by_label("密码").fill("lamp-tiger-7")
+    page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     expect(page).to_have_url(re.compile(r"/forecast$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("销售预测")
@@ -183,7 +183,7 @@ def test_main_screens_have_no_serious_accessibility_violations(org, new_page, la
     page.locator("form").wait_for()
     found = {"signin": serious_violations(page)}
     page.get_by_label("邮箱" if lang == "zh-CN" else "Email").fill(REP)
-    page.get_by_label("密码" if lang == "zh-CN" else "Password").fill("lamp-tiger-7")
+    page.get_by_label("密码" if lang == "zh-CN" else "Password").fill(PASSWORD)
     page.locator("form button[type=submit]").click()
     page.get_by_test_id("current-user").wait_for()
     screens = {

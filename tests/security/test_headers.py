@@ -50,7 +50,7 @@ def test_every_answer_of_every_service_carries_the_security_headers_and_no_cors_
 def test_tokens_and_personal_data_are_not_stored_by_caches_and_the_jwks_may_be(stack, org):
     api, tokens, ids = org
     token = httpx.post(f"{stack.url('team-svc')}/v1/auth/token", data={"username": "rep@e2e.test",
-                                                                         "password": "pw-1234"}, timeout=30)
+                                                                         "password": "lamp-tiger-7"}, timeout=30)
     assert token.status_code == 200 and token.headers["cache-control"] == "no-store"
     refused = httpx.post(f"{stack.url('team-svc')}/v1/auth/token", data={"username": "rep@e2e.test",
                                                                            "password": "wrong"}, timeout=30)
