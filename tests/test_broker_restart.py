@@ -25,6 +25,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from kam_shared.demo import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from kam_shared.devstack import (
     KafkaBroker,
     Stack,
@@ -90,7 +91,7 @@ class Org:
     def __init__(self, stack: Stack):
         self.stack = stack
         self.api = StackClient(stack)
-        self.admin = self.api.token("admin@example.com", "admin")
+        self.admin = self.api.token(DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)
         tag = uuid.uuid4().hex[:6]
         self.head = self._user(f"head.{tag}", "manager", None)
         self.managers = [self._user(f"m{i}.{tag}", "manager", self.head) for i in range(2)]

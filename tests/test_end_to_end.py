@@ -32,8 +32,24 @@ async def read_events(bootstrap, key, expected, timeout=10.0):
     return found
 
 
+def fresh_team(api, admin) -> tuple[dict, dict]:
+    """A manager and a rep of their own: exact roll-ups, whatever other tests put on the shared org."""
+    tag = uuid.uuid4().hex[:6]
+    auth, ids = {}, {}
+    for role, superior in (("manager", None), ("rep", "manager")):
+        email = f"{role}.{tag}@e2e.test"
+        resp = api.call("POST", "team-svc", "/v1/users", admin, json={
+            "email": email, "name": f"{role} {tag}", "role": role, "password": "lamp-tiger-7",
+            **({"superior_id": ids[superior]} if superior else {})})
+        assert resp.status_code == 201, resp.text
+        ids[role], auth[role] = resp.json()["id"], api.token(email, "lamp-tiger-7")
+    return auth, ids
+
+
 def test_stage_change_reaches_rep_and_manager_rollups_and_won_moves_to_won_amount(stack, org):
-    api, auth, ids = org
+    api, shared_auth, _ = org
+    auth, ids = fresh_team(api, shared_auth["admin"])
+    auth["peer"] = shared_auth["peer"]  # a rep of another manager
     account = api.call("POST", "account-svc", "/v1/accounts", auth["rep"], json={"name": "Bank of E2E"})
     assert account.status_code == 201, account.text
     opp = api.call("POST", "opportunity-svc", "/v1/opportunities", auth["rep"], json={

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from kam_shared.demo import DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from kam_shared.devstack import REPO_ROOT, Stack, free_port, stack_database_urls
 from kam_shared.services import SERVICES
 from kam_shared.testing import StackClient
@@ -36,7 +37,7 @@ def fuzzed_stack(tmp_path_factory):
 
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_no_generated_request_gets_a_server_error(fuzzed_stack, service, tmp_path):
-    token = StackClient(fuzzed_stack).token("admin@example.com", "admin")["Authorization"]
+    token = StackClient(fuzzed_stack).token(DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD)["Authorization"]
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"{fuzzed_stack.url(service)}/openapi.json",
                "--header", f"Authorization: {token}", "--checks", "not_a_server_error",
                "--phases", "examples,fuzzing", "--max-examples", str(MAX_EXAMPLES),
