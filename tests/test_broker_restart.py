@@ -179,7 +179,7 @@ class Writer:
         if roll < 0.14:
             outcome = self.rng.choice(["won", "lost"])
             self.call("POST", "opportunity-svc", f"/v1/opportunities/{opp_id}/close",
-                      {"outcome": outcome, "reason": "test"})
+                      {"outcome": outcome, "reason": "other" if outcome == "won" else "no_decision"})
             with self.lock:
                 self.opps[opp_id].update(stage=8, prob=100 if outcome == "won" else 0, status=outcome)
         elif roll < 0.3:  # an amount change
