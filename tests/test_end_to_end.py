@@ -135,8 +135,10 @@ def test_a_restarted_forecast_service_catches_up_from_its_committed_offset(stack
     api.call("POST", "opportunity-svc", f"/v1/opportunities/{opp['id']}/stage", auth["rep"], json={"stage": 7})
     stack.start_service("forecast-svc")
     stack.wait_ready("forecast-svc")
-    view, _ = wait_for(lambda: api.rollup(auth["rep"], ids["rep"], "2026-10"),
-                       lambda r: r.get("weighted_amount") == "18000.00", timeout=15)
+    restarted = time.monotonic()
+    view, seen = wait_for(lambda: api.rollup(auth["rep"], ids["rep"], "2026-10"),
+                          lambda r: r.get("weighted_amount") == "18000.00", timeout=90)
+    print(f"forecast-svc caught up {seen - restarted:.1f} s after it was ready again")
     assert view["stages"][6]["count"] == 1 and view["open_count"] == 1  # applied once, not twice
 
 
