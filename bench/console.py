@@ -51,7 +51,7 @@ from kam_shared.settings import REPO_ROOT
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-PASSWORD = "bench-console-passphrase"
+PASSWORD = "tiger-lamp-river-7"  # the policy: 12+ characters, not the user's name or email
 PERIOD = "2026-Q4"
 PROBABILITY = {1: 10, 2: 20, 3: 30, 4: 40, 5: 50, 6: 70, 7: 90}
 

@@ -74,7 +74,7 @@ OPP_TOPIC = "kam.opportunity.events"
 FLOOR_TOPIC = "bench.roundtrip"
 PROBABILITY = {1: 10, 2: 20, 3: 30, 4: 40, 5: 50, 6: 70, 7: 90}  # opportunity-svc's default stage model
 TARGET_P99_MS = 100
-PASSWORD = "bench-password"
+PASSWORD = "tiger-lamp-river-7"  # the policy: 12+ characters, not the user's name or email
 
 log = logging.getLogger("bench.event_latency")
 

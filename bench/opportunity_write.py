@@ -56,7 +56,7 @@ from kam_shared.devstack import (
 from kam_shared.services import SERVICES
 
 TARGET_RATIO = 1.0
-PASSWORD = "bench-password"
+PASSWORD = "tiger-lamp-river-7"  # the policy: 12+ characters, not the user's name or email
 SERVICES_STARTED = ["team-svc", "account-svc", "opportunity-svc"]
 MINIMAL_APP = Path(__file__).resolve().parent / "_minimal_app.py"
 
