@@ -177,10 +177,17 @@ class Tap:
 
     async def start(self) -> None:
         await self.consumer.start()
-        await self.consumer.topics()  # full metadata refresh, so the topic's partitions are known
-        parts = self.consumer.partitions_for_topic(OPP_TOPIC)
+        # The topic is created by opportunity-svc's relay when it connects (never by a producer or
+        # the broker), so it may still be on its way on a strict broker: wait for it.
+        deadline = time.monotonic() + 60
+        while True:
+            await self.consumer.topics()  # full metadata refresh, so the topic's partitions are known
+            parts = self.consumer.partitions_for_topic(OPP_TOPIC)
+            if parts or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
         if not parts:
-            raise RuntimeError(f"topic {OPP_TOPIC} has no partitions yet")
+            raise RuntimeError(f"topic {OPP_TOPIC} has no partitions after 60 s")
         tps = [TopicPartition(OPP_TOPIC, p) for p in sorted(parts)]
         self.consumer.assign(tps)
         await self.consumer.seek_to_end(*tps)
