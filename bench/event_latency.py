@@ -59,9 +59,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from kam_shared import devstack
+from kam_shared.broker import ensure_topics
 from kam_shared.devstack import VAR, Stack, add_broker_option, free_port
 from kam_shared.outbox import shard_of
 from kam_shared.services import SERVICES
+from kam_shared.settings import ServiceSettings
 
 # Fresh databases for the stack: PostgreSQL when it answers, else SQLite files, + a cleanup callable.
 # (devstack called it test_database_urls at first; accept either name.)
@@ -345,6 +347,9 @@ async def measure(stack: Stack, args, results: Results) -> None:
         floor = RoundTrip(stack.bootstrap, FLOOR_TOPIC, TIGHT_FETCH_WAIT_MS)
         # aiokafka's default fetch_max_wait_ms (500), which the services' consumers run with.
         floor_default = RoundTrip(stack.bootstrap, FLOOR_TOPIC + ".default-fetch", 500)
+        # As an operator would before subscribing: the topic exists with the services' partition
+        # count (opportunity-svc's relay creates it only when it first connects to publish).
+        await ensure_topics(ServiceSettings(kafka_bootstrap_servers=stack.bootstrap), [OPP_TOPIC])
         await tap.start()
         await floor.start()
         await floor_default.start()
