@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from kam_shared.testing import wait_for
 
-from .conftest import MANAGER, PASSWORD, REP, screenshot, serious_violations, sign_in
+from .conftest import MANAGER, PASSWORD, PEER, REP, screenshot, serious_violations, sign_in
 
 pytestmark = pytest.mark.usefixtures("console")
 
@@ -200,3 +200,18 @@ def test_main_screens_have_no_serious_accessibility_violations(org, new_page, la
         if lang == "en":
             screenshot(page, f"{name}-en")
     assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_a_manager_sees_their_own_team_and_nobody_elses(org, new_page):
+    """The Team screen as a manager: their reports are listed (from the API's subtree), another
+    manager's rep is not; no serious accessibility violation."""
+    page = new_page()
+    sign_in(page, MANAGER, path="/team")
+    expect(page.get_by_role("heading", name="团队", exact=True)).to_be_visible()
+    users = page.get_by_test_id("users-table")
+    expect(users.get_by_test_id(f"user-{REP}")).to_be_visible()
+    expect(users.get_by_test_id(f"user-{PEER}")).to_be_visible()
+    expect(users.get_by_test_id("user-rep@e2e.test")).to_have_count(0)  # the session org's rep
+    screenshot(page, "team")
+    assert serious_violations(page) == []
+    assert not page.page_errors
