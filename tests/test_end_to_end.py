@@ -79,7 +79,10 @@ def test_stage_change_reaches_rep_and_manager_rollups_and_won_moves_to_won_amoun
     assert hidden.status_code == 404 and hidden.headers["content-type"].startswith("application/problem+json")
     assert api.call("GET", "forecast-svc", "/v1/rollups", auth["peer"],
                     params={"node": ids["rep"], "period": "2026-Q4"}).status_code == 404
-    assert api.call("GET", "opportunity-svc", f"/v1/opportunities/{opp_id}", auth["manager"]).status_code == 200
+    # The manager sees it once opportunity-svc's user replica holds the new rep's superior: team-svc's
+    # events reach each service on its own consumer, so this can trail forecast-svc's roll-up.
+    wait_for(lambda: api.call("GET", "opportunity-svc", f"/v1/opportunities/{opp_id}", auth["manager"]).status_code,
+             lambda status: status == 200, timeout=60)
 
     # A plain subscriber reads valid CloudEvents keyed by the opportunity id, in order.
     messages = asyncio.run(read_events(stack.bootstrap, opp_id.encode(), 3))
