@@ -47,6 +47,10 @@ from .tables import PlumbingTables
 from .tracing import span_from_traceparent
 
 log = logging.getLogger("kam.consumer")
+# How long an idle getmany waits before the loop looks at stop() and the probe again (records end
+# the wait at once), and how often the probe asks the broker for the partitions' ends.
+POLL_TIMEOUT_MS = 1000
+PROBE_INTERVAL_S = 1.0
 
 Handler = Callable[[AsyncSession, CloudEvent, object], Awaitable[None]]
 Item = tuple[CloudEvent, object]  # an event and its validated payload
@@ -219,7 +223,7 @@ class ConsumerRunner:
         self.after_commit = after_commit
         self._consumer = None
         self._dlq_producer = None
-        self._probed_at = 0.0
+        self._lost: set = set()  # partitions the probe found rewound, re-read by the poll loop
         self._ends_seen: dict = {}  # partition → highest end offset the probe saw
         self._stopping = False
         self.broker_ok = False
@@ -298,24 +302,48 @@ class ConsumerRunner:
         self._dlq_producer = None
 
     async def _poll_loop(self) -> None:
+        """Fetch, apply, commit; the probe runs beside it in its own task (`_probe_loop`): its
+        ListOffsets request shares the fetch's connection and the broker answers it only after the
+        long-poll fetch in flight returns (up to `kafka_fetch_max_wait_ms`), so awaited here it held
+        fetched events back for that long, once a second. The probe's failures end this loop (a new
+        client is built), and the partitions it finds rewound are re-read here, between batches."""
         consumer = self._consumer
-        while not self._stopping:
-            batches = await bounded(self.settings, consumer.getmany(timeout_ms=200, max_records=500), "fetch")
-            self.assigned = bool(consumer.assignment())
-            await self._probe(consumer)
-            batches = {tp: messages for tp, messages in batches.items() if messages}
-            if not batches:
-                continue
-            # Every partition's messages of this poll in one transaction: under a steady trickle
-            # each partition brings one or two events, and a transaction per partition would cap
-            # the rate at what six small commits cost. Per-key order holds: a key has one partition.
-            handled = await self._handle_batch([m for messages in batches.values() for m in messages])
-            self._progressed = time.monotonic()
-            self._broker_answered = self._progressed
-            # The DB transactions above are committed; now the offsets may be.
-            await self._commit(consumer, {tp: messages[-1].offset + 1 for tp, messages in batches.items()})
-            if handled and self.after_commit:
-                self.after_commit(handled)
+        probe = asyncio.create_task(self._probe_loop(consumer), name=f"consumer-probe-{self.group_id}")
+        try:
+            while not self._stopping:
+                if probe.done():
+                    probe.result()  # its failure is this client's: raise it to build a new one
+                    raise ConsumerWedged("the consumer's probe ended")
+                await self._rewind_lost(consumer)
+                # getmany returns as soon as records arrive; the timeout only bounds how long a stop
+                # or a failed probe waits to be noticed (a short one made the idle loop spin).
+                batches = await bounded(self.settings, consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=500),
+                                        "fetch")
+                self.assigned = bool(consumer.assignment())
+                batches = {tp: messages for tp, messages in batches.items() if messages}
+                if not batches:
+                    continue
+                # Every partition's messages of this poll in one transaction: under a steady trickle
+                # each partition brings one or two events, and a transaction per partition would cap
+                # the rate at what six small commits cost. Per-key order holds: a key has one partition.
+                handled = await self._handle_batch([m for messages in batches.values() for m in messages])
+                self._progressed = time.monotonic()
+                self._broker_answered = self._progressed
+                # The DB transactions above are committed; now the offsets may be.
+                await self._commit(consumer, {tp: messages[-1].offset + 1 for tp, messages in batches.items()})
+                if handled and self.after_commit:
+                    self.after_commit(handled)
+        finally:
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)
+
+    async def _rewind_lost(self, consumer) -> None:
+        """Partitions the probe found shorter than our position (the broker lost their data): read
+        them from their start."""
+        while self._lost:
+            tp = self._lost.pop()
+            if tp in consumer.assignment():
+                await bounded(self.settings, consumer.seek_to_beginning(tp), "seek")
 
     async def _commit(self, consumer, offsets: dict) -> None:
         """Commit after applying. A failed commit is logged and counted and does not hold the next
@@ -336,15 +364,16 @@ class ConsumerRunner:
         if self._commit_failures_in_row >= self.settings.consumer_rebuild_after_failures:
             raise ConsumerWedged(f"{self._commit_failures_in_row} offset commits failed in a row")
 
+    async def _probe_loop(self, consumer) -> None:
+        while not self._stopping:
+            await self._probe(consumer)
+            await asyncio.sleep(PROBE_INTERVAL_S)
+
     async def _probe(self, consumer) -> None:
-        """At most once a second: ask the broker for the end of every partition this instance holds
-        (a real round trip, so a broker that is gone shows here even while fetches come back empty),
-        set kam_consumer_lag, note progress, and go back to the start of a partition whose end fell
-        back below our position (a broker that lost its data: what is there now was never read)."""
-        now = time.monotonic()
-        if now - self._probed_at < 1.0:
-            return
-        self._probed_at = now
+        """Ask the broker for the end of every partition this instance holds (a real round trip, so
+        a broker that is gone shows here even while fetches come back empty), set kam_consumer_lag,
+        note progress, and mark for a re-read a partition whose end fell back below our position (a
+        broker that lost its data: what is there now was never read)."""
         assignment = list(consumer.assignment())
         if not assignment:
             await bounded(self.settings, consumer.topics(), "metadata")
@@ -367,7 +396,7 @@ class ConsumerRunner:
                             "reading the partition from its start",
                             self.group_id, tp.topic, tp.partition, end, position)
                 BROKER_RESETS.labels(self.settings.service_name, "consumer").inc()
-                await bounded(self.settings, consumer.seek_to_beginning(tp), "seek")
+                self._lost.add(tp)
                 position = 0
             CONSUMER_LAG.labels(self.settings.service_name, tp.topic, str(tp.partition)).set(max(end - position, 0))
             lag += max(end - position, 0)

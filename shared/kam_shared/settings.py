@@ -49,7 +49,9 @@ class ServiceSettings(BaseSettings):
     # Consumers retry a failing event this many times before sending it to <topic>.dlq.
     consumer_max_attempts: int = 3
     outbox_batch_size: int = 200
-    outbox_poll_interval_s: float = 0.5
+    # The relay is kicked by every commit that writes outbox rows, so this poll only finds rows it was
+    # not told about (written by another replica while it held their shard): seldom, and cheap to wait for.
+    outbox_poll_interval_s: float = 2.0
     # An outbox row whose own message fails this many times is parked (kam_shared.outbox).
     outbox_max_attempts: int = 10
     # An Idempotency-Key whose request never answered is taken over by a retry after this long.
