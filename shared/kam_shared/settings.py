@@ -48,6 +48,9 @@ class ServiceSettings(BaseSettings):
     broker_check_interval_s: float = 5.0
     # Consumers retry a failing event this many times before sending it to <topic>.dlq.
     consumer_max_attempts: int = 3
+    # An event whose aggregate version is more than this ahead of the replica's (or this high for an
+    # aggregate never seen) goes to the DLQ as implausible (kam_shared.replicas); 0 turns the check off.
+    consumer_max_version_jump: int = 1000
     outbox_batch_size: int = 200
     outbox_poll_interval_s: float = 0.5
     # An outbox row whose own message fails this many times is parked (kam_shared.outbox).

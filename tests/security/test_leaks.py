@@ -5,10 +5,12 @@ up, and aggregates count only what the caller may see.
 Each test builds two teams of its own (a manager and a rep each): team B's records must not reach
 team A through a reference, a duplicate check, the capacity view or an incentive plan.
 """
+import random
 import uuid
 
 import pytest
 
+from account_svc.accounts.domain.credit_code import generate
 from kam_shared.testing import StackClient, wait_for
 
 PASSWORD = "lamp-tiger-7"
@@ -104,7 +106,7 @@ def test_a_contact_of_an_account_the_caller_may_not_see_cannot_be_named_on_a_pla
 def test_duplicate_check_and_409_of_an_invisible_account_say_only_that_it_exists_and_who_owns_it(teams):
     api, _, (a, _a_ids), (b, b_ids) = teams
     name = f"Hidden Works {uuid.uuid4().hex[:8]} Co., Ltd."
-    credit_code = "91" + uuid.uuid4().hex[:16].upper()
+    credit_code = generate(random.Random())
     theirs = account(api, b["rep"], name=name, region="Secret Valley", credit_code=credit_code)
 
     found = api.call("GET", "account-svc", "/v1/accounts/duplicates", a["rep"], params={"name": name})
