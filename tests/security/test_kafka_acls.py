@@ -26,8 +26,17 @@ PASSWORDS = {name: f"pw-{uuid.uuid4().hex}" for name in SERVICES}
 
 def _apply_users_and_acls(bootstrap: str) -> None:
     """What deploy/kafka/acls.sh does, through the admin API (confluent-kafka) on the super-user listener."""
-    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType, AdminClient, ResourcePatternType,
-                                       ResourceType, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion)
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclOperation,
+        AclPermissionType,
+        AdminClient,
+        ResourcePatternType,
+        ResourceType,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialUpsertion,
+    )
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     upserts = [UserScramCredentialUpsertion(name, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192),
