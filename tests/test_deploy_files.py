@@ -16,11 +16,18 @@ import pytest
 import yaml
 
 from kam_shared.gateway import ROUTES
+from kam_shared.kafka_acls import acl_script, own_topic, password_variable, service_acls, strimzi_users
+from kam_shared.services import SERVICES as SERVICE_INFO
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 K8S_BASE = ROOT / "deploy" / "k8s" / "base"
-INIT_SQL = ROOT / "deploy" / "postgres" / "init-databases.sql"
+INIT_SQL = ROOT / "deploy" / "postgres" / "init-databases.sh"
+ENV_EXAMPLE = ROOT / ".env.example"
+ACLS = ROOT / "deploy" / "kafka" / "acls.sh"
+KAFKA_USERS = ROOT / "deploy" / "k8s" / "kafka" / "kafka-users.yaml"
+# ${VAR:?message}: compose refuses to start while VAR is unset or empty, and says why.
+REQUIRED_VAR = re.compile(r"\$\{(\w+):\?[^}]*\}")
 
 PORTS = {"account-svc": 8001, "opportunity-svc": 8002, "forecast-svc": 8003, "team-svc": 8004}
 SERVICES = list(PORTS)
@@ -133,10 +140,21 @@ def load_k8s_docs() -> list[tuple[Path, dict]]:
 # --------------------------------------------------------------------------- fixtures
 
 
+def env_example() -> dict[str, str]:
+    pairs = [line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def interpolated_compose() -> str:
+    """docker-compose.yml as compose sees it with a filled-in .env (each variable its own fake value)."""
+    return REQUIRED_VAR.sub(lambda m: f"fake-{m.group(1).lower().replace('_', '-')}", COMPOSE_FILE.read_text())
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
     assert COMPOSE_FILE.is_file(), "docker-compose.yml missing"
-    data = yaml.safe_load(COMPOSE_FILE.read_text())
+    data = yaml.safe_load(interpolated_compose())
     assert isinstance(data.get("services"), dict)
     return data
 
@@ -154,7 +172,13 @@ def k8s() -> dict[tuple[str, str], dict]:
 
 
 def init_sql_databases() -> set[str]:
-    return set(re.findall(r"CREATE\s+DATABASE\s+\"?(\w+)\"?", INIT_SQL.read_text(), re.I))
+    """kam_<svc> for each service the init script's loop creates a role and a database for."""
+    text = INIT_SQL.read_text()
+    loop = re.search(r"^for svc in ([\w ]+); do", text, re.M)
+    assert loop, "init script: no `for svc in …; do` loop"
+    assert re.search(r'CREATE ROLE :"role" LOGIN', text) and re.search(r'CREATE DATABASE :"db" OWNER :"role"', text)
+    assert 'role="kam_$svc"' in text and 'db="kam_$svc"' in text
+    return {f"kam_{svc}" for svc in loop.group(1).split()}
 
 
 # --------------------------------------------------------------------------- compose
@@ -179,7 +203,7 @@ def test_compose_postgres_16_creates_the_four_databases(compose):
     assert "pg_isready" in healthcheck_text(pg)
     mounts = [str(v) for v in pg.get("volumes", [])]
     assert any(
-        m.split(":")[0] == "./deploy/postgres/init-databases.sql"
+        m.split(":")[0] == "./deploy/postgres/init-databases.sh"
         and m.split(":")[1].startswith("/docker-entrypoint-initdb.d/")
         for m in mounts
     ), f"init script not mounted into /docker-entrypoint-initdb.d: {mounts}"
@@ -239,8 +263,8 @@ def test_compose_databases_are_distinct(compose):
 def test_compose_team_svc_auth_settings(compose):
     team = compose["services"]["team-svc"]
     env = env_dict(team["environment"])
-    assert env["KAM_BOOTSTRAP_ADMIN_EMAIL"] == "admin@example.com"
-    assert env["KAM_BOOTSTRAP_ADMIN_PASSWORD"] == "kam-dev-passphrase"
+    assert env["KAM_BOOTSTRAP_ADMIN_EMAIL"] == "fake-kam-bootstrap-admin-email"  # from .env
+    assert env["KAM_BOOTSTRAP_ADMIN_PASSWORD"] == "fake-kam-bootstrap-admin-password"
     key_dir = str(Path(env["KAM_JWT_PRIVATE_KEY_FILE"]).parent)
     named = set(compose.get("volumes") or {})
     mounts = [str(v).split(":") for v in team.get("volumes", [])]
@@ -338,10 +362,6 @@ def _env(container: dict) -> dict[str, dict]:
     return {e["name"]: e for e in container.get("env", [])}
 
 
-def _secret_keys(k8s: dict, name: str) -> set[str]:
-    secret = k8s.get(("Secret", name))
-    assert secret, f"no Secret {name} in base"
-    return set(secret.get("stringData", {})) | set(secret.get("data", {}))
 
 
 @pytest.mark.parametrize("svc", SERVICES)
@@ -373,7 +393,10 @@ def test_k8s_deployment(k8s, svc):
     env = _env(app)
     assert env["PORT"]["value"] == str(port)
     db_ref = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
-    assert db_ref["key"] in _secret_keys(k8s, db_ref["name"])
+    # The service's own Secret (created beforehand; the base ships none), never a shared one.
+    assert db_ref == {"name": f"kam-{svc}", "key": "database-url"}, db_ref
+    assert env["KAFKA_SASL_USERNAME"]["value"] == svc
+    assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": f"kam-{svc}", "key": "kafka-password"}
     if "command" in app:  # else the image's CMD (checked in test_dockerfile)
         assert Path(app["command"][0]).name == "kam" and app["command"][1:3] == ["serve", svc]
 
@@ -387,16 +410,12 @@ def test_k8s_deployment(k8s, svc):
 
 
 def test_k8s_database_urls_are_distinct(k8s):
-    keys = [
+    refs = [
         _env(k8s[("Deployment", s)]["spec"]["template"]["spec"]["containers"][0])["DATABASE_URL"]
-        ["valueFrom"]["secretKeyRef"]["key"]
+        ["valueFrom"]["secretKeyRef"]["name"]
         for s in SERVICES
     ]
-    assert len(set(keys)) == len(SERVICES), keys
-    secret = k8s[("Secret", "kam-secrets")].get("stringData", {})
-    for svc, key in zip(SERVICES, keys, strict=True):
-        if key in secret:  # placeholders in the base: still each service's own database
-            assert urlsplit(secret[key]).path.lstrip("/") == DATABASES[svc]
+    assert len(set(refs)) == len(SERVICES), refs
 
 
 @pytest.mark.parametrize("svc", SERVICES)
@@ -429,7 +448,7 @@ def test_k8s_team_svc_mounts_jwt_key_secret(k8s):
     assert "secret" in volume, "JWT key must come from a Secret shared by all replicas"
     assert env["KAM_BOOTSTRAP_ADMIN_EMAIL"]["value"]
     pw_ref = env["KAM_BOOTSTRAP_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]
-    assert pw_ref["key"] in _secret_keys(k8s, pw_ref["name"])
+    assert pw_ref == {"name": "kam-team-svc", "key": "bootstrap-admin-password"}
 
 
 def test_k8s_ingress_routes_by_prefix(k8s):
@@ -515,3 +534,133 @@ def test_dockerignore_keeps_a_local_console_build_out():
                if line.strip() and not line.startswith("#")}
     assert {"web/node_modules", "web/dist"} <= entries
     assert "web" not in entries and "web/" not in entries
+
+
+# --------------------------------------------------------------------------- safe by default (issue 13 item 5)
+
+
+def test_no_password_is_committed_in_compose_or_the_env_example():
+    raw = COMPOSE_FILE.read_text()
+    used = set(REQUIRED_VAR.findall(raw))
+    # Every ${…} is a required one (compose stops and names it), and the example documents each.
+    assert len(re.findall(r"\$\{", raw)) == len(REQUIRED_VAR.findall(raw)), "a ${VAR} without :? (silent default)"
+    example = env_example()
+    assert used == set(example), f"not in .env.example: {used - set(example)}; unused: {set(example) - used}"
+    assert all(value == "" for value in example.values()), "the .env example must not carry values"
+    assert ".env" in (ROOT / ".gitignore").read_text().split(), ".env must be git-ignored"
+    data = yaml.safe_load(raw)
+    for name, service in data["services"].items():
+        for key, value in env_dict(service.get("environment")).items():
+            if re.search(r"PASSWORD|SECRET", key) or key == "DATABASE_URL":
+                assert REQUIRED_VAR.search(value), f"{name}: {key} is not taken from .env: {value}"
+    assert "postgres:postgres@" not in raw
+
+
+def test_compose_publishes_every_port_on_loopback_only():
+    data = yaml.safe_load(interpolated_compose())
+    for name, service in data["services"].items():
+        for entry in service.get("ports", []):
+            if isinstance(entry, dict):
+                assert entry.get("host_ip") == "127.0.0.1", f"{name}: {entry}"
+            else:
+                assert str(entry).startswith("127.0.0.1:"), f"{name}: {entry} is published on every interface"
+
+
+def test_one_postgres_role_per_service_owning_only_its_database(compose):
+    users = {}
+    for svc in SERVICES:
+        url = urlsplit(env_dict(compose["services"][svc]["environment"])["DATABASE_URL"])
+        assert url.username == DATABASES[svc], f"{svc} connects as {url.username}, not its own role"
+        assert url.username != "postgres"
+        users[svc] = url.username
+    assert len(set(users.values())) == len(SERVICES)
+    assert init_sql_databases() == set(DATABASES.values())
+    text = INIT_SQL.read_text()
+    assert 'REVOKE ALL ON DATABASE :"db" FROM PUBLIC' in text and "NOSUPERUSER" in text
+
+
+def test_k8s_base_ships_no_secret_values():
+    for path, doc in load_k8s_docs():
+        assert doc.get("kind") != "Secret", f"{path.name}: the base must not ship a Secret (create it, see README)"
+        text = path.read_text()
+        assert "postgres:postgres@" not in text and "password:" not in text.lower().replace("kafka-password", "")
+
+
+def test_kafka_users_and_acls_are_the_generated_ones():
+    assert ACLS.read_text() == acl_script(), (
+        "regenerate: .venv/bin/python -m kam_shared.cli kafka-acls > deploy/kafka/acls.sh")
+    assert KAFKA_USERS.read_text() == strimzi_users(), (
+        "regenerate: .venv/bin/python -m kam_shared.cli kafka-users > deploy/k8s/kafka/kafka-users.yaml")
+    users = {d["metadata"]["name"]: d for d in yaml.safe_load_all(KAFKA_USERS.read_text())}
+    assert set(users) == set(SERVICES)
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_each_service_may_write_only_its_own_topic_and_read_only_what_it_consumes(svc):
+    info = SERVICE_INFO[svc]
+    acls = service_acls(info)
+    writes = {a.name for a in acls if a.resource == "topic" and "Write" in a.operations}
+    reads = {a.name for a in acls if a.resource == "topic" and "Read" in a.operations}
+    assert writes == {own_topic(info), *(f"{t}.dlq" for t in info.consumes)}
+    assert reads == set(info.consumes)
+    assert {a.name for a in acls if a.resource == "group" and "Read" in a.operations} == {svc}
+    assert not any(a.name.endswith("*") or a.name == "*" for a in acls)
+    # The same ACLs in the script (compose) and the KafkaUser (Kubernetes).
+    script = ACLS.read_text()
+    for topic in writes:
+        pattern = rf"User:{svc} (--operation \w+ )*--operation Write (--operation \w+ )*--topic {re.escape(topic)}$"
+        assert re.search(pattern, script, re.M), topic
+    other_topics = {own_topic(s) for s in SERVICE_INFO.values()} - {own_topic(info)}
+    for line in script.splitlines():
+        if f"User:{svc} " in line and "--operation Write" in line:
+            assert not any(line.endswith(f"--topic {t}") for t in other_topics), line
+    user = next(d for d in yaml.safe_load_all(KAFKA_USERS.read_text()) if d["metadata"]["name"] == svc)
+    assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+    written = {a["resource"]["name"] for a in user["spec"]["authorization"]["acls"] if "Write" in a["operations"]}
+    assert written == writes
+
+
+def test_compose_kafka_uses_scram_and_acls(compose):
+    kafka = compose["services"]["kafka"]
+    env = env_dict(kafka["environment"])
+    protocols = dict(pair.split(":") for pair in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    listeners = dict((entry.split("://")[0], entry.split("://")[1]) for entry in env["KAFKA_LISTENERS"].split(","))
+    for name, address in listeners.items():  # anything reachable from outside the container authenticates
+        if not address.startswith("localhost:"):
+            assert protocols[name] == "SASL_PLAINTEXT", (name, address)
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert "./deploy/kafka/acls.sh" in " ".join(str(v) for v in kafka["volumes"])
+    for svc in SERVICES:
+        service_env = env_dict(compose["services"][svc]["environment"])
+        assert service_env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert service_env["KAFKA_SASL_USERNAME"] == svc
+        variable = password_variable(SERVICE_INFO[svc])
+        assert service_env["KAFKA_SASL_PASSWORD"] == env[variable] == f"fake-{variable.lower().replace('_', '-')}"
+
+
+def test_k8s_network_policies_deny_by_default_and_open_only_what_is_needed(k8s):
+    policies = {name: doc for (kind, name), doc in k8s.items() if kind == "NetworkPolicy"}
+    deny = policies.get("kam-default-deny")
+    assert deny and deny["spec"]["podSelector"] == {} and set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny["spec"] and "egress" not in deny["spec"]
+    for svc in [*SERVICES, "console"]:
+        policy = policies.get(svc)
+        assert policy, f"no NetworkPolicy for {svc}"
+        assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": svc}
+        sources = [src for rule in policy["spec"]["ingress"] for src in rule["from"]]
+        assert any("namespaceSelector" in src for src in sources), f"{svc}: the Ingress controller cannot reach it"
+        assert all(set(src) <= {"namespaceSelector", "podSelector"} for src in sources)
+        egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule.get("ports", [])}
+        if svc != "console":
+            assert {5432, 9093, 53} <= egress_ports, egress_ports
+            assert egress_ports <= {53, 5432, 9093, *PORTS.values()}, egress_ports
+
+
+def test_k8s_ingress_terminates_tls(k8s):
+    ingress = next(doc for (kind, _), doc in k8s.items() if kind == "Ingress")
+    tls = ingress["spec"]["tls"]
+    assert tls and tls[0]["secretName"] == "kam-tls"
+    assert {rule["host"] for rule in ingress["spec"]["rules"]} <= set(tls[0]["hosts"])
+    assert k8s[("ConfigMap", "kam-config")]["data"]["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"

@@ -14,15 +14,35 @@ import logging
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError, for_code
+from aiokafka.helpers import create_ssl_context
 
 from .settings import ServiceSettings
 
 log = logging.getLogger("kam.broker")
 
 
+def security_kwargs(settings: ServiceSettings) -> dict:
+    """The authentication every client of the service uses (producer, consumers, admin, the broker
+    watch): nothing for PLAINTEXT; TLS with the configured CA for SSL/SASL_SSL; SASL (SCRAM) with the
+    service's own user for SASL_*. A SASL protocol without a username fails here, at start-up."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    kwargs: dict = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        kwargs["ssl_context"] = create_ssl_context(cafile=settings.kafka_ssl_cafile or None)
+    if protocol.startswith("SASL_"):
+        if not settings.kafka_sasl_username or not settings.kafka_sasl_password:
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        kwargs.update(sasl_mechanism=settings.kafka_sasl_mechanism, sasl_plain_username=settings.kafka_sasl_username,
+                      sasl_plain_password=settings.kafka_sasl_password)
+    return kwargs
+
+
 def make_producer(settings: ServiceSettings, **overrides) -> AIOKafkaProducer:
     # acks="all" always: aiokafka's default (1) can lose an acknowledged event on leader failover.
     kwargs = dict(
+        **security_kwargs(settings),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
@@ -36,6 +56,7 @@ def make_producer(settings: ServiceSettings, **overrides) -> AIOKafkaProducer:
 
 def make_consumer(settings: ServiceSettings, *topics: str, group_id: str | None, **overrides) -> AIOKafkaConsumer:
     kwargs = dict(
+        **security_kwargs(settings),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=group_id,
         enable_auto_commit=False,
@@ -53,7 +74,7 @@ def make_consumer(settings: ServiceSettings, *topics: str, group_id: str | None,
 
 
 def make_admin(settings: ServiceSettings) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
+    return AIOKafkaAdminClient(**security_kwargs(settings), bootstrap_servers=settings.kafka_bootstrap_servers,
                                client_id=f"{settings.service_name}-admin",
                                request_timeout_ms=int(settings.kafka_call_timeout_s * 1000))
 

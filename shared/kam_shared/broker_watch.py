@@ -29,7 +29,7 @@ import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from .broker import bounded, make_admin
+from .broker import bounded, make_admin, security_kwargs
 from .services import SERVICES
 from .settings import ServiceSettings
 
@@ -56,7 +56,8 @@ class BrokerWatch:
     async def _reader(self, group: str | None) -> AIOKafkaConsumer:
         reader = self._readers.get(group)
         if reader is None:
-            reader = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=group,
+            reader = AIOKafkaConsumer(**security_kwargs(self.settings),
+                                      bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=group,
                                       enable_auto_commit=False, client_id=f"{self.settings.service_name}-watch",
                                       request_timeout_ms=int(self.settings.kafka_call_timeout_s * 1000))
             await bounded(self.settings, reader.start(), "watch connect", connect=True)

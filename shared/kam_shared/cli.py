@@ -56,6 +56,16 @@ def cmd_ingress(args) -> None:
     sys.stdout.write(ingress_yaml())
 
 
+def cmd_kafka_acls(args) -> None:
+    from .kafka_acls import acl_script
+    sys.stdout.write(acl_script())
+
+
+def cmd_kafka_users(args) -> None:
+    from .kafka_acls import strimzi_users
+    sys.stdout.write(strimzi_users())
+
+
 def cmd_catalogue(args) -> None:
     from .events import asyncapi_document
 
@@ -116,6 +126,10 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(fn=cmd_gateway)
     p = sub.add_parser("ingress", help="print deploy/k8s/base/ingress.yaml, generated from the gateway's routes")
     p.set_defaults(fn=cmd_ingress)
+    p = sub.add_parser("kafka-acls", help="print deploy/kafka/acls.sh: each service's Kafka user and ACLs")
+    p.set_defaults(fn=cmd_kafka_acls)
+    p = sub.add_parser("kafka-users", help="print deploy/k8s/kafka/kafka-users.yaml (Strimzi KafkaUsers)")
+    p.set_defaults(fn=cmd_kafka_users)
     p = sub.add_parser("catalogue", help="print the AsyncAPI document of every event")
     p.set_defaults(fn=cmd_catalogue)
     p = sub.add_parser("openapi", help="write <service>.json, each service's OpenAPI document, into --out "

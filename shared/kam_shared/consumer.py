@@ -11,6 +11,12 @@ to the one failing message; that message is retried (`consumer_max_attempts` in 
 goes to `<topic>.dlq` with the reason in a header and a log line. The consumer moves on; the other
 messages of the batch are applied.
 
+Only the owner speaks on its topic: an event whose `source` is not the topic's owner (`/kam/team-svc`
+on `kam.team.events`), or whose type is not one of the owner's (`kam.team.…`), goes to the DLQ with
+that reason, unread; so does an event whose version jumps implausibly far ahead of the replica's
+(`consumer_max_version_jump`, see kam_shared.replicas). Broker ACLs keep other writers off the topic;
+these checks hold even where the ACLs are missing or a credential leaked to the wrong service.
+
 Handlers: a plain `Handler` takes one event; a `BatchHandler` (see `batch_handler`) takes a run
 of consecutive events it handles in one call, for throughput.
 """
@@ -42,6 +48,8 @@ from .observability import (
     EVENTS_CONSUMED,
     EVENTS_DEAD_LETTERED,
 )
+from .replicas import ImplausibleVersion, version_jump_guard
+from .services import source_of, topic_owner
 from .settings import ServiceSettings
 from .tables import PlumbingTables
 from .tracing import span_from_traceparent
@@ -187,6 +195,20 @@ async def hold_read_model_exclusively(session: AsyncSession) -> None:
     if group is None:
         raise RuntimeError("hold_read_model_exclusively is for event handlers run by a ConsumerRunner")
     await exclusive_read_model_lock(session, group)
+
+
+def foreign_event(topic: str, event: CloudEvent) -> str | None:
+    """Why the event may not be on this topic (another service's source or type), or None."""
+    owner = topic_owner(topic)
+    if owner is None:
+        return None  # not a kam.<service>.events topic (a test's or a subscriber's): nothing to compare
+    expected = source_of(owner.name)
+    if event.source != expected:
+        return f"source {event.source!r} is not {topic}'s owner ({expected}): refused as forged"
+    prefix = topic.removesuffix("events")
+    if not event.type.startswith(prefix):
+        return f"type {event.type!r} is not one of {owner.name}'s ({prefix}…), the owner of {topic}: refused"
+    return None
 
 
 def is_stale(current_version: int | None, sequence: int) -> bool:
@@ -442,13 +464,23 @@ class ConsumerRunner:
         if declared in self.handlers:
             event = self._decode_typed(msg.value, declared)
             if event is not None:
-                return event, event.data
+                return await self._from_owner(msg, event, (event, event.data))
         try:
             event = _parse(msg.value)
         except PoisonMessage as exc:
             await self._dead_letter(msg, str(exc))
             return None
-        return await self._decode_payload(msg, event)
+        return await self._from_owner(msg, event, await self._decode_payload(msg, event))
+
+    async def _from_owner(self, msg, event: CloudEvent, item: Item | None) -> Item | None:
+        """The item, unless its event claims a source or type that is not the topic owner's (DLQ)."""
+        if item is None:
+            return None
+        reason = foreign_event(msg.topic, event)
+        if reason is not None:
+            await self._dead_letter(msg, reason, event)
+            return None
+        return item
 
     async def _decode_payload(self, msg, event: CloudEvent) -> Item | None:
         if event.type not in self.handlers:
@@ -492,14 +524,14 @@ class ConsumerRunner:
         attempts = self.settings.consumer_max_attempts
         exc: Exception = first
         for attempt in range(2, attempts + 1):
-            if isinstance(exc, PoisonMessage):
+            if isinstance(exc, (PoisonMessage, ImplausibleVersion)):
                 break
             await asyncio.sleep(0.1 * 2 ** (attempt - 1))
             try:
                 return await self._apply_together([(event, payload)])
             except Exception as again:
                 exc = again
-        if isinstance(exc, PoisonMessage):
+        if isinstance(exc, (PoisonMessage, ImplausibleVersion)):
             await self._dead_letter(msg, str(exc), event)
         else:
             log.error("event %s (%s) failed %d times", event.id, event.type, attempts, exc_info=exc)
@@ -509,7 +541,7 @@ class ConsumerRunner:
     async def _apply_together(self, items: list[Item]) -> list[CloudEvent]:
         """Apply events in one transaction, each at most once (the inbox claim); returns the
         events applied now (not those processed before)."""
-        with _applying(self.group_id):
+        with _applying(self.group_id), version_jump_guard(self.settings.consumer_max_version_jump):
             async with self.db.session() as session, session.begin():
                 await self._share_read_model_lock(session)
                 fresh = await self._claim_fresh(session, items)

@@ -75,6 +75,11 @@ class TansuBroker:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def sasl_bootstrap(self) -> str:
+        assert self.sasl_port, "a broker started without sasl=True"
+        return f"127.0.0.1:{self.sasl_port}"
+
+    @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
@@ -187,8 +192,14 @@ class KafkaBroker:
 
     def __init__(self, port: int | None = None, log_path: Path | None = None, data_dir: Path | None = None,
                  controller_port: int | None = None, heap: str = "512m", log_level: str = "INFO",
-                 start_timeout: float = KAFKA_START_TIMEOUT, auto_create_topics: bool | None = None):
+                 start_timeout: float = KAFKA_START_TIMEOUT, auto_create_topics: bool | None = None,
+                 sasl: bool = False):
         self.port = port or free_port()
+        # sasl: production's security on a second listener (SASL_PLAINTEXT, SCRAM-SHA-512, on
+        # `sasl_port`) with ACLs enforced (StandardAuthorizer, nobody allowed without an ACL); the
+        # PLAINTEXT listener stays, on loopback, as the super user's (ANONYMOUS) to set users and ACLs
+        # up, as in docker-compose's Kafka (deploy/kafka/compose-kafka.sh).
+        self.sasl_port = free_port() if sasl else None
         self.controller_port = controller_port or free_port()
         self.log_path = log_path or VAR / "log" / "kafka.log"
         self._owns_data = data_dir is None
@@ -204,6 +215,11 @@ class KafkaBroker:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        assert self.sasl_port, "a broker started without sasl=True"
+        return f"127.0.0.1:{self.sasl_port}"
 
     @property
     def running(self) -> bool:
@@ -252,6 +268,18 @@ class KafkaBroker:
             "log.segment.bytes": str(64 * 1024 * 1024),
             "log.retention.hours": "-1",
         }
+        if self.sasl_port:
+            props.update({
+                "listeners": f"{props['listeners']},SASL://127.0.0.1:{self.sasl_port}",
+                "advertised.listeners": f"{props['advertised.listeners']},SASL://127.0.0.1:{self.sasl_port}",
+                "listener.security.protocol.map": f"{props['listener.security.protocol.map']},SASL:SASL_PLAINTEXT",
+                "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+                "listener.name.sasl.scram-sha-512.sasl.jaas.config":
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+                "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                "allow.everyone.if.no.acl.found": "false",
+                "super.users": "User:ANONYMOUS",
+            })
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
     def _java(self, main: str, *args: str, heap: str) -> list[str]:

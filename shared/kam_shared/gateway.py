@@ -296,15 +296,26 @@ def ingress_yaml(routes=ROUTES) -> str:
         "# pathType Prefix matches whole path segments (/v1/accounts matches /v1/accounts/{id}, not",
         "# /v1/accountsx) and the longest matching path wins, so `/` (the console) takes only what no",
         "# API prefix matches. /healthz, /readyz, /metrics, /docs and /v1/admin are not routed: they",
-        "# stay in-cluster. Set ingressClassName (and a host + TLS) in an overlay; without it the",
-        "# cluster's default IngressClass is used.",
+        "# stay in-cluster. TLS is terminated here: create the certificate's Secret kam-tls first",
+        "# (`kubectl create secret tls kam-tls --cert=… --key=…`, or cert-manager) and patch the host",
+        "# kam.example.com in an overlay; plain HTTP is redirected to HTTPS, and the services send HSTS",
+        "# once they see X-Forwarded-Proto: https from the controller (KAM_TRUSTED_PROXIES). Set",
+        "# ingressClassName in an overlay; without it the cluster's default IngressClass is used.",
         "apiVersion: networking.k8s.io/v1",
         "kind: Ingress",
         "metadata:",
         "  name: kam",
+        "  annotations:",
+        '    nginx.ingress.kubernetes.io/ssl-redirect: "true"',
+        '    nginx.ingress.kubernetes.io/force-ssl-redirect: "true"',
         "spec:",
+        "  tls:",
+        "    - hosts:",
+        f"        - {INGRESS_HOST}",
+        "      secretName: kam-tls",
         "  rules:",
-        "    - http:",
+        f"    - host: {INGRESS_HOST}",
+        "      http:",
         "        paths:",
     ]
     current = None
@@ -319,6 +330,7 @@ def ingress_yaml(routes=ROUTES) -> str:
     return "\n".join(lines) + "\n"
 
 
+INGRESS_HOST = "kam.example.com"  # the example host of the generated Ingress (an overlay sets the real one)
 CONSOLE_PORT = 8000  # the console's container port in docker-compose and Kubernetes (the gateway's default)
 
 

@@ -34,3 +34,16 @@ SERVICES: dict[str, ServiceInfo] = {s.name: s for s in [
     ServiceInfo("opportunity-svc", "opportunity_svc", 8002, consumes=("kam.account.events", "kam.team.events")),
     ServiceInfo("forecast-svc", "forecast_svc", 8003, consumes=("kam.opportunity.events", "kam.team.events")),
 ]}
+
+
+def topic_owner(topic: str) -> ServiceInfo | None:
+    """The service that publishes `topic` (`kam.<name>.events` is `<name>-svc`'s), or None."""
+    parts = topic.split(".")
+    if len(parts) != 3 or parts[0] != "kam" or parts[2] != "events":
+        return None
+    return SERVICES.get(f"{parts[1]}-svc")
+
+
+def source_of(service: str) -> str:
+    """The CloudEvents `source` of the service's events."""
+    return f"/kam/{service}"

@@ -6,6 +6,7 @@ same image runs under `make run`, docker-compose and Kubernetes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -27,6 +28,16 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 16
     database_max_overflow: int = 8
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # How the services authenticate to Kafka (kam_shared.broker.security_kwargs). PLAINTEXT (no auth)
+    # only for local brokers and tests; deployments use SASL_SSL (Kubernetes) or SASL_PLAINTEXT
+    # (docker-compose's private network) with SCRAM, one user per service named after it, whose
+    # ACLs let it write only its own topic and read only what it consumes (deploy/kafka/acls.sh).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    # CA bundle that signed the brokers' certificates (SSL / SASL_SSL); empty: the system's.
+    kafka_ssl_cafile: str = ""
     # Apache Kafka supports the idempotent producer; the Tansu dev broker does not.
     kafka_idempotence: bool = True
     # How long a fetch may wait for data. Apache Kafka answers as soon as data arrives, so the
@@ -48,6 +59,9 @@ class ServiceSettings(BaseSettings):
     broker_check_interval_s: float = 5.0
     # Consumers retry a failing event this many times before sending it to <topic>.dlq.
     consumer_max_attempts: int = 3
+    # An event whose aggregate version is more than this ahead of the replica's (or this high for an
+    # aggregate never seen) goes to the DLQ as implausible (kam_shared.replicas); 0 turns the check off.
+    consumer_max_version_jump: int = 1000
     outbox_batch_size: int = 200
     # The relay is kicked by every commit that writes outbox rows, so this poll only finds rows it was
     # not told about (written by another replica while it held their shard): seldom, and cheap to wait for.

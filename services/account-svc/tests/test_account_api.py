@@ -126,12 +126,14 @@ async def test_on_duplicate_enrich_fills_empty_fields_of_the_existing_account(ac
     (event_type, key, data), = await events_since(accounts, before)
     assert event_type == "kam.account.updated.v1" and key == first["id"] and data["cause"] == "enrich"
     assert data["changes"]["region"] == {"from": None, "to": "South"} and "industry" not in data["changes"]
-    # Someone who may not see the existing account cannot enrich it: 409 naming it, nothing written.
+    # Someone who may not see the existing account cannot enrich it: 409 saying only that it exists and
+    # who owns it (not its id), nothing written.
     counts = await snapshot_counts()
     resp = await accounts.post("/v1/accounts?on_duplicate=enrich", headers=bearer(people.other_rep),
                                json={"name": f"Initech {t}", "employees": 5})
     assert_problem(resp, 409, "another account manager")
-    assert resp.json()["existing_id"] == first["id"]
+    assert "existing_id" not in resp.json() and first["id"] not in resp.text
+    assert resp.json()["owner_id"] == str(people.rep) and resp.json()["visible"] is False
     assert await snapshot_counts() == counts
 
 
@@ -144,9 +146,13 @@ async def test_duplicates_are_scored(accounts, people):
                               params={"name": f"深圳腾飞{t}科技股份有限公司", "region": "South"})
     assert resp.status_code == 200, resp.text
     found = {c["id"]: c for c in resp.json()["candidates"]}
-    assert a["id"] in found and b["id"] in found
-    assert 0 < found[b["id"]]["score"] < 95 and not found[a["id"]]["exact"]
-    assert found[a["id"]]["visible"] and not found[b["id"]]["visible"]  # other_rep's: listed, not openable
+    assert a["id"] in found and b["id"] not in found and found[a["id"]]["visible"]
+    assert not found[a["id"]]["exact"]
+    # other_rep's: listed as a match and who owns it, nothing more (no id, name, region, reasons).
+    hidden, = [c for c in resp.json()["candidates"] if not c["visible"]]
+    assert hidden == {"id": None, "name": None, "credit_code": None, "region": None, "score": hidden["score"],
+                      "exact": False, "reasons": [], "visible": False, "owner_id": str(people.other_rep)}
+    assert 0 < hidden["score"] < 95 and b["name"] not in resp.text
     assert "same region" in found[a["id"]]["reasons"]
     by_code = (await accounts.get("/v1/accounts/duplicates", headers=bearer(people.rep),
                                   params={"credit_code": code_a.lower()})).json()["candidates"]

@@ -23,6 +23,9 @@ def create_app(settings: Settings | None = None):
         settings, title="KAM opportunity-svc",
         description="Opportunities: the 8-stage funnel, value assessment, tenders, sales teams.",
         tables=plumbing, routers=[s.router for s in SLICES],
-        handlers={"kam.account.created.v1": accounts.on_account_created,
+        handlers={"kam.account.created.v1": accounts.on_account_state,
+                  "kam.account.updated.v1": accounts.on_account_state,
+                  "kam.account.reassigned.v1": accounts.on_account_state,
+                  "kam.account.classified.v1": accounts.on_account_state,
                   "kam.account.merged.v1": opportunities.on_account_merged},
         after_events=opportunities.kick_relay_after_merges)

@@ -39,9 +39,11 @@ class World:
         return {"account_id": str(account_id), "name": "Core banking renewal", "amount": "100000.00",
                 "currency": "CNY", "close_date": "2026-12-15", "owner_id": str(owner_id), **over}
 
-    async def opportunity(self, owner: uuid.UUID, account: uuid.UUID | None = None, **over) -> dict:
+    async def opportunity(self, owner: uuid.UUID, account: uuid.UUID | None = None, *,
+                          by: tuple[uuid.UUID, str] | None = None, **over) -> dict:
+        """`by`: (user, role) who creates it, default the owner (who must be able to see the account)."""
         account = account or await self.account(owner)
-        resp = await self.client.post("/v1/opportunities", headers=bearer(owner),
+        resp = await self.client.post("/v1/opportunities", headers=bearer(*by) if by else bearer(owner),
                                       json=self.body(account, owner, **over))
         assert resp.status_code == 201, resp.text
         return resp.json()

@@ -23,8 +23,9 @@ async def pipeline(world):
     c, ids = world.client, {}
 
     async def make(key, owner, amount, close_date, currency="CNY", stage=None, outcome=None):
+        # rep_b may not see rep_a's account: their manager, who sees both, creates rep_b's opportunities.
         o = await world.opportunity(owner, account, amount=amount, close_date=close_date, currency=currency,
-                                    name=key)
+                                    name=key, by=None if owner == rep_a else (manager, "manager"))
         if stage:
             await c.post(f"/v1/opportunities/{o['id']}/stage", headers=bearer(owner), json={"stage": stage})
         if outcome:

@@ -34,7 +34,8 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
              summary="Create an account after the uniqueness check (409 names the existing one)",
              responses={200: {"model": AccountOut,
                               "description": "on_duplicate=enrich: the existing account, its empty fields filled"},
-                        **problem_responses(409, s409="same credit code or normalised name: `existing_id`, `match`")})
+                        **problem_responses(409, s409="same credit code or normalised name: `match`, `visible`; "
+                                                 "`existing_id` when you may see it, else only `owner_id`")})
 async def create_account(body: AccountCreate, principal: PrincipalDep, runtime: RuntimeDep, response: Response,
                          on_duplicate: Literal["reject", "enrich"] = "reject"):
     async with runtime.uow() as uow:

@@ -130,14 +130,17 @@ class OwnerHistoryEntry(BaseModel):
     changed_at: dt.datetime
 
 class DuplicateCandidate(BaseModel):
-    id: uuid.UUID
-    name: str
+    """An account you may not see (`visible: false`) shows only that it matches and who owns it: its id,
+    name, credit code, region and reasons are null/empty."""
+    id: uuid.UUID | None
+    name: str | None
     credit_code: str | None
     region: str | None
     score: int = Field(description="0-100: 100 same credit code, 95 same normalised name, else name similarity")
     exact: bool = Field(description="creating this account would be refused (409) because of this one")
     reasons: list[str]
     visible: bool = Field(description="whether you may open it (GET answers 404 otherwise)")
+    owner_id: uuid.UUID | None = Field(default=None, description="who owns it (ask them), whether visible or not")
 
 
 class Duplicates(BaseModel):

@@ -172,10 +172,8 @@ async def open_account(uow: UnitOfWork, runtime: Runtime, principal: Principal, 
         visible = await runtime.visibility.can_see(session, principal, row["owner_id"])
         if on_duplicate == "enrich" and visible:
             return await _enrich(uow, runtime, principal, row["id"], profile), False
-        detail = f"an account with the same {match.replace('_', ' ')} already exists"
-        if on_duplicate == "enrich":
-            detail += " and belongs to another account manager; ask them or their manager to update it"
-        raise Conflict(detail, field=match, existing_id=str(row["id"]), match=match)
+        raise _duplicate_conflict(f"an account with the same {match.replace('_', ' ')} already exists", row, match,
+                                  visible)
 
     account = Account.open(owner_id=assignment.owner_id, created_by=principal.user_id, assignment_rule=assignment.rule,
                            **classification, **profile)
@@ -189,7 +187,18 @@ async def open_account(uow: UnitOfWork, runtime: Runtime, principal: Principal, 
     return present(stored), True
 
 
-async def _check_unique_change(repo: AccountRepository, account: Account, cleaned: dict) -> None:
+def _duplicate_conflict(detail: str, row, match: str, visible: bool) -> Conflict:
+    """409 naming the existing account when the caller may see it; else only that it exists and who owns
+    it, nothing more (a direct read of it answers 404)."""
+    if not visible:
+        return Conflict(f"{detail} and belongs to another account manager ({row['owner_id']}); ask them or "
+                        "their manager", field=match, match=match, visible=False,
+                        owner_id=str(row["owner_id"]) if row["owner_id"] else None)
+    return Conflict(detail, field=match, existing_id=str(row["id"]), match=match, visible=True)
+
+
+async def _check_unique_change(runtime: Runtime, principal: Principal, repo: AccountRepository, account: Account,
+                               cleaned: dict) -> None:
     """A new name or credit code must not be another live account's."""
     checks = {k: cleaned[k] for k in ("name", "credit_code") if k in cleaned and cleaned[k] != getattr(account, k)}
     if not checks:
@@ -199,8 +208,9 @@ async def _check_unique_change(repo: AccountRepository, account: Account, cleane
     duplicate = await repo.exact_duplicate(probe, exclude_id=account.id)
     if duplicate is not None:
         row, match = duplicate
-        raise Conflict(f"account {row['id']} already has the same {match.replace('_', ' ')}", field=match,
-                       existing_id=str(row["id"]), match=match)
+        visible = await runtime.visibility.can_see(repo.session, principal, row["owner_id"])
+        raise _duplicate_conflict(f"another account already has the same {match.replace('_', ' ')}", row, match,
+                                  visible)
 
 
 async def update_account(uow: UnitOfWork, runtime: Runtime, principal: Principal, account_id: uuid.UUID,
@@ -214,7 +224,7 @@ async def update_account(uow: UnitOfWork, runtime: Runtime, principal: Principal
         raise ValidationProblem("name must not be blank", field="name")
     if cleaned.get("parent_id") and cleaned["parent_id"] != account.parent_id:
         await check_parent(session, runtime, principal, account.id, cleaned["parent_id"])
-    await _check_unique_change(AccountRepository(session), account, cleaned)
+    await _check_unique_change(runtime, principal, AccountRepository(session), account, cleaned)
     if account.update(cleaned, by=principal.user_id):
         try:
             await save(uow, account, before)
@@ -276,8 +286,16 @@ async def duplicates(session: AsyncSession, runtime: Runtime, principal: Princip
                            if v is not None})
     candidates = await find_candidates(session, runtime, probe, limit=limit)
     owners = await runtime.visibility.owner_ids(session, principal)
-    for c in candidates:
-        c["visible"] = owners is None or c.pop("owner_id") in owners
-        c.pop("owner_id", None)
     return {"normalized_name": normalise(probe["name"]) if "name" in probe else None,
-            "credit_code": probe.get("credit_code"), "candidates": candidates}
+            "credit_code": probe.get("credit_code"),
+            "candidates": [_candidate_out(c, owners is None or c["owner_id"] in owners) for c in candidates]}
+
+
+def _candidate_out(candidate: dict, visible: bool) -> dict:
+    """A candidate the caller may see in full; of one they may not, only that it matches (its score and
+    whether a create would be refused) and who owns it: no id, name, credit code, region or reasons."""
+    if visible:
+        return {**candidate, "visible": True}
+    return {"id": None, "name": None, "credit_code": None, "region": None, "score": candidate["score"],
+            "exact": candidate["exact"], "reasons": [], "visible": False, "owner_id": candidate["owner_id"]}
+

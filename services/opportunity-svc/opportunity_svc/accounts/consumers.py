@@ -1,14 +1,18 @@
-"""The account replica follows kam.account.events (a merge also re-points opportunities: see
-opportunities/consumers.py)."""
+"""The account replica follows kam.account.events: every event that carries the account's state
+(created, updated, reassigned, classified) keeps its name and owner current, so the replica's answer
+to "may the caller see this account?" follows reassignments (a merge also re-points opportunities:
+see opportunities/consumers.py)."""
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.events import AccountCreated, CloudEvent
+from kam_shared.events import CloudEvent
+from kam_shared.events.account import AccountClassified, AccountCreated, AccountReassigned, AccountUpdated
 
 from .repository import AccountRepository
 
 
-async def on_account_created(session: AsyncSession, event: CloudEvent, payload: AccountCreated) -> None:
+async def on_account_state(session: AsyncSession, event: CloudEvent,
+                           payload: AccountCreated | AccountUpdated | AccountReassigned | AccountClassified) -> None:
     a = payload.account
-    await AccountRepository(session).upsert(a.id, a.name, a.owner_id, a.version)
+    await AccountRepository(session).upsert(a.id, a.name, a.owner_id, a.version, merged_into=a.merged_into_id)

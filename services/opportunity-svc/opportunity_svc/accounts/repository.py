@@ -10,13 +10,13 @@ from kam_shared.repository import Repository
 
 from .models import account_replica
 
-_ACCOUNT = select(account_replica.c.id, account_replica.c.merged_into).where(
+_ACCOUNT = select(account_replica.c.id, account_replica.c.owner_id, account_replica.c.merged_into).where(
     account_replica.c.id == bindparam("account_id"))
 
 
 class AccountRepository(Repository):
     async def get(self, account_id: uuid.UUID):
-        """(id, merged_into) of the account, or None when the replica does not know it."""
+        """(id, owner_id, merged_into) of the account, or None when the replica does not know it."""
         return (await self.session.execute(_ACCOUNT, {"account_id": account_id})).first()
 
     async def name(self, account_id: uuid.UUID) -> str | None:

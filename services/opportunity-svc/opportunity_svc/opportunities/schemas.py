@@ -172,5 +172,5 @@ class TeamMemberOut(BaseModel):
     user_id: uuid.UUID
     role: TeamRole | Literal["primary_owner"]
     primary: bool = False
-    name: str | None = Field(default=None, description="from the user replica")
+    name: str | None = Field(default=None, description="from the user replica; null for a member you may not see")
     added_at: dt.datetime | None = None

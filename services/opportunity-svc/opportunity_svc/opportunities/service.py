@@ -100,18 +100,18 @@ class NewOpportunity:
 async def check_new(runtime: Runtime, principal: Principal, *, account_id: uuid.UUID, currency: str,
                     owner_id: uuid.UUID | None) -> NewOpportunity:
     """The checks of a create, before its unit of work opens: the currency, the owner within the caller's
-    reach, the account known (replica first; account-svc over HTTP only when the replica has not caught up,
-    with no transaction open)."""
+    reach, the account known and visible to the caller (replica first; account-svc over HTTP, as the caller,
+    only when the replica does not know it or says the caller may not see it, with no transaction open)."""
     currency = validate_currency(currency)
     owner_id = owner_id or principal.user_id
     async with runtime.db.session() as session:
         if not await runtime.visibility.can_see(session, principal, owner_id):
             raise Forbidden("you can only create opportunities for yourself or people in your team",
                             field="owner_id")
-        known = await accounts.in_replica(session, account_id)
+        known = await accounts.in_replica(session, runtime, principal, account_id)
     fetched = None if known else await accounts.fetch(runtime, principal, account_id)
-    if not known and fetched is None:
-        raise ValidationProblem(f"account {account_id} does not exist", field="account_id")
+    if not known and fetched is None:  # does not exist, or the caller may not see it: one answer
+        raise accounts.not_found(account_id)
     return NewOpportunity(account_id, currency, owner_id, fetched)
 
 
@@ -222,6 +222,11 @@ async def change_owner(uow: UnitOfWork, runtime: Runtime, principal: Principal, 
 async def team(session: AsyncSession, runtime: Runtime, principal: Principal, opp_id: uuid.UUID) -> list[dict]:
     opp = await _load_visible(session, runtime, principal, opp_id, for_change=False)
     names = await OpportunityRepository(session).user_names([opp.owner_id, *(m.user_id for m in opp.team)])
+    # Virtual teams come from any department; a member's name is shown only to those who may see that
+    # user (as GET /v1/users/{id} decides), the owner's to anyone who may see the opportunity.
+    for member in opp.team:
+        if not await runtime.visibility.can_see(session, principal, member.user_id):
+            names.pop(member.user_id, None)
     return [dict(user_id=opp.owner_id, role="primary_owner", primary=True, added_at=opp.created_at,
                  name=names.get(opp.owner_id))] + \
            [dict(user_id=m.user_id, role=m.role, primary=False, added_at=m.added_at, name=names.get(m.user_id))

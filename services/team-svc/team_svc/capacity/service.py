@@ -1,5 +1,7 @@
 """The capacity view (重新定位销售力量): accounts and open pipeline per territory and per person,
-from the account and opportunity replicas, so sales ops can see where to rebalance."""
+from the account and opportunity replicas, so sales ops can see where to rebalance. A non-admin sees
+the territories and people they may see, counting only accounts and opportunities owned by themselves
+or people below them (an admin: everything, and the unassigned accounts)."""
 from __future__ import annotations
 
 import uuid
@@ -65,10 +67,13 @@ async def _people_out(repo: CapacityFacts, rows, per_person: dict, visible: set 
 async def capacity(runtime: Runtime, session: AsyncSession, principal: Principal, currency: str) -> dict:
     repo = CapacityFacts(session)
     cached = await rule_book(runtime, session)
-    accounts = await repo.live_accounts()
-    territory_of = _territory_of(cached.book, accounts)
-    per_territory, per_person = tally(accounts, await repo.open_pipeline(currency), territory_of)
     visible = await visible_user_ids(session, principal)
+    # Only what the caller may see is counted: accounts they (or people below them) own and opportunities
+    # owned likewise; a territory they own never shows another team's accounts or pipeline.
+    accounts = [a for a in await repo.live_accounts() if visible is None or a["owner_id"] in visible]
+    pipeline = [p for p in await repo.open_pipeline(currency) if visible is None or p[1] in visible]
+    territory_of = _territory_of(cached.book, accounts)
+    per_territory, per_person = tally(accounts, pipeline, territory_of)
     rows = await repo.territories()
     territory_out = _territories_out(rows, per_territory, visible)
     people_out = await _people_out(repo, rows, per_person, visible)

@@ -92,14 +92,16 @@ class PlanOut(BaseModel):
     tiers: list[TierOut]
     accelerators: list[AcceleratorOut]
     cap_amount: Money | None
-    participant_ids: list[uuid.UUID]
+    participant_ids: list[uuid.UUID] = Field(description="the participants you may see (an admin: all)")
+    participant_count: int = Field(description="how many take part, whether you may see them or not")
     status: Literal["draft", "approved", "retired"]
     version: int
     approved_by: uuid.UUID | None
     approved_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
-    cost_analyses: list[CostAnalysisSummary] | None = None
+    cost_analyses: list[CostAnalysisSummary] | None = Field(
+        default=None, description="null unless you may see every participant (the totals add them all up)")
 
 
 class PlanPage(BaseModel):

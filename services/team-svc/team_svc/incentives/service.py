@@ -244,14 +244,28 @@ async def approve_plan(uow: UnitOfWork, principal: Principal, plan_id: uuid.UUID
     return await get_plan(session, principal, plan.id)
 
 
-def _present_plan(row, plan: IncentivePlan) -> dict:
-    return {**plan.state().model_dump(), "approved_by": row["approved_by"], "approved_at": row["approved_at"],
-            "created_at": row["created_at"], "updated_at": row["updated_at"]}
+def _present_plan(row, plan: IncentivePlan, visible: set[uuid.UUID] | None) -> dict:
+    """A plan as the caller may see it: the participants they may see (themselves, people below them;
+    an admin all of them), and `participant_count` of them all."""
+    out = {**plan.state().model_dump(), "approved_by": row["approved_by"], "approved_at": row["approved_at"],
+           "created_at": row["created_at"], "updated_at": row["updated_at"],
+           "participant_count": len(plan.participant_ids)}
+    if visible is not None:
+        out["participant_ids"] = [p for p in plan.participant_ids if p in visible]
+    return out
+
+
+def _sees_all(plan: IncentivePlan, visible: set[uuid.UUID] | None) -> bool:
+    return visible is None or all(p in visible for p in plan.participant_ids)
 
 
 async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> dict:
     row, plan = await _load_plan(session, principal, plan_id)
-    out = _present_plan(row, plan)
+    visible = await visible_user_ids(session, principal)
+    out = _present_plan(row, plan, visible)
+    if not _sees_all(plan, visible):  # the plan's cost totals add up people the caller may not see
+        out["cost_analyses"] = None
+        return out
     analyses = await Incentives(session).cost_analyses(plan_id)
     out["cost_analyses"] = [{"plan_version": a["plan_version"], "period": a["period"],
                              "committed_cost": from_cents(a["committed_cents"]),
@@ -265,7 +279,7 @@ async def list_plans(session: AsyncSession, principal: Principal, *, limit: int,
                      status: str | None) -> dict:
     visible = await visible_user_ids(session, principal)
     rows, next_cursor = await Incentives(session).plan_page(limit=limit, cursor=cursor, status=status, visible=visible)
-    items = [_present_plan(r, _plan_from_row(r, await _participants(session, r["id"]))) for r in rows]
+    items = [_present_plan(r, _plan_from_row(r, await _participants(session, r["id"])), visible) for r in rows]
     return {"items": items, "next_cursor": next_cursor}
 
 
