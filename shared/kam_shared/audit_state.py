@@ -16,8 +16,8 @@ from .actor import ACTOR_FIELDS, actor_in
 
 # What describes a change rather than the state it leaves behind.
 CHANGE_ONLY_FIELDS = frozenset({"changes", "cause", *ACTOR_FIELDS})
-# Fields that change on every event and say nothing a reader wants in a diff.
-NOT_DIFFED = frozenset({"version"})
+# Fields that change on every event (the entry itself says when) and say nothing a reader wants in a diff.
+NOT_DIFFED = frozenset({"version", "updated_at"})
 
 
 def state_of(data: dict[str, Any], subject: str) -> dict[str, Any]:
