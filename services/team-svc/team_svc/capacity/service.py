@@ -13,6 +13,7 @@ from kam_shared.events.team import AccountProfile, TerritoryRuleBook, normalise_
 
 from ..common.hierarchy import visible_user_ids
 from ..territories.service import rule_book
+from ..territory_plans.repository import TerritoryPlans
 from .domain import cell, rolled, shape, tally
 from .repository import CapacityFacts
 
@@ -62,11 +63,18 @@ async def _people_out(repo: CapacityFacts, rows, per_person: dict, visible: set 
                   key=lambda x: (-x["accounts"], str(x["user_id"])))
 
 
+async def territory_of_accounts(runtime: Runtime, session: AsyncSession) -> tuple[list, dict]:
+    """Every live account and its territory: where a rebalance placed it, else where the rules put it."""
+    accounts = await CapacityFacts(session).live_accounts()
+    territory_of = _territory_of((await rule_book(runtime, session)).book, accounts)
+    placed = await TerritoryPlans(session).placements()
+    territory_of.update((a, t) for a, t in placed.items() if a in territory_of)
+    return accounts, territory_of
+
+
 async def capacity(runtime: Runtime, session: AsyncSession, principal: Principal, currency: str) -> dict:
     repo = CapacityFacts(session)
-    cached = await rule_book(runtime, session)
-    accounts = await repo.live_accounts()
-    territory_of = _territory_of(cached.book, accounts)
+    accounts, territory_of = await territory_of_accounts(runtime, session)
     per_territory, per_person = tally(accounts, await repo.open_pipeline(currency), territory_of)
     visible = await visible_user_ids(session, principal)
     rows = await repo.territories()
