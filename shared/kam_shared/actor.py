@@ -33,3 +33,19 @@ def actor_in(data: dict[str, Any]) -> str | None:
         if value:
             return str(value)
     return None
+
+
+class ActorScope:
+    """ASGI middleware: each request starts with no actor and leaves none behind, so an actor set by
+    one request's auth dependency never names the author of anything done after it in the same task
+    (an in-process client runs the app in the caller's task)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        token = _actor.set(None)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _actor.reset(token)

@@ -63,13 +63,15 @@ async def test_contact_and_plan_histories(accounts, people):
     assert contact.status_code == 201, contact.text
     contact = contact.json()
     await _patch(accounts, people.rep, f"/v1/contacts/{contact['id']}", 1, {"attitude": "supporter"})
-    items = (await accounts.get(f"/v1/contacts/{contact['id']}/history", headers=bearer(people.manager))).json()["items"]
+    items = (await accounts.get(f"/v1/contacts/{contact['id']}/history",
+                                headers=bearer(people.manager))).json()["items"]
     assert [i["event_type"] for i in items] == ["kam.account.contact_added.v1", "kam.account.contact_updated.v1"]
     assert items[1]["changes"] == [{"field": "attitude", "from": "neutral", "to": "supporter"}]
     assert (await accounts.get(f"/v1/contacts/{contact['id']}/history",
                                headers=bearer(people.other_rep))).status_code == 404
     # An account id is not a contact: the contact route does not show the account's history.
-    assert (await accounts.get(f"/v1/contacts/{account['id']}/history", headers=bearer(people.admin))).status_code == 404
+    assert (await accounts.get(f"/v1/contacts/{account['id']}/history",
+                               headers=bearer(people.admin))).status_code == 404
 
     plan = await accounts.post(f"/v1/accounts/{account['id']}/plans", headers=bearer(people.rep),
                                json={"title": "FY plan", "period": "2026"})

@@ -150,8 +150,8 @@ async def _save(uow: UnitOfWork, row: dict, values: dict, principal: Principal) 
     if not changes:
         return dict(row)
     new = {**row, **values, "version": row["version"] + 1, "updated_at": utcnow()}
-    if not await TerritoryPlans(uow.session).save(row["id"], row["version"],
-                                                  {**values, "version": new["version"], "updated_at": new["updated_at"]}):
+    stored = {**values, "version": new["version"], "updated_at": new["updated_at"]}
+    if not await TerritoryPlans(uow.session).save(row["id"], row["version"], stored):
         raise PreconditionFailed(f"territory plan {row['id']} changed concurrently; reload and retry")
     uow.publish(DomainEvent("kam.team.territory_plan_updated.v1", row["id"], new["version"], TerritoryPlanUpdated(
         plan=_state(new), changes=changes, changed_by=principal.user_id)))
