@@ -24,3 +24,8 @@ def test_the_demo_seed_fills_roll_ups_forecasts_and_attainment(stack, org):
     account = api.call("POST", "account-svc", "/v1/accounts", director,
                        json={"name": "Demo Seed Test Co", "region": "South"})
     assert account.status_code == 201 and account.json()["owner_id"] == seeded["reps"]["South"][0]
+    # The North territory's plan for the quarter, approved, with its history.
+    plan = api.call("GET", "team-svc", f"/v1/territory-plans/{seeded['territory_plan']}", director).json()
+    assert (plan["status"], plan["period"], len(plan["objectives"])) == ("approved", f"FY{quarter}", 2)
+    history = api.call("GET", "team-svc", f"/v1/territory-plans/{plan['id']}/history", director).json()
+    assert [e["version"] for e in history["items"]] == [1, 2, 3]

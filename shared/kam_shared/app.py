@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import select, text
 
+from .actor import ActorScope
 from .auth import CurrentAuthority, PrincipalDep, TokenVerifier
 from .consumer import ConsumerRunner, Handler
 from .contract import service_openapi
@@ -193,6 +194,7 @@ def create_service_app(
     app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.kam_max_body_bytes)  # before the key is claimed
     install_security_headers(app, settings.kam_cors_allow_origins)
     install_observability(app, settings.service_name, lambda: app.state.runtime.readiness())
+    app.add_middleware(ActorScope)  # the events a request causes name its caller, and nothing after it
     for router in routers:
         app.include_router(router)
     if all_handlers:

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from .actor import set_actor
 from .errors import Forbidden, Unauthorized
 from .settings import ServiceSettings
 
@@ -193,6 +194,7 @@ async def current_principal(request: Request,
     if principal.must_change_password and getattr(request.scope.get("route"), "path", None) != PASSWORD_CHANGE_PATH:
         raise Forbidden(f"the password must be changed first (POST {PASSWORD_CHANGE_PATH}), then sign in again",
                         reason="password_change_required")
+    set_actor(principal.user_id)  # the events this request causes name their actor (kam_shared.actor)
     return principal
 
 

@@ -1,5 +1,6 @@
 """The demo organisation `make run` seeds on first start, through the public HTTP API only:
-a director, two managers, four reps, a territory per region, approved quotas for this quarter,
+a director, two managers, four reps, a territory per region (North with an approved plan for this
+quarter), approved quotas for this quarter,
 a dozen accounts and opportunities spread over the funnel and over quarters (most open ones
 confirmed by their owners), so every roll-up, forecast and attainment view has something to show."""
 from __future__ import annotations
@@ -79,18 +80,35 @@ def _seed_people(demo: _DemoClient) -> tuple[str, list[str], dict[str, list[str]
     return director, [north, south], reps
 
 
-def _seed_territories_and_quotas(demo: _DemoClient, reps: dict[str, list[str]], quarter: str) -> None:
+def _seed_territories_and_quotas(demo: _DemoClient, reps: dict[str, list[str]], quarter: str) -> dict[str, str]:
     # New accounts of each region go to its first rep (team-svc's territory rules; account-svc applies them).
+    territories = {}
     for region, people in reps.items():
-        demo.post("team-svc", "/v1/territories", {
+        territories[region] = demo.post("team-svc", "/v1/territories", {
             "name": f"{region} region", "owner_id": people[0],
-            "rules": [{"name": f"{region} accounts", "priority": 1, "regions": [region]}]})
+            "rules": [{"name": f"{region} accounts", "priority": 1, "regions": [region]}]})["id"]
     # This quarter's quotas, approved: attainment has a target to measure against.
     for owner in [rep for people in reps.values() for rep in people]:
         quota = demo.post("team-svc", "/v1/quotas", {"owner_kind": "user", "owner_id": owner, "period": quarter,
                                                      "currency": "CNY", "amount": "3000000.00"})
         demo.post("team-svc", f"/v1/quotas/{quota['id']}/submit", {})
         demo.post("team-svc", f"/v1/quotas/{quota['id']}/approve", {})
+    return territories
+
+
+def _seed_territory_plan(demo: _DemoClient, territory: str, people: list[str], quarter: str) -> str:
+    """The North territory's plan for this quarter: objectives, coverage, capacity; submitted and approved."""
+    plan = demo.post("team-svc", "/v1/territory-plans", {
+        "territory_id": territory, "period": quarter, "capacity_accounts": 5,
+        "objectives": [{"description": "Win the grid and telecom framework renewals", "measure": "won revenue",
+                        "target": "6000000"},
+                       {"description": "An executive sponsor meeting at every key account", "measure": "meetings",
+                        "target": "6"}],
+        "coverage": [{"user_id": people[0], "role": "account_manager", "capacity_percent": 100},
+                     {"user_id": people[1], "role": "account_manager", "capacity_percent": 60}]})
+    demo.post("team-svc", f"/v1/territory-plans/{plan['id']}/submit", {}, auth=demo.as_user(people[0]))
+    demo.post("team-svc", f"/v1/territory-plans/{plan['id']}/approve", {})
+    return plan["id"]
 
 
 def _seed_opportunity(demo: _DemoClient, rng: random.Random, today: dt.date, account: dict, name: str,
@@ -124,7 +142,8 @@ def seed_demo(stack, today: dt.date | None = None) -> dict:
     demo = _DemoClient(stack)
     director, managers, reps = _seed_people(demo)
     quarter = f"FY{today.year}-Q{(today.month - 1) // 3 + 1}"
-    _seed_territories_and_quotas(demo, reps, quarter)
+    territories = _seed_territories_and_quotas(demo, reps, quarter)
+    territory_plan = _seed_territory_plan(demo, territories["North"], reps["North"], quarter)
     opportunities = 0
     for i, (name, industry, region) in enumerate(ACCOUNTS):
         owner = reps[region][i % 2]
@@ -134,6 +153,7 @@ def seed_demo(stack, today: dt.date | None = None) -> dict:
             _seed_opportunity(demo, rng, today, account, name, owner)
             opportunities += 1
     demo.http.close()
-    print(f"  demo: 1 director, 2 managers, 4 reps, 2 territories, {quarter} quotas, {len(ACCOUNTS)} accounts, "
+    print(f"  demo: 1 director, 2 managers, 4 reps, 2 territories (North with an approved {quarter} plan), "
+          f"{quarter} quotas, {len(ACCOUNTS)} accounts, "
           f"{opportunities} opportunities (users' password: '{DEMO_PASSWORD}', e.g. director@demo.kam)")
-    return {"director": director, "managers": managers, "reps": reps}
+    return {"director": director, "managers": managers, "reps": reps, "territory_plan": territory_plan}

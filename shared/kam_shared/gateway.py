@@ -61,6 +61,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/org", "team-svc"),
     ("/v1/org-units", "team-svc"),
     ("/v1/territories", "team-svc"),
+    ("/v1/territory-plans", "team-svc"),
     ("/v1/quotas", "team-svc"),
     ("/v1/incentive-plans", "team-svc"),
     ("/v1/payouts", "team-svc"),

@@ -66,6 +66,35 @@ def drop_idempotency_table(op) -> None:
     op.execute("DROP TABLE IF EXISTS idempotency_keys")
 
 
+def create_audit_table(op) -> None:
+    """Revision helper: the audit trail (kam_shared.audit), filled from the outbox rows still kept
+    (the relay purges sent rows after a week), so a record's history starts as far back as they go."""
+    import json
+
+    from sqlalchemy import insert, select
+
+    from .audit_state import audit_row
+    from .events import CloudEvent
+
+    metadata = MetaData()
+    tables = plumbing_tables(metadata)
+    bind = op.get_bind()
+    tables.audit.create(bind, checkfirst=True)
+    outbox = tables.outbox
+    rows = []
+    for (payload,) in bind.execute(select(outbox.c.payload).order_by(outbox.c.id)):
+        try:
+            rows.append(audit_row(CloudEvent.model_validate(json.loads(payload))))
+        except ValueError:  # not a CloudEvent we can read: it has no history to give
+            continue
+    if rows:
+        bind.execute(insert(tables.audit), rows)
+
+
+def drop_audit_table(op) -> None:
+    op.execute("DROP TABLE IF EXISTS audit_log")
+
+
 def drop_plumbing_tables(op) -> None:
     for name in ("user_replica", "read_model_status", "inbox", "outbox"):
         op.execute(f"DROP TABLE IF EXISTS {name}")

@@ -39,6 +39,7 @@ from prometheus_client import Gauge
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .audit_state import audit_row
 from .broker import bounded, ensure_topics, make_producer
 from .broker_watch import BrokerWatch
 from .db import Database
@@ -79,14 +80,20 @@ def shard_of(key: str) -> int:
 
 async def add_to_outbox(session: AsyncSession, tables: PlumbingTables, source: str,
                         events: Iterable[DomainEvent]) -> list[str]:
-    rows = []
+    """The events as outbox rows, and (where the service keeps an audit trail, kam_shared.audit) the
+    same events as audit rows, in the caller's transaction: the trail cannot drift from what was
+    published, and it outlives the relay's purge of sent rows."""
+    rows, audit = [], []
     for event in events:
         ce = event.to_cloudevent(source)
         rows.append(dict(event_id=ce.id, topic=event.topic, message_key=ce.partitionkey,
                          shard=shard_of(ce.partitionkey), event_type=ce.type,
                          payload=ce.model_dump_json(), created_at=utcnow(), attempts=0))
+        audit.append(audit_row(ce))
     if rows:
         await session.execute(insert(tables.outbox), rows)
+        if tables.audit is not None:
+            await session.execute(insert(tables.audit), audit)
     return [r["event_id"] for r in rows]
 
 

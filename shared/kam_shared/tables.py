@@ -38,6 +38,7 @@ class PlumbingTables:
     user_replica: Table | None
     read_model_status: Table
     idempotency: Table
+    audit: Table | None = None
 
 
 def plumbing_tables(metadata: MetaData, *, user_replica: bool = False) -> PlumbingTables:
@@ -100,7 +101,28 @@ def plumbing_tables(metadata: MetaData, *, user_replica: bool = False) -> Plumbi
         Index("ix_idempotency_keys_created_at", "created_at"),
     )
     return PlumbingTables(outbox=outbox, inbox=inbox, user_replica=users, read_model_status=status,
-                          idempotency=idempotency)
+                          idempotency=idempotency, audit=audit_table(metadata))
+
+
+def audit_table(metadata: MetaData) -> Table:
+    """The audit trail (kam_shared.audit): an append-only copy of every outbox row, written in the same
+    transaction, that the relay never purges. One row per event: the subject (aggregate id), who made
+    the change (the CloudEvent's `actor`), when, and the aggregate's state after it; a record's history
+    is the diff of consecutive states, read by (subject, time)."""
+    return Table(
+        "audit_log", metadata,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("subject", String(200), nullable=False),
+        Column("event_type", String(200), nullable=False),
+        Column("sequence", BigInteger, nullable=False),
+        Column("actor_id", String(36), nullable=True),
+        Column("at", UtcDateTime(), nullable=False),
+        Column("state", Text, nullable=False),  # JSON: the aggregate after the change
+        Index("ix_audit_log_subject_at", "subject", "at", "id"),
+        Index("ix_audit_log_actor_at", "actor_id", "at", "id"),
+        Index("ix_audit_log_at", "at", "id"),
+    )
 
 
 class UtcDateTime(TypeDecorator):

@@ -6,6 +6,7 @@ from kam_shared.app import create_service_app
 
 from .accounts.api import router as accounts_router
 from .assignment.consumers import HANDLERS as ASSIGNMENT_HANDLERS
+from .audit.api import router as audit_router
 from .classification.api import router as classification_router
 from .classification.consumers import HANDLERS as CLASSIFICATION_HANDLERS
 from .common.runtime import AccountRuntime
@@ -21,5 +22,5 @@ def create_app(settings: Settings | None = None):
         settings, title="KAM account-svc",
         description="Accounts: uniqueness and merge, hierarchy, assignment, classification, buying centre, "
                     "competitors, plans, interactions, complaints.",
-        tables=plumbing, routers=[classification_router, accounts_router, merge_router, records_router],
+        tables=plumbing, routers=[classification_router, accounts_router, merge_router, records_router, audit_router],
         handlers={**CLASSIFICATION_HANDLERS, **ASSIGNMENT_HANDLERS}, runtime_class=AccountRuntime)

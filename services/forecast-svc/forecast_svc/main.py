@@ -1,5 +1,6 @@
 from kam_shared.app import create_service_app
 
+from .audit.api import router as audit_router
 from .categories.api import router as categories_router
 from .health.api import router as health_router
 from .health.consumers import HANDLERS as HEALTH_HANDLERS
@@ -19,5 +20,6 @@ def create_app(settings: Settings | None = None):
         description="Live roll-ups for every level of the sales hierarchy, forecast submission, funnel health, "
                     "attainment and accuracy.",
         tables=plumbing,
-        routers=[rollups_router, rebuild_router, categories_router, submission_router, health_router],
+        routers=[rollups_router, rebuild_router, categories_router, submission_router, health_router,
+                 audit_router],
         handlers={**ROLLUP_HANDLERS, **PERIOD_HANDLERS, **HEALTH_HANDLERS})

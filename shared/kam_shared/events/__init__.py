@@ -5,7 +5,7 @@ services: the producer builds them, consumers parse them, and the AsyncAPI docum
 subscribers read is generated from them (`kam catalogue`), never written by hand.
 Importing this package registers every domain's events.
 """
-from . import forecast  # noqa: F401
+from . import forecast, territory_plan  # noqa: F401
 from .account import AccountCreated, AccountMerged, AccountState  # noqa: F401
 from .base import (  # noqa: F401
                    CATALOGUE,

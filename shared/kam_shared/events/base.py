@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..actor import actor_in, current_actor
 from ..services import SERVICES
 from ..settings import TOPIC_PARTITIONS
 from ..tracing import current_traceparent
@@ -96,17 +97,22 @@ class DomainEvent:
             raise KeyError(f"event type {self.type} is not in the catalogue")
         if not isinstance(self.data, spec.model):
             raise TypeError(f"{self.type} expects {spec.model.__name__}, got {type(self.data).__name__}")
+        data = self.data.model_dump(mode="json", by_alias=True)
+        actor = current_actor()
+        actor = str(actor) if actor is not None else actor_in(data)
         return CloudEvent(
             id=str(uuid.uuid4()),
             source=source,
             type=self.type,
             subject=str(self.subject),
             time=utcnow(),
-            data=self.data.model_dump(mode="json", by_alias=True),
+            data=data,
             sequence=self.sequence,
             partitionkey=str(self.subject),
             # CloudEvents distributed-tracing extension: the trace of the request that made the change
             **({"traceparent": traceparent} if (traceparent := current_traceparent()) else {}),
+            # KAM extension: the user whose request made the change (absent for system changes)
+            **({"actor": actor} if actor else {}),
         )
 
     @property

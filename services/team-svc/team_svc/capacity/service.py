@@ -15,6 +15,7 @@ from kam_shared.events.team import AccountProfile, TerritoryRuleBook, normalise_
 
 from ..common.hierarchy import visible_user_ids
 from ..territories.service import rule_book
+from ..territory_plans.repository import TerritoryPlans
 from .domain import cell, rolled, shape, tally
 from .repository import CapacityFacts
 
@@ -64,15 +65,23 @@ async def _people_out(repo: CapacityFacts, rows, per_person: dict, visible: set 
                   key=lambda x: (-x["accounts"], str(x["user_id"])))
 
 
+async def territory_of_accounts(runtime: Runtime, session: AsyncSession) -> tuple[list, dict]:
+    """Every live account and its territory: where a rebalance placed it, else where the rules put it."""
+    accounts = await CapacityFacts(session).live_accounts()
+    territory_of = _territory_of((await rule_book(runtime, session)).book, accounts)
+    placed = await TerritoryPlans(session).placements()
+    territory_of.update((a, t) for a, t in placed.items() if a in territory_of)
+    return accounts, territory_of
+
+
 async def capacity(runtime: Runtime, session: AsyncSession, principal: Principal, currency: str) -> dict:
     repo = CapacityFacts(session)
-    cached = await rule_book(runtime, session)
     visible = await visible_user_ids(session, principal)
     # Only what the caller may see is counted: accounts they (or people below them) own and opportunities
     # owned likewise; a territory they own never shows another team's accounts or pipeline.
-    accounts = [a for a in await repo.live_accounts() if visible is None or a["owner_id"] in visible]
+    every_account, territory_of = await territory_of_accounts(runtime, session)
+    accounts = [a for a in every_account if visible is None or a["owner_id"] in visible]
     pipeline = [p for p in await repo.open_pipeline(currency) if visible is None or p[1] in visible]
-    territory_of = _territory_of(cached.book, accounts)
     per_territory, per_person = tally(accounts, pipeline, territory_of)
     rows = await repo.territories()
     territory_out = _territories_out(rows, per_territory, visible)
