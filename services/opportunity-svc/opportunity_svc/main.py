@@ -24,5 +24,6 @@ def create_app(settings: Settings | None = None):
         description="Opportunities: the 8-stage funnel, value assessment, tenders, sales teams.",
         tables=plumbing, routers=[s.router for s in SLICES],
         handlers={"kam.account.created.v1": accounts.on_account_created,
+                  "kam.account.team_changed.v1": accounts.on_account_team_changed,
                   "kam.account.merged.v1": opportunities.on_account_merged},
         after_events=opportunities.kick_relay_after_merges)
