@@ -71,7 +71,8 @@ def test_neglect_complaints_losses_and_overdue_actions_make_an_account_at_risk()
     by = parts(health)
     assert by["interactions"]["score"] == 4 and "200 days ago" in by["interactions"]["summary"]  # (0 + 8) / 2
     assert by["interactions"]["facts"]["expected_interval_days"] == 30  # the key-account norm
-    assert by["complaints"]["score"] == 10 and by["complaints"]["facts"]["complaints"][0]["age_days"] == 100  # 100-(50+20)-20
+    # 100 - (critical 50 + over 90 days 20) - medium 20
+    assert by["complaints"]["score"] == 10 and by["complaints"]["facts"]["complaints"][0]["age_days"] == 100
     assert by["revenue_trend"]["facts"]["change_pct"] == -80.0 and by["revenue_trend"]["score"] == 16
     assert by["lost_deals"]["facts"]["by_competitor"] == {"Huawei": 2, "unknown / no decision": 1}
     assert "2 to Huawei" in by["lost_deals"]["summary"] and by["lost_deals"]["score"] == 25
