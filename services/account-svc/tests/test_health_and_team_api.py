@@ -236,3 +236,20 @@ async def test_bad_team_members_are_refused_and_nothing_is_written(accounts, peo
                                       json={"role": "sales"}), 404, "not found")
     assert_problem(await accounts.delete(f"{url}/{people.peer}", headers=bearer(people.rep)), 404, "not on")
     assert await snapshot_counts() == before and await team_rows() == rows
+
+
+async def test_a_merge_brings_the_duplicates_account_team_to_the_survivor(accounts, people):
+    survivor = await new_account(accounts, people.rep)
+    duplicate = await new_account(accounts, people.rep)
+    resp = await accounts.put(f"/v1/accounts/{duplicate['id']}/team/{people.other_rep}", headers=bearer(people.rep),
+                              json={"role": "finance"})
+    assert resp.status_code == 200, resp.text
+    before = len(await outbox_rows(accounts.runtime))
+    merged = await accounts.post(f"/v1/accounts/{survivor['id']}/merge", headers=bearer(people.rep),
+                                 json={"from_id": duplicate["id"]})
+    assert merged.status_code == 200, merged.text
+    types = [(t, k) for t, k, _ in await events_since(accounts, before) if k == survivor["id"]]
+    assert types[:2] == [("kam.account.merged.v1", survivor["id"]), ("kam.account.team_changed.v1", survivor["id"])]
+    team = (await accounts.get(f"/v1/accounts/{survivor['id']}/team", headers=bearer(people.other_rep))).json()
+    assert [(m["user_id"], m["role"]) for m in team["members"]][1:] == [(str(people.other_rep), "finance")]
+    assert team["version"] == merged.json()["version"] == 3
