@@ -29,3 +29,12 @@ def test_the_demo_seed_fills_roll_ups_forecasts_and_attainment(stack, org):
     assert (plan["status"], plan["period"], len(plan["objectives"])) == ("approved", f"FY{quarter}", 2)
     history = api.call("GET", "team-svc", f"/v1/territory-plans/{plan['id']}/history", director).json()
     assert [e["version"] for e in history["items"]] == [1, 2, 3]
+    # Issue 12: an at-risk account in the director's at-risk list, and an account team whose North member
+    # (another manager's rep) sees the South account.
+    at_risk = api.call("GET", "account-svc", "/v1/accounts", director, params={"health": "at_risk", "limit": 500})
+    assert seeded["at_risk_account"] in [a["id"] for a in at_risk.json()["items"]]
+    health = api.call("GET", "account-svc", f"/v1/accounts/{seeded['at_risk_account']}/health", director).json()
+    assert health["band"] == "at_risk" and health["parts"]
+    member = api.token("wang.fang@demo.kam", DEMO_PASSWORD)
+    team = api.call("GET", "account-svc", f"/v1/accounts/{seeded['team_account']}/team", member)
+    assert team.status_code == 200 and [m["role"] for m in team.json()["members"]][1:] == ["technical", "presales"]

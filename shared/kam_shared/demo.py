@@ -136,6 +136,27 @@ def _seed_opportunity(demo: _DemoClient, rng: random.Random, today: dt.date, acc
         demo.post("opportunity-svc", f"{path}/confirm", {"confirmed": True}, auth=demo.as_user(owner))
 
 
+def _seed_health_and_team(demo: _DemoClient, today: dt.date, seeded: list[dict], reps: dict[str, list[str]]) -> dict:
+    """Issue 12: an at-risk account (old open complaints, an overdue plan action, nobody met) and an
+    account team (a rep of the other region's team and a presales colleague on a South account)."""
+    at_risk = seeded[0]  # 中国工商银行, Wang Fang's
+    now = dt.datetime.combine(today, dt.time(9), tzinfo=dt.timezone.utc)
+    for subject, severity, days in (("Core system outage unresolved", "critical", 120),
+                                    ("Invoices disputed for two quarters", "high", 45)):
+        demo.post("account-svc", f"/v1/accounts/{at_risk['id']}/complaints", {
+            "subject": subject, "severity": severity, "raised_at": (now - dt.timedelta(days=days)).isoformat()})
+    demo.post("account-svc", f"/v1/accounts/{at_risk['id']}/plans", {
+        "title": f"FY{today.year} account plan", "period": str(today.year), "status": "active",
+        "relationship_stage": "building", "actions": [{
+            "description": "Executive sponsor meeting with the CIO", "owner_id": at_risk["owner_id"],
+            "due_date": (today - dt.timedelta(days=40)).isoformat()}]})
+    teamed = seeded[1]  # China Merchants Bank, Zhao Min's (South)
+    for member, role in ((reps["North"][0], "technical"), (reps["South"][0], "presales")):
+        demo.http.put(f"{demo.stack.url('account-svc')}/v1/accounts/{teamed['id']}/team/{member}",
+                      headers=demo.admin, json={"role": role}).raise_for_status()
+    return {"at_risk_account": at_risk["id"], "team_account": teamed["id"]}
+
+
 def seed_demo(stack, today: dt.date | None = None) -> dict:
     today = today or dt.date.today()
     rng = random.Random(2026)
@@ -144,16 +165,20 @@ def seed_demo(stack, today: dt.date | None = None) -> dict:
     quarter = f"FY{today.year}-Q{(today.month - 1) // 3 + 1}"
     territories = _seed_territories_and_quotas(demo, reps, quarter)
     territory_plan = _seed_territory_plan(demo, territories["North"], reps["North"], quarter)
-    opportunities = 0
+    opportunities, seeded = 0, []
     for i, (name, industry, region) in enumerate(ACCOUNTS):
         owner = reps[region][i % 2]
         account = demo.post("account-svc", "/v1/accounts",
                             {"name": name, "industry": industry, "region": region, "owner_id": owner})
+        seeded.append(account)
         for _ in range(rng.randint(2, 3)):
             _seed_opportunity(demo, rng, today, account, name, owner)
             opportunities += 1
+    intelligence = _seed_health_and_team(demo, today, seeded, reps)
     demo.http.close()
     print(f"  demo: 1 director, 2 managers, 4 reps, 2 territories (North with an approved {quarter} plan), "
           f"{quarter} quotas, {len(ACCOUNTS)} accounts, "
-          f"{opportunities} opportunities (users' password: '{DEMO_PASSWORD}', e.g. director@demo.kam)")
-    return {"director": director, "managers": managers, "reps": reps, "territory_plan": territory_plan}
+          f"{opportunities} opportunities, an at-risk account, an account team "
+          f"(users' password: '{DEMO_PASSWORD}', e.g. director@demo.kam)")
+    return {"director": director, "managers": managers, "reps": reps, "territory_plan": territory_plan,
+            **intelligence}

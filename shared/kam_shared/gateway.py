@@ -41,6 +41,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/interactions", "account-svc"),
     ("/v1/complaints", "account-svc"),
     ("/v1/competitors", "account-svc"),
+    ("/v1/health-model", "account-svc"),
     ("/v1/opportunities", "opportunity-svc"),
     ("/v1/pipeline", "opportunity-svc"),
     ("/v1/stage-model", "opportunity-svc"),

@@ -4,4 +4,5 @@ from .accounts import models as accounts_models  # noqa: F401
 from .assignment import models as assignment_models  # noqa: F401
 from .classification import models as classification_models  # noqa: F401
 from .common.tables import metadata, plumbing  # noqa: F401
+from .health import models as health_models  # noqa: F401
 from .records import models as records_models  # noqa: F401

@@ -6,7 +6,7 @@ subscribers read is generated from them (`kam catalogue`), never written by hand
 Importing this package registers every domain's events.
 """
 from . import forecast, territory_plan  # noqa: F401
-from .account import AccountCreated, AccountMerged, AccountState  # noqa: F401
+from .account import AccountCreated, AccountMerged, AccountState, AccountTeamChanged  # noqa: F401
 from .base import (  # noqa: F401
                    CATALOGUE,
                    CONTENT_TYPE,

@@ -300,6 +300,66 @@ class ComplaintUpdated(Payload):
     changed_by: uuid.UUID | None = None
 
 
+# --- account teams (团队合作销售: a virtual team per account) -------------------------------------
+
+class AccountTeamMember(Payload):
+    user_id: uuid.UUID
+    role: str = Field(description="sales | presales | technical | service | executive_sponsor | channel | "
+                                  "finance | legal | other")
+    added_at: dt.datetime
+    added_by: uuid.UUID | None = None
+
+
+class AccountTeamChanged(Payload):
+    """The account team after a change, whole (the account manager, `account.owner_id`, stays the single
+    owner and is not a member). Members see the account and its opportunities. `sequence` is the
+    account's version: the team is part of the account aggregate."""
+    account: AccountState
+    members: list[AccountTeamMember]
+    added: list[uuid.UUID] = Field(default_factory=list)
+    removed: list[uuid.UUID] = Field(default_factory=list)
+    role_changed: list[uuid.UUID] = Field(default_factory=list)
+    changed_by: uuid.UUID | None = None
+
+
+# --- account health and churn risk (流失) --------------------------------------------------------
+
+class HealthPartState(Payload):
+    key: str = Field(description="interactions | complaints | revenue_trend | lost_deals | buying_centre | "
+                                 "relationship_stage | plan_actions")
+    score: int = Field(description="0-100 for this part alone")
+    weight: int = Field(description="the part's weight in the model (weights sum to 100)")
+    points: Decimal = Field(description="score × weight / 100: what the part adds to the total")
+    summary: str
+
+
+class AccountHealthChanged(Payload):
+    """The account's health moved across a band (healthy ≥ 70 > watch ≥ 40 > at_risk). Keyed by the
+    account id; `sequence` counts the account's health recomputations that changed the stored score."""
+    account_id: uuid.UUID
+    owner_id: uuid.UUID | None = None
+    score: int
+    band: str = Field(description="healthy | watch | at_risk")
+    from_score: int | None = None
+    from_band: str | None = None
+    parts: list[HealthPartState]
+    model_version: int
+    computed_at: dt.datetime
+    cause: str = Field(description="what triggered the recompute: the input's event type, read, health_model, ...")
+
+
+class HealthModelState(Payload):
+    weights: dict[str, int] = Field(description="part key → weight; non-negative, summing to 100")
+    version: int
+
+
+class HealthModelChanged(Payload):
+    """An admin changed the health model's weights; every stored score is re-weighted."""
+    model: HealthModelState
+    changes: dict[str, FieldChange]
+    changed_by: uuid.UUID | None = None
+
+
 _T = TOPICS["account"]
 register(
     EventSpec("kam.account.created.v1", _T, AccountCreated, "An account was created and assigned."),
@@ -322,4 +382,10 @@ register(
     EventSpec("kam.account.complaint_raised.v1", _T, ComplaintRaised, "A customer complaint was raised."),
     EventSpec("kam.account.complaint_updated.v1", _T, ComplaintUpdated,
               "A complaint changed (status, assignee, resolution)."),
+    EventSpec("kam.account.team_changed.v1", _T, AccountTeamChanged,
+              "The account team changed (members added, removed or given another role); carries the whole team."),
+    EventSpec("kam.account.health_changed.v1", _T, AccountHealthChanged,
+              "An account's health score moved across a band (healthy / watch / at_risk), with its parts."),
+    EventSpec("kam.account.health_model_changed.v1", _T, HealthModelChanged,
+              "An admin changed the weights of the account health model."),
 )

@@ -18,6 +18,7 @@ from .schemas import (
     AccountPatch,
     AccountType,
     Duplicates,
+    HealthBand,
     OwnerHistoryEntry,
     Reassign,
     SnapshotPage,
@@ -46,7 +47,8 @@ async def create_account(body: AccountCreate, principal: PrincipalDep, runtime: 
 
 
 @router.get("/v1/accounts", response_model=AccountPage,
-            summary="Accounts you may see, ordered by id, with filters and name search (q)")
+            summary="Accounts you may see (your line or account team), ordered by id, with filters and name search "
+                    "(q); health=at_risk: the at-risk ones, worst first")
 async def list_accounts(principal: PrincipalDep, runtime: RuntimeDep, limit: Limit = 100, cursor: str | None = None,
                         owner_id: uuid.UUID | None = None, tier: Tier | None = None, type: AccountType | None = None,
                         industry: str | None = None, region: str | None = None, status: Status | None = None,
@@ -54,10 +56,14 @@ async def list_accounts(principal: PrincipalDep, runtime: RuntimeDep, limit: Lim
                         q: Annotated[str | None, Query(min_length=1, max_length=300,
                                                        description="name contains (width, case, punctuation and "
                                                                    "legal form ignored)")] = None,
-                        include_merged: bool = False):
+                        include_merged: bool = False,
+                        health: Annotated[HealthBand | None, Query(
+                            description="only accounts in this health band, worst score first "
+                                        "(GET /v1/accounts/{id}/health explains a score)")] = None):
     async with runtime.db.session() as session:
         return await service.list_accounts(session, runtime, principal, limit=limit, cursor=cursor, q=q,
-                                           include_merged=include_merged, owner_id=owner_id, tier=tier, type=type,
+                                           include_merged=include_merged, health=health, owner_id=owner_id,
+                                           tier=tier, type=type,
                                            industry=industry, region=region, status=status, parent_id=parent_id)
 
 

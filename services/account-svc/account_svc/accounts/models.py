@@ -37,6 +37,10 @@ accounts = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    # 0006: the stored health score and band (health/ slice writes them; not part of the version).
+    Column("health_score", Integer, nullable=True),
+    Column("health_band", String(10), nullable=True),
+    Index("ix_accounts_health", "health_band", "health_score", "id"),
 )
 
 # Every owner an account has had (识别并分配客户: reassignment is recorded).
@@ -51,4 +55,17 @@ owner_history = Table(
     Column("changed_by", Uuid, nullable=True),
     Column("changed_at", UtcDateTime(), nullable=False),
     Index("ix_owner_history_account", "account_id", "id"),
+)
+
+# The account team (团队合作销售): people from any department with a role on the account. Part of the
+# account aggregate (a change bumps the account's version); the owner above stays the single account
+# manager. Members see the account (visibility below and in opportunity-svc's replica).
+account_team = Table(
+    "account_team", metadata,
+    Column("account_id", Uuid, ForeignKey("accounts.id"), primary_key=True),
+    Column("user_id", Uuid, primary_key=True),
+    Column("role", String(30), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
+    Column("added_by", Uuid, nullable=True),
+    Index("ix_account_team_user", "user_id", "account_id"),
 )

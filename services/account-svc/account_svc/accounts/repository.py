@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import case, func, insert, literal, or_, select, text, update
+from sqlalchemy import case, delete, func, insert, literal, or_, select, text, update
 
 from kam_shared.money import from_cents, to_cents
 from kam_shared.repository import Repository
@@ -17,7 +17,7 @@ from kam_shared.repository import Repository
 from .domain.accounts import Account
 from .domain.duplicates import MIN_SIMILARITY
 from .domain.names import normalise
-from .models import accounts, owner_history
+from .models import account_team, accounts, owner_history
 
 MAX_DEPTH = 50  # a hierarchy deeper than this is a data error; recursive queries stop there
 FALLBACK_SCAN_LIMIT = 2000
@@ -106,7 +106,9 @@ class AccountRepository(Repository):
     # --- lists ----------------------------------------------------------------------------------
 
     async def page(self, *, limit: int, cursor: str | None, filters: dict, name_key: str | None,
-                   include_merged: bool, owners: set | None) -> tuple[list[dict], str | None]:
+                   include_merged: bool, owners: set | None, member: uuid.UUID | None = None,
+                   health: str | None = None) -> tuple[list[dict], str | None]:
+        """One page in id order; with `health`, that band only, worst score first (ix_accounts_health)."""
         query = select(accounts)
         for column, value in filters.items():
             if value is not None:
@@ -115,9 +117,34 @@ class AccountRepository(Repository):
             query = query.where(accounts.c.merged_into_id.is_(None))
         if name_key is not None:
             query = query.where(accounts.c.normalized_name.contains(name_key, autoescape=True))
-        if owners is not None:
-            query = query.where(accounts.c.owner_id.in_(owners))
-        return await self.paginate(query, keys=[accounts.c.id], limit=limit, cursor=cursor, present=present)
+        if owners is not None:  # the owner's line, or on the account team
+            on_team = select(account_team.c.account_id).where(account_team.c.user_id == member)
+            query = query.where(or_(accounts.c.owner_id.in_(owners), accounts.c.id.in_(on_team)))
+        keys = [accounts.c.id]
+        if health is not None:
+            query = query.where(accounts.c.health_band == health)
+            keys = [accounts.c.health_score, accounts.c.id]
+        return await self.paginate(query, keys=keys, limit=limit, cursor=cursor, present=present)
+
+    # --- the account team -----------------------------------------------------------------------
+
+    async def is_team_member(self, account_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        return await self.session.scalar(select(account_team.c.user_id).where(
+            account_team.c.account_id == account_id, account_team.c.user_id == user_id)) is not None
+
+    async def team_account_ids(self, user_id: uuid.UUID) -> set[uuid.UUID]:
+        return set((await self.session.scalars(select(account_team.c.account_id)
+                                               .where(account_team.c.user_id == user_id))).all())
+
+    async def team(self, account_id: uuid.UUID) -> list[dict]:
+        rows = (await self.session.execute(select(account_team).where(account_team.c.account_id == account_id)
+                                           .order_by(account_team.c.added_at, account_team.c.user_id))).mappings()
+        return [dict(r) for r in rows]
+
+    async def replace_team(self, account_id: uuid.UUID, members: list[dict]) -> None:
+        await self.session.execute(delete(account_team).where(account_team.c.account_id == account_id))
+        if members:
+            await self.session.execute(insert(account_team), [dict(account_id=account_id, **m) for m in members])
 
     async def snapshot_page(self, *, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
         """Every account, tombstones included, ordered by id."""

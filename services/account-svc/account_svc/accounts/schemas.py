@@ -18,6 +18,7 @@ Status = Literal[v.ACCOUNT_STATUSES]
 AccountType = Literal[v.ACCOUNT_TYPES]
 Tier = Literal[v.ACCOUNT_TIERS]
 StrategicFlag = Literal[v.STRATEGIC_FLAGS]
+HealthBand = Literal[v.HEALTH_BANDS]
 Percent = Annotated[Decimal, Field(ge=-100, le=100, max_digits=5, decimal_places=2)]
 
 
@@ -103,6 +104,9 @@ class AccountOut(BaseModel):
     created_by: uuid.UUID | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
+    health_score: int | None = Field(default=None, description="stored health score 0-100 (GET .../health for "
+                                                               "the parts; refreshed there)")
+    health_band: HealthBand | None = None
 
 
 class AccountPage(BaseModel):

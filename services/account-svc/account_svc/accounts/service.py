@@ -25,13 +25,31 @@ from .repository import AccountRepository, present, to_domain
 # --- reading ------------------------------------------------------------------------------------
 
 
+async def access(session: AsyncSession, runtime: Runtime, principal: Principal, row) -> str | None:
+    """"manage" (the owner's line or an admin), "team" (on the account team: sees it, its records and
+    its opportunities) or None (may not see it). The one rule every account read goes through."""
+    if await runtime.visibility.can_see(session, principal, row["owner_id"]):
+        return "manage"
+    if await AccountRepository(session).is_team_member(row["id"], principal.user_id):
+        return "team"
+    return None
+
+
 async def visible_account(session: AsyncSession, runtime: Runtime, principal: Principal, account_id: uuid.UUID,
                           *, field: str | None = None):
-    """The account's row if the caller may see it, else 404 (naming `field`, if given)."""
+    """The account's row if the caller may see it (owner's line, admin or account team), else 404
+    (naming `field`, if given)."""
     row = await AccountRepository(session).row(account_id)
-    if row is None or not await runtime.visibility.can_see(session, principal, row["owner_id"]):
+    if row is None or await access(session, runtime, principal, row) is None:
         raise NotFound(f"account {account_id} not found", field=field)
     return row
+
+
+async def visible_scope(session: AsyncSession, runtime: Runtime, principal: Principal) -> tuple[set | None, set]:
+    """(owners whose accounts the caller sees — None: all —, accounts they see as a team member)."""
+    owners = await runtime.visibility.owner_ids(session, principal)
+    teams = set() if owners is None else await AccountRepository(session).team_account_ids(principal.user_id)
+    return owners, teams
 
 
 async def get_account(session: AsyncSession, runtime: Runtime, principal: Principal, account_id: uuid.UUID) -> dict:
@@ -40,10 +58,15 @@ async def get_account(session: AsyncSession, runtime: Runtime, principal: Princi
 
 async def load_for_change(session: AsyncSession, runtime: Runtime, principal: Principal, account_id: uuid.UUID,
                           if_match: str | None = None, field: str | None = None) -> Account:
-    """The account, locked for this transaction, if the caller may see it and holds its version."""
+    """The account, locked for this transaction, if the caller manages it (owner's line or admin) and
+    holds its version. An account-team member sees the account but changes it only through its records."""
     row = await AccountRepository(session).row(account_id, lock=True)
-    if row is None or not await runtime.visibility.can_see(session, principal, row["owner_id"]):
+    seen = None if row is None else await access(session, runtime, principal, row)
+    if seen is None:
         raise NotFound(f"account {account_id} not found", field=field)
+    if seen == "team":
+        raise Forbidden("you are on this account's team (read access and its records); the account itself is "
+                        "changed by its account manager, their superiors or an admin", field=field)
     check_if_match(if_match, row["version"])
     return to_domain(row)
 
@@ -63,7 +86,9 @@ def name_query_key(q: str) -> str:
 
 
 async def list_accounts(session: AsyncSession, runtime: Runtime, principal: Principal, *, limit: int,
-                        cursor: str | None, q: str | None, include_merged: bool, **filters) -> dict:
+                        cursor: str | None, q: str | None, include_merged: bool, health: str | None = None,
+                        **filters) -> dict:
+    """Accounts in the caller's scope; with `health`, only that band, worst score first."""
     key = None
     if q is not None:
         key = name_query_key(q)
@@ -71,7 +96,8 @@ async def list_accounts(session: AsyncSession, runtime: Runtime, principal: Prin
             raise ValidationProblem("q must contain letters or digits", field="q")
     owners = await runtime.visibility.owner_ids(session, principal)
     items, next_cursor = await AccountRepository(session).page(
-        limit=limit, cursor=cursor, filters=filters, name_key=key, include_merged=include_merged, owners=owners)
+        limit=limit, cursor=cursor, filters=filters, name_key=key, include_merged=include_merged, owners=owners,
+        member=principal.user_id, health=health)
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -97,7 +123,7 @@ async def check_parent(session: AsyncSession, runtime: Runtime, principal: Princ
     """The parent exists, is live and visible; under `account_id` it closes no loop."""
     repo = AccountRepository(session)
     row = await repo.row(parent_id)
-    if row is None or not await runtime.visibility.can_see(session, principal, row["owner_id"]):
+    if row is None or await access(session, runtime, principal, row) is None:
         raise ValidationProblem(f"parent_id: account {parent_id} not found", field="parent_id")
     if row["merged_into_id"] is not None:
         raise ValidationProblem(f"parent_id: account {parent_id} was merged into {row['merged_into_id']}",
@@ -106,8 +132,8 @@ async def check_parent(session: AsyncSession, runtime: Runtime, principal: Princ
         check_no_cycle(account_id, parent_id, await repo.ancestor_chain(parent_id))
 
 
-def _tree_node(row, owners: set | None) -> dict:
-    restricted = owners is not None and row["owner_id"] not in owners
+def _tree_node(row, owners: set | None, teams: set) -> dict:
+    restricted = owners is not None and row["owner_id"] not in owners and row["id"] not in teams
     base = {"id": row["id"], "parent_id": row["parent_id"], "restricted": restricted}
     if restricted:  # the structure is shown, the details are not
         return {**base, "name": None}
@@ -121,9 +147,9 @@ async def tree(session: AsyncSession, runtime: Runtime, principal: Principal, ac
     rows = await repo.subtree(account_id)
     chain = (await repo.ancestor_chain(root["parent_id"])) if root["parent_id"] else []
     above = {r["id"]: r for r in await repo.rows(chain)} if chain else {}
-    owners = await runtime.visibility.owner_ids(session, principal)
-    nested = build_tree(account_id, {r["id"]: _tree_node(r, owners) for r in rows})
-    ancestors = [_tree_node(above[i], owners) for i in reversed(chain) if i in above]
+    owners, teams = await visible_scope(session, runtime, principal)
+    nested = build_tree(account_id, {r["id"]: _tree_node(r, owners, teams) for r in rows})
+    ancestors = [_tree_node(above[i], owners, teams) for i in reversed(chain) if i in above]
     return {"ancestors": ancestors, "tree": nested}
 
 
@@ -285,10 +311,11 @@ async def duplicates(session: AsyncSession, runtime: Runtime, principal: Princip
     probe = clean_profile({k: v for k, v in (("name", name), ("credit_code", credit_code), ("region", region))
                            if v is not None})
     candidates = await find_candidates(session, runtime, probe, limit=limit)
-    owners = await runtime.visibility.owner_ids(session, principal)
+    owners, teams = await visible_scope(session, runtime, principal)
     return {"normalized_name": normalise(probe["name"]) if "name" in probe else None,
             "credit_code": probe.get("credit_code"),
-            "candidates": [_candidate_out(c, owners is None or c["owner_id"] in owners) for c in candidates]}
+            "candidates": [_candidate_out(c, owners is None or c["owner_id"] in owners or c["id"] in teams)
+                           for c in candidates]}
 
 
 def _candidate_out(candidate: dict, visible: bool) -> dict:

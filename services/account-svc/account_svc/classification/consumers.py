@@ -11,7 +11,8 @@ from .models import opportunity_replica
 
 def _row(o: OpportunityState) -> dict:
     return dict(id=o.id, account_id=o.account_id, amount_cents=to_cents(o.amount), currency=o.currency,
-                close_date=o.close_date, status=o.status, version=o.version)
+                close_date=o.close_date, status=o.status, version=o.version,
+                close_reason=o.close_reason, lost_to_competitor=o.lost_to_competitor)
 
 
 # Keeps each opportunity's account, amount, currency, close date and status. Every event type on the

@@ -14,5 +14,8 @@ opportunity_replica = Table(
     Column("close_date", Date, nullable=False),
     Column("status", String(10), nullable=False),
     Column("version", Integer, nullable=False),
+    # 0006: why a lost one was lost and to whom (account health: lost opportunities and to whom).
+    Column("close_reason", String(100), nullable=True),
+    Column("lost_to_competitor", String(200), nullable=True),
     Index("ix_opportunity_replica_status_account", "status", "account_id"),
 )

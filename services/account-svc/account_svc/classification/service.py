@@ -13,7 +13,7 @@ from kam_shared.auth import Principal
 from kam_shared.domain_errors import ValidationProblem
 from kam_shared.money import from_cents, validate_currency
 
-from ..accounts.service import get_account, load_for_change, save
+from ..accounts.service import get_account, load_for_change, save, visible_scope
 from .domain import Pareto, TierInputs, pareto, recommend_tier, revenue_window
 from .repository import WonRevenueRepository
 
@@ -67,12 +67,12 @@ async def pareto_view(session: AsyncSession, runtime: Runtime, principal: Princi
     """Which of the accounts the caller may see make up `threshold_pct` of their won revenue."""
     currency = validate_currency(currency)
     repo = WonRevenueRepository(session)
-    owners = await runtime.visibility.owner_ids(session, principal)
+    owners, teams = await visible_scope(session, runtime, principal)
     rows = await repo.by_account_and_currency(since, until)
     info = {}
     if rows:
         found = await repo.account_info({r.effective_account_id for r in rows})
-        info = {r["id"]: r for r in found if owners is None or r["owner_id"] in owners}
+        info = {r["id"]: r for r in found if owners is None or r["owner_id"] in owners or r["id"] in teams}
     revenue, other_cents = _split_by_currency(rows, info, currency)
     ranking = pareto(revenue, threshold_pct)
     top = ranking.top

@@ -27,3 +27,8 @@ INTERACTION_KINDS = ("visit", "call", "meeting", "seminar", "email")
 
 COMPLAINT_SEVERITIES = ("low", "medium", "high", "critical")
 COMPLAINT_STATUSES = ("open", "in_progress", "resolved", "closed")
+
+HEALTH_BANDS = ("healthy", "watch", "at_risk")  # ≥ 70, ≥ 40, below (health/domain.py)
+# Roles on an account team (团队合作销售), the same words as an opportunity's sales team.
+ACCOUNT_TEAM_ROLES = ("sales", "presales", "technical", "service", "executive_sponsor", "channel", "finance", "legal",
+                      "other")

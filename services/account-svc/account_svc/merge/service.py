@@ -54,6 +54,23 @@ async def _follow_survivor(repo: AccountRepository, survivor: Account, duplicate
     return pending
 
 
+async def _merge_teams(repo: AccountRepository, survivor: Account, duplicate: Account, *, by: uuid.UUID | None) -> None:
+    """The duplicate's account team joins the survivor's (the survivor's role wins for someone on both;
+    its account manager is not a member): a team change of the survivor, after its merge."""
+    theirs = await repo.team(duplicate.id)
+    if not theirs:
+        return
+    ours = [{k: m[k] for k in ("user_id", "role", "added_at", "added_by")} for m in await repo.team(survivor.id)]
+    known = {m["user_id"] for m in ours} | {survivor.owner_id}
+    joining = [{k: m[k] for k in ("user_id", "role", "added_at", "added_by")} for m in theirs
+               if m["user_id"] not in known]
+    await repo.replace_team(duplicate.id, [])
+    if joining:
+        survivor.team_changed(ours + joining, added=[m["user_id"] for m in joining], removed=[], role_changed=[],
+                              by=by)
+        await repo.replace_team(survivor.id, ours + joining)
+
+
 async def merge(uow: UnitOfWork, runtime: Runtime, principal: Principal, survivor_id: uuid.UUID,
                 from_id: uuid.UUID, if_match: str | None) -> dict:
     """Merge the duplicate `from_id` into `survivor_id`: its child accounts and its records move, it
@@ -74,6 +91,7 @@ async def merge(uow: UnitOfWork, runtime: Runtime, principal: Principal, survivo
 
     survivor_before, duplicate_before = survivor.version, duplicate.version
     survivor.absorb(duplicate, moved=moved, by=by, parent_allowed=parent_allowed)
+    await _merge_teams(repo, survivor, duplicate, by=by)
     # The tombstone first: it gives up the credit code the survivor may take.
     await save(uow, duplicate, duplicate_before)
     await save(uow, survivor, survivor_before)

@@ -83,3 +83,8 @@ async def fetch(runtime: Runtime, principal: Principal, account_id: uuid.UUID) -
 
 async def remember(session: AsyncSession, account: FetchedAccount) -> None:
     await AccountRepository(session).upsert(account.id, account.name, account.owner_id, account.version)
+
+
+async def on_account_team(session: AsyncSession, account_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Whether the user is on the account team of the account (from the replica)."""
+    return await AccountRepository(session).on_account_team(account_id, user_id)

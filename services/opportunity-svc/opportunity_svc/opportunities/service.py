@@ -2,8 +2,8 @@
 (which commits when the use case returns; no use case commits).
 
 Who may do what (the hierarchy comes from the user replica):
-* see an opportunity: its primary owner, anyone above the owner, an admin, and the members of
-  its sales team (read only); anyone else gets 404;
+* see an opportunity: its primary owner, anyone above the owner, an admin, the members of its sales
+  team and of its account's account team (read only); anyone else gets 404;
 * change it: the primary owner, anyone above them, an admin (a team member gets 403);
 * change the primary owner: only someone above the current owner, or an admin;
 * confirm it and set its forecast category: only the primary owner.
@@ -44,10 +44,13 @@ def present(opp: Opportunity, model: StageModel) -> dict:
 
 # ------------------------------------------------------------------ access
 async def _access(session: AsyncSession, runtime: Runtime, principal: Principal, row) -> str | None:
-    """"manage" (owner's line or admin), "read" (on the sales team) or None (may not see it)."""
+    """"manage" (owner's line or admin), "read" (on the sales team, or on the account team of its
+    account) or None (may not see it)."""
     if await runtime.visibility.can_see(session, principal, row["owner_id"]):
         return "manage"
     if await OpportunityRepository(session).is_team_member(row["id"], principal.user_id):
+        return "read"
+    if await accounts.on_account_team(session, row["account_id"], principal.user_id):
         return "read"
     return None
 

@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, case, false, func, or_, select, true
 from kam_shared.domain_errors import ValidationProblem
 from kam_shared.repository import Repository
 
+from ..accounts.models import account_team_replica
 from ..opportunities.models import opportunities, team_members
 from ..stage_model.domain import STAGE_NUMBERS
 
@@ -46,11 +47,12 @@ def _narrowed(query: Select, *, owner_id=None, account_id=None, stages=None, sta
 
 def _scoped(query: Select, *, owners: set[uuid.UUID] | None, user_id: uuid.UUID, subtree: set[uuid.UUID] | None,
             **filters) -> Select:
-    """The caller's visible scope (`owners`: None = all; else theirs, or on the sales team of `user_id`),
-    within `subtree` when given, narrowed by the filters."""
+    """The caller's visible scope (`owners`: None = all; else theirs, or on the sales team of `user_id`,
+    or of an account whose account team `user_id` is on), within `subtree` when given, narrowed by the filters."""
     if owners is not None:
         on_team = select(team_members.c.opportunity_id).where(team_members.c.user_id == user_id)
-        query = query.where(or_(c.owner_id.in_(owners), c.id.in_(on_team)))
+        on_account_team = select(account_team_replica.c.account_id).where(account_team_replica.c.user_id == user_id)
+        query = query.where(or_(c.owner_id.in_(owners), c.id.in_(on_team), c.account_id.in_(on_account_team)))
     if subtree is not None:
         query = query.where(c.owner_id.in_(subtree))
     return _narrowed(query, **filters)

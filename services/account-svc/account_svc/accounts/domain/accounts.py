@@ -19,6 +19,8 @@ from kam_shared.events.account import (
     AccountMerged,
     AccountReassigned,
     AccountState,
+    AccountTeamChanged,
+    AccountTeamMember,
     AccountUpdated,
     MergedRecords,
 )
@@ -190,6 +192,15 @@ class Account:
         self.events.append(DomainEvent("kam.account.reassigned.v1", self.id, self.version, AccountReassigned(
             account=self.state(), from_owner_id=before, to_owner_id=owner_id, reason=_text(reason), changed_by=by)))
         return True
+
+    def team_changed(self, members: list[dict], *, added: list[uuid.UUID], removed: list[uuid.UUID],
+                     role_changed: list[uuid.UUID], by: uuid.UUID | None) -> None:
+        """The account team changed (account_team/domain.py decides how): a new version of the account."""
+        self.require_live()
+        self.version += 1
+        self.events.append(DomainEvent("kam.account.team_changed.v1", self.id, self.version, AccountTeamChanged(
+            account=self.state(), members=[AccountTeamMember(**m) for m in members], added=added, removed=removed,
+            role_changed=role_changed, changed_by=by)))
 
     def classify(self, *, type: str | None = None, tier: str | None = None, reason: str | None,
                  score: int | None = None, by: uuid.UUID | None) -> dict[str, FieldChange]:

@@ -1,0 +1,44 @@
+"""Won/lost opportunities arriving in the replica change an account's health: each opportunity
+event is applied to classification's replica (the same ReadModel, so rebuilds agree) and then the
+health of its account — and of the account it left, if it was re-pointed — is recomputed in the
+same inbox transaction; a band change goes to the outbox in that transaction."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kam_shared.app import Runtime
+from kam_shared.events import CloudEvent, utcnow
+from kam_shared.outbox import add_to_outbox
+
+from ..classification.consumers import OPPORTUNITIES
+from ..classification.models import opportunity_replica
+from ..common.tables import plumbing
+from .service import recompute
+
+SOURCE = "/kam/account-svc"
+
+
+async def on_opportunity(session: AsyncSession, event: CloudEvent, payload) -> None:
+    state = payload.opportunity
+    before = await session.scalar(select(opportunity_replica.c.account_id)
+                                  .where(opportunity_replica.c.id == state.id))
+    if not await OPPORTUNITIES.apply(session, state):
+        return  # stale or replayed: nothing changed
+    now = utcnow()
+    events = []
+    for account_id in dict.fromkeys(a for a in (state.account_id, before) if a is not None):
+        changed = await recompute(session, account_id, now=now, cause=event.type)
+        if changed is not None:
+            events.append(changed)
+    await add_to_outbox(session, plumbing, SOURCE, events)
+
+
+def kick_relay_after_recompute(runtime: Runtime, handled: list[CloudEvent]) -> None:
+    """A band change published from the consumer: start the relay now rather than at its next poll."""
+    if any(e.type in HANDLERS for e in handled):
+        runtime.relay.kick()
+
+
+# Replaces classification's handlers for the same event types (it applies the same ReadModel first).
+HANDLERS = {event_type: on_opportunity for event_type in OPPORTUNITIES.event_types()}
