@@ -224,12 +224,14 @@ async def apply_accounts(session: AsyncSession, items: list) -> None:
     book = rule_book(states)
     covered = await repo.territories_of([a.id for a in fresh])
     parents = await repo.parent_map(territory_replica)
+    with_facts = await repo.accounts_with_facts([a.id for a in fresh])
     for a in fresh:
         new = covering_territory(book, SimpleNamespace(**ACCOUNTS.to_row(a)))
         old = covered.get(a.id)
         if new != old:
             await repo.cover(a.id, new)
-            await repo.shift_account_facts(a.id, parent_chain(parents, old), parent_chain(parents, new))
+            if a.id in with_facts:
+                await repo.shift_account_facts(a.id, parent_chain(parents, old), parent_chain(parents, new))
 
 
 ORG_UNITS = ReadModel(org_unit_replica, TOPICS["team"], "org_unit", OrgUnitState, org_unit_row)

@@ -325,6 +325,12 @@ class RollupRepository(Repository):
     async def shift_account_facts(self, account: uuid.UUID, out_of: list[uuid.UUID], into: list[uuid.UUID]) -> None:
         await self.shift_facts(facts.c.account_id == account, out_of, into)
 
+    async def accounts_with_facts(self, accounts: list[uuid.UUID]) -> set[uuid.UUID]:
+        if not accounts:
+            return set()
+        return set((await self.session.scalars(
+            select(facts.c.account_id).distinct().where(facts.c.account_id.in_(accounts)))).all())
+
     async def owners_with_facts(self, owners: list[uuid.UUID]) -> set[uuid.UUID]:
         if not owners:
             return set()
