@@ -210,13 +210,13 @@ async def apply_territories(session: AsyncSession, items: list) -> None:
 async def apply_accounts(session: AsyncSession, items: list) -> None:
     """The account profiles territory rules look at; an account whose covering territory changes
     takes its opportunities from the old territory's chain to the new one's."""
+    await hold_read_model_exclusively(session)  # before reading: a rebuild may be writing the profiles
     repo = RollupRepository(session)
     newest = newest_states(payload.account for _, payload in items)
     before = await repo.rows_before(account_profiles, list(newest), parent=None)
     fresh = [a for a in newest.values() if a.id not in before or before[a.id].version < a.version]
     if not fresh:
         return
-    await hold_read_model_exclusively(session)
     await repo.save_rows(account_profiles, [ACCOUNTS.to_row(a) for a in fresh])
     states = await repo.territory_states()
     if not states:
