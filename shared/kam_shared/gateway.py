@@ -53,6 +53,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/forecast-accuracy", "forecast-svc"),
     ("/v1/funnel-health", "forecast-svc"),
     ("/v1/funnel-norms", "forecast-svc"),
+    ("/v1/exchange-rates", "forecast-svc"),
     # team-svc has a /v1/attainment too (closed-won against quota only); on one origin the path
     # can have one owner, and forecast-svc's answer is the superset (quota, won, live forecast, gap).
     ("/v1/attainment", "forecast-svc"),

@@ -32,7 +32,8 @@ SERVICES: dict[str, ServiceInfo] = {s.name: s for s in [
     ServiceInfo("team-svc", "team_svc", 8004, consumes=("kam.account.events", "kam.opportunity.events")),
     ServiceInfo("account-svc", "account_svc", 8001, consumes=("kam.opportunity.events", "kam.team.events")),
     ServiceInfo("opportunity-svc", "opportunity_svc", 8002, consumes=("kam.account.events", "kam.team.events")),
-    ServiceInfo("forecast-svc", "forecast_svc", 8003, consumes=("kam.opportunity.events", "kam.team.events")),
+    ServiceInfo("forecast-svc", "forecast_svc", 8003,
+                consumes=("kam.account.events", "kam.opportunity.events", "kam.team.events")),
 ]}
 
 

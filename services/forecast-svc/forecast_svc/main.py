@@ -5,6 +5,7 @@ from .categories.api import router as categories_router
 from .health.api import router as health_router
 from .health.consumers import HANDLERS as HEALTH_HANDLERS
 from .periods.consumers import HANDLERS as PERIOD_HANDLERS
+from .rates.api import router as rates_router
 from .rebuild.api import router as rebuild_router
 from .rollups.api import router as rollups_router
 from .rollups.consumers import HANDLERS as ROLLUP_HANDLERS
@@ -21,5 +22,5 @@ def create_app(settings: Settings | None = None):
                     "attainment and accuracy.",
         tables=plumbing,
         routers=[rollups_router, rebuild_router, categories_router, submission_router, health_router,
-                 audit_router],
+                 rates_router, audit_router],
         handlers={**ROLLUP_HANDLERS, **PERIOD_HANDLERS, **HEALTH_HANDLERS})

@@ -211,3 +211,24 @@ register(
               "snapshots of past periods; funnel-health ratings use it at once. Keyed by norm_id, "
               "sequence = version."),
 )
+
+
+# ------------------------------------------------------------------ exchange rates
+class ExchangeRate(Payload):
+    from_currency: str = Field(min_length=3, max_length=3)
+    to_currency: str = Field(min_length=3, max_length=3)
+    effective_date: _dt.date = Field(description="the first day of the month from which the rate is in force")
+    rate: Decimal = Field(description="units of to_currency for one unit of from_currency")
+
+
+class ExchangeRatesChanged(Payload):
+    version: int = Field(description="the rate table's version after the change")
+    rates: list[ExchangeRate] = Field(description="the rates set or changed by this call (others unchanged)")
+    changed_by: uuid.UUID
+
+
+register(
+    EventSpec("kam.forecast.exchange_rates_changed.v1", _T, ExchangeRatesChanged,
+              "Corporate exchange rates were set or changed; roll-ups convert with them at once (key "
+              "`exchange-rates`, sequence = the rate table's version)."),
+)

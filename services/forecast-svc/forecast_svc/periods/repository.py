@@ -21,3 +21,8 @@ async def period_of(session: AsyncSession, text: str) -> Period:
 async def save_fiscal_calendar(session: AsyncSession, start_month: int, version: int) -> None:
     await upsert_versioned(session, fiscal_calendar, dict(id=1, fiscal_year_start_month=start_month,
                                                           version=version), key="id")
+
+
+async def fiscal_start_month(session: AsyncSession) -> int:
+    """The replicated fiscal year's start month (1 until the first calendar event)."""
+    return await session.scalar(select(fiscal_calendar.c.fiscal_year_start_month)) or 1

@@ -7,8 +7,8 @@ from kam_shared.consumer import exclusive_read_model_lock
 from kam_shared.replicas import upsert_versioned_many
 from kam_shared.repository import Repository
 
+from ..rollups.models import account_profiles, org_unit_replica, stage_probabilities, territory_replica, user_org_units
 from ..rollups.models import opportunity_facts as facts
-from ..rollups.models import stage_probabilities
 from ..rollups.repository import RollupRepository
 
 DELETE_CHUNK = 1000
@@ -35,7 +35,17 @@ class RebuildRepository(Repository):
         for start in range(0, len(ids), DELETE_CHUNK):
             await self.session.execute(delete(facts).where(facts.c.id.in_(ids[start:start + DELETE_CHUNK])))
 
+    async def save_nodes(self, memberships: list[dict], units: list[dict], territories: list[dict],
+                         accounts: list[dict]) -> None:
+        """The users' org units, the org units, the territories and the account profiles (the
+        same rows the events write, version-guarded)."""
+        for table, rows in ((user_org_units, memberships), (org_unit_replica, units),
+                            (territory_replica, territories), (account_profiles, accounts)):
+            for start in range(0, len(rows), DELETE_CHUNK):
+                await upsert_versioned_many(self.session, table, rows[start:start + DELETE_CHUNK])
+
     async def recompute_cells(self, users: Table) -> None:
         rollups = RollupRepository(self.session)
         await rollups.clear_cells()
         await rollups.recompute(users)
+        await rollups.rematch_coverage(account_profiles)  # the coverage and the territories' cells

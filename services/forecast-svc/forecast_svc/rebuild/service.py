@@ -13,7 +13,8 @@ from kam_shared.events import utcnow
 from kam_shared.peers import peer_client, snapshot
 
 from ..health.service import rebuild_quotas
-from ..rollups.domain.rows import fact_row, user_row
+from ..rollups.consumers import ACCOUNTS, ORG_UNITS, TERRITORIES
+from ..rollups.domain.rows import fact_row, user_org_row, user_row
 from . import domain
 from .repository import RebuildRepository
 
@@ -43,8 +44,14 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
         raise Forbidden("only an admin can rebuild read models")
     started = utcnow()
     clock = time.perf_counter()
-    users_rows = [user_row(domain.user_state(u))
-                  async for u in snapshot(runtime, "team-svc", "/v1/users", principal.token)]
+    user_states = [domain.user_state(u) async for u in snapshot(runtime, "team-svc", "/v1/users", principal.token)]
+    users_rows = [user_row(u) for u in user_states]
+    units = [ORG_UNITS.state_model.model_validate(u)
+             async for u in snapshot(runtime, "team-svc", "/v1/org-units", principal.token)]
+    territories = [TERRITORIES.state_model.model_validate(t)
+                   async for t in snapshot(runtime, "team-svc", "/v1/territories", principal.token)]
+    accounts = [ACCOUNTS.state_model.model_validate(a)
+                async for a in snapshot(runtime, "account-svc", "/v1/accounts/snapshot", principal.token, 500)]
     model_version, stages = await stage_model_snapshot(runtime, principal.token)
     # The live path's own mapping, with the stage model the rebuild also installs.
     probability = domain.stage_probabilities(stages)
@@ -58,10 +65,13 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
         await repo.lock_read_models(runtime.settings.service_name)
         await repo.save_stage_probabilities(domain.stage_rows(stages, model_version))
         await repo.save_users(users, users_rows)
+        await repo.save_nodes([user_org_row(u) for u in user_states], [ORG_UNITS.to_row(u) for u in units],
+                              [TERRITORIES.to_row(t) for t in territories], [ACCOUNTS.to_row(a) for a in accounts])
         await repo.save_facts(fact_rows)
         stale = domain.stale_fact_ids(await repo.stored_facts(), {r["id"] for r in fact_rows}, started)
         await repo.remove_facts(stale)
         await repo.recompute_cells(users)
     quotas = await rebuild_quotas(runtime, principal)
-    return {"users": len(users_rows), "opportunities": len(fact_rows), "removed": len(stale), "quotas": quotas,
+    return {"users": len(users_rows), "org_units": len(units), "territories": len(territories),
+            "accounts": len(accounts), "opportunities": len(fact_rows), "removed": len(stale), "quotas": quotas,
             "started_at": started, "took_ms": round((time.perf_counter() - clock) * 1000, 1)}

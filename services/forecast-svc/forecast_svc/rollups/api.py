@@ -13,9 +13,11 @@ router = APIRouter(tags=["roll-ups"])
 
 
 @router.get("/v1/rollups", response_model=RollupOut,
-            summary="Pipeline, weighted pipeline and closed figures for a user's whole subtree")
+            summary="Pipeline, weighted pipeline and closed figures of a node: a user's subtree, an org unit, "
+                    "a territory")
 async def get_rollup(principal: PrincipalDep, runtime: RuntimeDep,
-                     node: Annotated[uuid.UUID, Query(description="user id: the subtree's root")],
+                     node: Annotated[uuid.UUID, Query(
+                         description="a user id (them and everyone below), an org unit id or a territory id")],
                      period: Annotated[str, Query(description="2026-11, 2026-Q4, 2026, FY2026-Q1 or FY2026 (fiscal)")],
                      currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
                      confirmed_only: Annotated[bool, Query(

@@ -1,4 +1,4 @@
-from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, String, Table, Uuid
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Index, Integer, String, Table, Uuid
 
 from kam_shared.tables import UtcDateTime
 
@@ -22,6 +22,7 @@ opportunity_facts = Table(
     # The owner's forecast-category override (pipeline | best_case | commit | omitted); null: from the stage.
     Column("category_override", String(10), nullable=True),
     Index("ix_facts_owner_close", "owner_id", "close_date"),
+    Index("ix_facts_account", "account_id"),
 )
 
 # Pre-aggregated subtree figures per node (a user), close month, currency, status, stage,
@@ -56,4 +57,58 @@ stage_probabilities = Table(
     Column("stage", Integer, primary_key=True),
     Column("probability", Integer, nullable=False),
     Column("version", Integer, nullable=False),
+)
+
+# ----------------------------------------------------------------------------- other kinds of node
+# An org unit and a territory are nodes too: their subtree totals live in `rollup_cells` under their
+# own id (ids are UUIDs of different aggregates, so they never collide with a user's).
+
+# Replica of team-svc's org units (kam.team.org_unit_*), version-guarded: the unit tree.
+org_unit_replica = Table(
+    "org_unit_replica", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("parent_id", Uuid, nullable=True, index=True),
+    Column("manager_id", Uuid, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+# Each user's org unit, from the user events (the shared user replica does not carry it).
+user_org_units = Table(
+    "user_org_units", metadata,
+    Column("id", Uuid, primary_key=True),  # the user
+    Column("org_unit_id", Uuid, nullable=True, index=True),
+    Column("version", Integer, nullable=False),
+)
+
+# Replica of team-svc's territories (kam.team.territory_*) with all their rules (the state as JSON).
+territory_replica = Table(
+    "territory_replica", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("parent_id", Uuid, nullable=True),
+    Column("owner_id", Uuid, nullable=False),
+    Column("org_unit_id", Uuid, nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+# What territory rules look at, per account (kam.account.events), version-guarded.
+account_profiles = Table(
+    "account_profiles", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("region", String(200), nullable=True),
+    Column("industry", String(200), nullable=True),
+    Column("employees", Integer, nullable=True),
+    Column("version", Integer, nullable=False),
+)
+
+# The territory that covers each account (the rule book's match), kept current by account and
+# territory events; an account no rule matches has no row.
+account_territories = Table(
+    "account_territories", metadata,
+    Column("account_id", Uuid, primary_key=True),
+    Column("territory_id", Uuid, nullable=False, index=True),
 )

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Table, delete, func, literal, select, text, update
+from sqlalchemy import Date, Table, cast, delete, func, literal, select, text, update
 
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 from kam_shared.repository import Repository
 
 from ..categories.models import category_mapping
-from .domain.cells import CELL_KEY, FIGURES, MAX_DEPTH, chain_of
-from .models import hierarchy_version, stage_probabilities
+from .domain.cells import CELL_KEY, FIGURES, MAX_DEPTH, chain_of, parent_chain
+from .domain.rows import covering_territory, rule_book
+from .models import (
+    account_territories,
+    hierarchy_version,
+    org_unit_replica,
+    stage_probabilities,
+    territory_replica,
+    user_org_units,
+)
 from .models import opportunity_facts as facts
 from .models import rollup_cells as cells
 
@@ -33,20 +41,52 @@ class RollupRepository(Repository):
     # ------------------------------------------------------------------ reads of a roll-up
     async def rollup_context(self, status: Table, service_name: str, users: Table, node: uuid.UUID) -> list:
         """What every roll-up needs besides the cells, in one read: the stage mapping, `as_of`
-        (the last event applied) and whether the node is known (`known` is None if not)."""
+        (the last event applied) and which kind of node it is: `known` (a user), `unit` (an org
+        unit) or `territory`, each None when the node is not one."""
         as_of_now = (select(status.c.last_event_time).where(status.c.name == service_name).scalar_subquery())
-        known = select(users.c.id).where(users.c.id == node).scalar_subquery()
         return (await self.session.execute(select(category_mapping.c.stage, category_mapping.c.category,
-                                                  as_of_now.label("as_of"), known.label("known")))).all()
+                                                  as_of_now.label("as_of"), *self._kinds(users, node)))).all()
+
+    async def node_context(self, users: Table, node: uuid.UUID) -> list:
+        """Which kind of node `node` is (one row: known, unit, territory)."""
+        return (await self.session.execute(select(*self._kinds(users, node)))).all()
+
+    @staticmethod
+    def _kinds(users: Table, node: uuid.UUID) -> list:
+        known = select(users.c.id).where(users.c.id == node).scalar_subquery()
+        unit = select(org_unit_replica.c.id).where(org_unit_replica.c.id == node).scalar_subquery()
+        territory = select(territory_replica.c.id).where(territory_replica.c.id == node).scalar_subquery()
+        return [known.label("known"), unit.label("unit"), territory.label("territory")]
 
     async def node_cells(self, node: uuid.UUID, start, end) -> list:
-        """Every currency's cells of the node for the months [start, end), summed per key (a few
-        dozen rows): (currency, status, stage, confirmed, override, count, cents, weighted)."""
+        """Every currency's cells of the node for the months [start, end), summed per month and key
+        (a few dozen rows a month): (month, currency, status, stage, confirmed, override, count,
+        cents, weighted)."""
         return (await self.session.execute(
-            select(*_CELL_GROUP, func.sum(cells.c.count), func.sum(cells.c.amount_cents),
+            select(cells.c.month, *_CELL_GROUP, func.sum(cells.c.count), func.sum(cells.c.amount_cents),
                    func.sum(cells.c.weighted_cents_x100))
             .where(cells.c.node_id == node, cells.c.month >= start, cells.c.month < end)
-            .group_by(*_CELL_GROUP))).all()
+            .group_by(cells.c.month, *_CELL_GROUP))).all()
+
+    async def unit_path(self, unit: uuid.UUID) -> list:
+        """The org unit and the units above it: (id, manager_id), the unit first."""
+        path, node = [], unit
+        while node is not None and len(path) < MAX_DEPTH and all(r.id != node for r in path):
+            row = (await self.session.execute(select(org_unit_replica.c.id, org_unit_replica.c.manager_id,
+                                                     org_unit_replica.c.parent_id)
+                                              .where(org_unit_replica.c.id == node))).first()
+            if row is None:
+                break
+            path.append(row)
+            node = row.parent_id
+        return path
+
+    async def unit_of_user(self, user: uuid.UUID) -> uuid.UUID | None:
+        return await self.session.scalar(select(user_org_units.c.org_unit_id).where(user_org_units.c.id == user))
+
+    async def territory(self, territory: uuid.UUID):
+        return (await self.session.execute(select(territory_replica.c.owner_id, territory_replica.c.org_unit_id)
+                                           .where(territory_replica.c.id == territory))).first()
 
     async def user_known(self, users: Table, node: uuid.UUID) -> bool:
         return await self.session.scalar(select(users.c.id).where(users.c.id == node)) is not None
@@ -125,15 +165,26 @@ class RollupRepository(Repository):
         if not owners:
             return {}
         superior_of = await cache.superiors(self, users, version)
-        return {owner: chain_of(superior_of, owner) for owner in owners}
+        return {owner: chain_of(superior_of, owner) + parent_chain(cache.unit_parent, cache.unit_of.get(owner))
+                for owner in owners}
 
-    async def chain_above(self, users: Table, superior: uuid.UUID | None, stop_at: uuid.UUID) -> list[uuid.UUID]:
-        """`superior` and everyone above them (stopping before `stop_at`, which would be a cycle)."""
+    async def territory_chains(self, accounts: set[uuid.UUID], cache: ChainCache) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """The territory covering each account and the territories above it (after `chains_of`,
+        which brought the cache up to date in this transaction)."""
+        if not accounts:
+            return {}
+        covered = await self.territories_of(list(accounts))
+        return {a: parent_chain(cache.territory_parent, t) for a, t in covered.items()}
+
+    async def chain_above(self, users: Table, superior: uuid.UUID | None, stop_at: uuid.UUID,
+                          parent: str = "superior_id") -> list[uuid.UUID]:
+        """`superior` and everyone above them (stopping before `stop_at`, which would be a cycle);
+        `parent` names the column of the tree (users' superior, org units' and territories' parent)."""
         chain: list[uuid.UUID] = []
         node = superior
         while node is not None and node != stop_at and node not in chain and len(chain) < MAX_DEPTH:
             chain.append(node)
-            node = await self.session.scalar(select(users.c.superior_id).where(users.c.id == node))
+            node = await self.session.scalar(select(users.c[parent]).where(users.c.id == node))
         return chain
 
     # ------------------------------------------------------------------ writing cells
@@ -197,6 +248,148 @@ class RollupRepository(Repository):
             FROM {facts.name} f JOIN owners o ON o.owner = f.owner_id
             GROUP BY o.node, {month}, f.currency, f.status, f.stage, f.confirmed, COALESCE(f.category_override, '')
         """))
+        await self.recompute_units()
+        await self.recompute_territories()
+
+    def _month_sql(self) -> str:
+        return "date_trunc('month', f.close_date)::date" if self.postgres else "date(f.close_date, 'start of month')"
+
+    def _closure_sql(self, tree: Table, name: str) -> str:
+        """(start, node): every node of a tree with itself and each of its ancestors."""
+        return f"""{name}(start, node, depth) AS (
+                SELECT id, id, 0 FROM {tree.name}
+                UNION ALL
+                SELECT c.start, p.parent_id, c.depth + 1 FROM {name} c JOIN {tree.name} p ON p.id = c.node
+                WHERE p.parent_id IS NOT NULL AND p.parent_id <> c.start AND c.depth < {MAX_DEPTH})"""
+
+    def _insert_cells_sql(self, members: str, on: str) -> str:
+        month = self._month_sql()
+        return f"""
+            INSERT INTO {cells.name} (node_id, month, currency, status, stage, confirmed, category_override,
+                                      count, amount_cents, weighted_cents_x100)
+            SELECT o.node, {month}, f.currency, f.status, f.stage, f.confirmed, COALESCE(f.category_override, ''),
+                   count(*), sum(f.amount_cents), sum(f.amount_cents * f.probability)
+            FROM {facts.name} f JOIN {members} o ON o.{on} = f.{on}
+            GROUP BY o.node, {month}, f.currency, f.status, f.stage, f.confirmed, COALESCE(f.category_override, '')"""
+
+    async def recompute_units(self) -> None:
+        """Every org unit's cells: the facts of the users whose unit is it or below it (a unit the
+        replica does not know yet counts for itself only, as the live path does). Cells emptied."""
+        units, members = org_unit_replica.name, user_org_units.name
+        await self.session.execute(text(f"""
+            WITH RECURSIVE {self._closure_sql(org_unit_replica, "uc")},
+            members AS (
+                SELECT DISTINCT m.id AS owner_id, uc.node FROM {members} m JOIN uc ON uc.start = m.org_unit_id
+                UNION
+                SELECT m.id, m.org_unit_id FROM {members} m WHERE m.org_unit_id IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM {units} u WHERE u.id = m.org_unit_id)
+            ) {self._insert_cells_sql("members", "owner_id")}"""))
+
+    async def recompute_territories(self) -> None:
+        """Every territory's cells: the facts of the accounts it or a territory below it covers."""
+        await self.session.execute(text(f"""
+            WITH RECURSIVE {self._closure_sql(territory_replica, "tc")},
+            covers AS (
+                SELECT DISTINCT a.account_id, tc.node FROM {account_territories.name} a
+                JOIN tc ON tc.start = a.territory_id
+            ) {self._insert_cells_sql("covers", "account_id")}"""))
+
+    async def clear_territory_cells(self) -> None:
+        await self.session.execute(delete(cells).where(cells.c.node_id.in_(select(territory_replica.c.id))))
+
+    async def shift_facts(self, where, out_of: list[uuid.UUID], into: list[uuid.UUID]) -> None:
+        """Move the contribution of the facts matching `where` (one user's, one account's) out of
+        one chain of nodes and into another (a user changed org unit, an account territory)."""
+        common = set(out_of) & set(into)
+        if self.postgres:
+            month = cast(func.date_trunc("month", facts.c.close_date), Date)
+        else:
+            month = func.date(facts.c.close_date, "start of month")
+        key = (month, facts.c.currency, facts.c.status, facts.c.stage, facts.c.confirmed,
+               func.coalesce(facts.c.category_override, ""))
+        for sign, chain in ((-1, out_of), (+1, into)):
+            for node in chain:
+                if node in common:
+                    continue
+                source = (select(literal(node, cells.c.node_id.type).label("node_id"), *key,
+                                 (func.count() * sign).label("count"),
+                                 (func.sum(facts.c.amount_cents) * sign).label("amount_cents"),
+                                 (func.sum(facts.c.amount_cents * facts.c.probability) * sign).label("weighted"))
+                          .where(where).group_by(*key))
+                await self.session.execute(self._adding(
+                    self.insert(cells).from_select(list(CELL_KEY) + list(FIGURES), source)))
+
+    async def shift_owner_facts(self, owner: uuid.UUID, out_of: list[uuid.UUID], into: list[uuid.UUID]) -> None:
+        await self.shift_facts(facts.c.owner_id == owner, out_of, into)
+
+    async def shift_account_facts(self, account: uuid.UUID, out_of: list[uuid.UUID], into: list[uuid.UUID]) -> None:
+        await self.shift_facts(facts.c.account_id == account, out_of, into)
+
+    async def accounts_with_facts(self, accounts: list[uuid.UUID]) -> set[uuid.UUID]:
+        if not accounts:
+            return set()
+        return set((await self.session.scalars(
+            select(facts.c.account_id).distinct().where(facts.c.account_id.in_(accounts)))).all())
+
+    async def owners_with_facts(self, owners: list[uuid.UUID]) -> set[uuid.UUID]:
+        if not owners:
+            return set()
+        return set((await self.session.scalars(
+            select(facts.c.owner_id).distinct().where(facts.c.owner_id.in_(owners)))).all())
+
+    # ------------------------------------------------------------------ org units, territories, coverage
+    async def node_maps(self) -> tuple[dict, dict, dict]:
+        """(user → org unit, org unit → parent, territory → parent)."""
+        unit_of = dict((await self.session.execute(
+            select(user_org_units.c.id, user_org_units.c.org_unit_id)
+            .where(user_org_units.c.org_unit_id.is_not(None)))).all())
+        unit_parent = dict((await self.session.execute(
+            select(org_unit_replica.c.id, org_unit_replica.c.parent_id))).all())
+        territory_parent = dict((await self.session.execute(
+            select(territory_replica.c.id, territory_replica.c.parent_id))).all())
+        return unit_of, unit_parent, territory_parent
+
+    async def rows_before(self, table: Table, ids: list[uuid.UUID], parent: str | None = "parent_id") -> dict:
+        columns = [table.c.id, table.c.version] + ([table.c[parent]] if parent else [])
+        return {r.id: r for r in (await self.session.execute(select(*columns).where(table.c.id.in_(ids)))).all()}
+
+    async def save_rows(self, table: Table, rows: list[dict]) -> None:
+        await upsert_versioned_many(self.session, table, rows)
+
+    async def parent_map(self, table: Table) -> dict:
+        return dict((await self.session.execute(select(table.c.id, table.c.parent_id))).all())
+
+    async def territories_of(self, accounts: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        return dict((await self.session.execute(
+            select(account_territories.c.account_id, account_territories.c.territory_id)
+            .where(account_territories.c.account_id.in_(accounts)))).all())
+
+    async def cover(self, account: uuid.UUID, territory: uuid.UUID | None) -> None:
+        await self.session.execute(delete(account_territories).where(account_territories.c.account_id == account))
+        if territory is not None:
+            await self.session.execute(self.insert(account_territories).values(account_id=account,
+                                                                               territory_id=territory))
+
+    async def replace_coverage(self, rows: list[dict]) -> None:
+        await self.session.execute(delete(account_territories))
+        for start in range(0, len(rows), 1000):
+            await self.session.execute(self.insert(account_territories), rows[start:start + 1000])
+
+    async def territory_states(self) -> list[dict]:
+        return list((await self.session.scalars(select(territory_replica.c.state))).all())
+
+    async def account_profiles(self, profiles: Table) -> list:
+        return (await self.session.execute(select(profiles))).all()
+
+    async def rematch_coverage(self, profiles: Table) -> None:
+        """Every account's covering territory from the rule book, and every territory's cells again
+        (a territory changed, or a rebuild; under the exclusive read-model lock)."""
+        book = rule_book(await self.territory_states())
+        coverage = [dict(account_id=p.id, territory_id=t) for p in await self.account_profiles(profiles)
+                    if (t := covering_territory(book, p)) is not None]
+        await self.replace_coverage(coverage)
+        await self.clear_territory_cells()
+        await self.recompute_territories()
 
 
 class ChainCache:
@@ -207,6 +400,9 @@ class ChainCache:
     def __init__(self):
         self.version: int | None = None
         self.superior_of: dict[uuid.UUID, uuid.UUID | None] = {}
+        self.unit_of: dict[uuid.UUID, uuid.UUID | None] = {}
+        self.unit_parent: dict[uuid.UUID, uuid.UUID | None] = {}
+        self.territory_parent: dict[uuid.UUID, uuid.UUID | None] = {}
 
     async def superiors(self, repo: RollupRepository, users: Table,
                         version: int | None = None) -> dict[uuid.UUID, uuid.UUID | None]:
@@ -215,5 +411,6 @@ class ChainCache:
             version = await repo.hierarchy_version()
         if version is None or version != self.version:
             self.superior_of = await repo.superior_map(users)
+            self.unit_of, self.unit_parent, self.territory_parent = await repo.node_maps()
             self.version = version
         return self.superior_of

@@ -1,9 +1,12 @@
 import datetime as dt
 import uuid
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from kam_shared.money import Money
+
+from ..rates.schemas import RateUsedOut
 
 
 class StageFiguresOut(BaseModel):
@@ -21,12 +24,18 @@ class CategoryFiguresOut(BaseModel):
 
 class RollupOut(BaseModel):
     node: uuid.UUID
+    node_kind: Literal["user", "org_unit", "territory"] = Field(
+        description="user: them and everyone below them; org_unit: every user of the unit or a unit below it; "
+                    "territory: the accounts it or a territory below it covers")
     period: str
     period_start: dt.date
     period_end: dt.date
     currency: str
     confirmed_only: bool = Field(description="true: only opportunities their owner confirmed (what forecasts count)")
-    other_currencies: list[str]
+    other_currencies: list[str] = Field(description="currencies with figures in the period but no rate into "
+                                                    "`currency` in force: listed, never summed")
+    rates_used: list[RateUsedOut] = Field(default_factory=list,
+                                          description="the rates every other currency was converted at")
     stages: list[StageFiguresOut]
     open_count: int
     open_amount: Money

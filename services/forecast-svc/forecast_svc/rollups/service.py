@@ -8,12 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kam_shared.app import Runtime
 from kam_shared.auth import Principal
 from kam_shared.domain_errors import NotFound
-from kam_shared.money import validate_currency
+from kam_shared.money import from_cents, validate_currency
 
 from ..categories.domain import effective_category
 from ..categories.repository import CategoryRepository
 from ..periods.domain import Period
-from ..periods.repository import period_of
+from ..periods.repository import fiscal_start_month, period_of
+from ..rates.domain import Converter
+from ..rates.service import rates_touching
 from .domain.rollup import Group, rollup_from_groups
 from .repository import RollupRepository
 
@@ -28,6 +30,55 @@ async def ensure_node_visible(session: AsyncSession, runtime: Runtime, principal
         raise NotFound(f"node {node} not found")
 
 
+async def unit_visible(session: AsyncSession, runtime: Runtime, principal: Principal, unit: uuid.UUID) -> bool:
+    """An org unit is inside a principal's subtree when the unit or a unit above it is managed by
+    the principal or by someone below them, or (for a manager) is the principal's own unit."""
+    if principal.is_admin:
+        return True
+    repo = RollupRepository(session)
+    path = await repo.unit_path(unit)
+    own = await repo.unit_of_user(principal.user_id) if principal.role == "manager" else None
+    for row in path:
+        if own is not None and row.id == own:
+            return True
+        if row.manager_id is not None and (row.manager_id == principal.user_id or await runtime.visibility.can_see(
+                session, principal, row.manager_id)):
+            return True
+    return False
+
+
+async def territory_visible(session: AsyncSession, runtime: Runtime, principal: Principal,
+                            territory: uuid.UUID) -> bool:
+    """A territory is inside a principal's subtree when its account manager is the principal or
+    below them, or its org unit is inside their subtree."""
+    if principal.is_admin:
+        return True
+    row = await RollupRepository(session).territory(territory)
+    if row is None:
+        return False
+    if row.owner_id == principal.user_id or await runtime.visibility.can_see(session, principal, row.owner_id):
+        return True
+    return row.org_unit_id is not None and await unit_visible(session, runtime, principal, row.org_unit_id)
+
+
+async def node_kind(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
+                    context: list | None = None) -> str:
+    """user | org_unit | territory, when the principal may see the node; else NotFound (404)."""
+    if context is None:
+        context = await RollupRepository(session).node_context(runtime.tables.user_replica, node)
+    first = context[0] if context else None
+    if node == principal.user_id or (first is not None and first.known is not None):
+        if node == principal.user_id or await runtime.visibility.can_see(session, principal, node):
+            return "user"
+    elif first is not None and first.unit is not None:
+        if await unit_visible(session, runtime, principal, node):
+            return "org_unit"
+    elif first is not None and first.territory is not None:
+        if await territory_visible(session, runtime, principal, node):
+            return "territory"
+    raise NotFound(f"node {node} not found")
+
+
 async def own_opportunities(session: AsyncSession, owner_id: uuid.UUID, period: Period, currency: str,
                             confirmed_only: bool = True) -> list[dict]:
     """The opportunities one person is primary owner of, closing in the period, in one currency,
@@ -38,35 +89,48 @@ async def own_opportunities(session: AsyncSession, owner_id: uuid.UUID, period: 
             for r in rows]
 
 
-def _groups(rows: list, currency: str) -> tuple[list[Group], set[str]]:
-    """The asked-for currency's cells as groups, and the other currencies that hold any amount."""
-    others = {r[0] for r in rows if r[0] != currency and r[5] > 0}
-    groups = [Group(status=r[1], stage=r[2], confirmed=bool(r[3]), category_override=r[4] or None, count=int(r[5]),
-                    amount_cents=int(r[6] or 0), weighted_cents_x100=int(r[7] or 0))
-              for r in rows if r[0] == currency]
-    return groups, others
+def _groups(rows: list, converter: Converter) -> list[Group]:
+    """The cells (per close month and currency) as groups in the converter's currency; rows of a
+    currency with no rate in force are left out (the converter names them)."""
+    groups = []
+    for r in rows:
+        converted = converter.convert(r[0], r[1], int(r[6]), int(r[7] or 0), int(r[8] or 0))
+        if converted is not None:
+            groups.append(Group(status=r[2], stage=r[3], confirmed=bool(r[4]), category_override=r[5] or None,
+                                count=int(r[6]), amount_cents=converted[0], weighted_cents_x100=converted[1]))
+    return groups
+
+
+async def converter_for(session: AsyncSession, runtime: Runtime, currency: str, rows: list) -> Converter:
+    """The converter into `currency`, with the rates touching it when any other currency has figures."""
+    foreign = any(r[1] != currency and r[6] for r in rows)
+    rates = await rates_touching(session, currency) if foreign else []
+    basis = runtime.settings.kam_fx_rate_basis
+    fiscal = await fiscal_start_month(session) if rates and basis == "fiscal_quarter" else 1
+    return Converter(currency, rates, basis, fiscal)
 
 
 async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
                      period_text: str, currency: str | None, confirmed_only: bool = False) -> dict:
-    """The node's subtree figures for the period: its own cells (see domain/cells.py), nothing else."""
+    """The node's subtree figures for the period: its own cells (see domain/cells.py), nothing else,
+    converted into `currency` at the rates in force (see rates/domain.py)."""
     period = await period_of(session, period_text)
     currency = validate_currency(currency or runtime.settings.kam_reporting_currency)
     repo = RollupRepository(session)
     # What every roll-up needs besides the cells, in one read: the stage mapping, `as_of`, and
-    # whether the node is known. Admins and readers of their own node need nothing more.
+    # which kind of node it is. Admins and readers of their own node need nothing more.
     context = await repo.rollup_context(runtime.tables.read_model_status, runtime.settings.service_name,
                                         runtime.tables.user_replica, node)
-    if node != principal.user_id and (not context or context[0].known is None
-                                      or not await runtime.visibility.can_see(session, principal, node)):
-        raise NotFound(f"node {node} not found")
+    kind = await node_kind(session, runtime, principal, node, context)
     mapping = {r.stage: r.category for r in context}
     as_of = context[0].as_of if context else None
-    # Every currency's cells of the node in one read (a few dozen rows): the asked-for currency is
-    # summed, the others are only named.
-    groups, others = _groups(await repo.node_cells(node, period.start, period.end), currency)
-    rollup = rollup_from_groups(groups, mapping, confirmed_only)
-    return {"node": node, "period": period.label, "period_start": period.start, "period_end": period.end,
-            "currency": currency, "confirmed_only": confirmed_only, "other_currencies": sorted(others),
+    # Every currency's cells of the node per close month in one read (a few dozen rows per month).
+    rows = await repo.node_cells(node, period.start, period.end)
+    converter = await converter_for(session, runtime, currency, rows)
+    rollup = rollup_from_groups(_groups(rows, converter), mapping, confirmed_only)
+    used = [dict(u, amount=from_cents(u.pop("cents"))) for u in converter.rates_used()]
+    return {"node": node, "node_kind": kind, "period": period.label, "period_start": period.start,
+            "period_end": period.end, "currency": currency, "confirmed_only": confirmed_only,
+            "other_currencies": sorted(converter.missing), "rates_used": used,
             "as_of": as_of, **rollup.__dict__,
             "categories": [dict(c.__dict__) for c in rollup.categories]}

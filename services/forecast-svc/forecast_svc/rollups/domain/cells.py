@@ -57,18 +57,20 @@ def _add(deltas: dict[tuple, list[int]], key: tuple, sign: int, amount: int, wei
         d[2] += weighted
 
 
-def cell_deltas(changes: list[tuple[dict | None, dict]], chains: dict[uuid.UUID, list[uuid.UUID]]
-                ) -> dict[tuple, list[int]]:
+def cell_deltas(changes: list[tuple[dict | None, dict]], chains: dict[uuid.UUID, list[uuid.UUID]],
+                by_account: dict[uuid.UUID, list[uuid.UUID]] | None = None) -> dict[tuple, list[int]]:
     """Net change per cell for (old fact or None, new fact) pairs, each counted in every node of
-    its owner's chain (owner first). Pure integer arithmetic: exact."""
+    its owner's chain (owner first; with the owner's org units) and in the territories covering
+    its account (`by_account`). Pure integer arithmetic: exact."""
     deltas: dict[tuple, list[int]] = {}
+    by_account = by_account or {}
     for old, new in changes:
         for fact, sign in ((old, -1), (new, +1)):
             if fact is None:
                 continue
             c = contribution(fact)
             amount, weighted = sign * c.amount_cents, sign * c.amount_cents * c.probability
-            for node in chains.get(c.owner_id, [c.owner_id]):
+            for node in chains.get(c.owner_id, [c.owner_id]) + by_account.get(fact["account_id"], []):
                 _add(deltas, c.key(node), sign, amount, weighted)
     return {k: v for k, v in deltas.items() if v != [0, 0, 0]}
 
@@ -80,6 +82,11 @@ def chain_of(superior_of: dict, owner: uuid.UUID) -> list[uuid.UUID]:
         chain.append(node)
         node = superior_of.get(node)
     return chain
+
+
+def parent_chain(parent_of: dict, start: uuid.UUID | None) -> list[uuid.UUID]:
+    """`start` and its ancestors in a tree of org units or territories ([] for None)."""
+    return [] if start is None else chain_of(parent_of, start)
 
 
 def has_loop(superior_of: dict, starts) -> bool:

@@ -1,0 +1,1 @@
+"""Corporate exchange rates (PUT/GET /v1/exchange-rates) and the conversion roll-ups use."""
