@@ -13,6 +13,8 @@ from .merge.api import router as merge_router
 from .models import plumbing
 from .records.api import router as records_router
 from .settings import Settings
+from .whitespace.api import router as whitespace_router
+from .whitespace.consumers import HANDLERS as WHITESPACE_HANDLERS
 
 
 def create_app(settings: Settings | None = None):
@@ -20,6 +22,8 @@ def create_app(settings: Settings | None = None):
     return create_service_app(
         settings, title="KAM account-svc",
         description="Accounts: uniqueness and merge, hierarchy, assignment, classification, buying centre, "
-                    "competitors, plans, interactions, complaints.",
-        tables=plumbing, routers=[classification_router, accounts_router, merge_router, records_router],
-        handlers={**CLASSIFICATION_HANDLERS, **ASSIGNMENT_HANDLERS}, runtime_class=AccountRuntime)
+                    "competitors, plans, interactions, complaints, whitespace.",
+        tables=plumbing,
+        routers=[classification_router, accounts_router, merge_router, records_router, whitespace_router],
+        handlers={**CLASSIFICATION_HANDLERS, **ASSIGNMENT_HANDLERS, **WHITESPACE_HANDLERS},
+        runtime_class=AccountRuntime)

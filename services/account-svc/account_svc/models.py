@@ -5,3 +5,4 @@ from .assignment import models as assignment_models  # noqa: F401
 from .classification import models as classification_models  # noqa: F401
 from .common.tables import metadata, plumbing  # noqa: F401
 from .records import models as records_models  # noqa: F401
+from .whitespace import models as whitespace_models  # noqa: F401

@@ -37,6 +37,7 @@ accounts = Table(
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_accounts_industry_tier", "industry", "tier"),  # 0007: comparable accounts (whitespace)
 )
 
 # Every owner an account has had (识别并分配客户: reassignment is recorded).

@@ -18,6 +18,7 @@ from ..accounts.repository import AccountRepository, to_domain
 from ..accounts.service import get_account, load_for_change, save
 from ..classification.repository import WonRevenueRepository
 from ..records.service import move_records
+from ..whitespace.repository import WhitespaceRepository
 
 
 async def _load_pair(session: AsyncSession, runtime: Runtime, principal: Principal, survivor_id: uuid.UUID,
@@ -82,4 +83,5 @@ async def merge(uow: UnitOfWork, runtime: Runtime, principal: Principal, survivo
     uow.publish(*record_events)
     # Our won-revenue read model follows at once; opportunity-svc re-points and its events confirm it.
     await WonRevenueRepository(session).repoint(duplicate.id, survivor.id)
+    await WhitespaceRepository(session).repoint(duplicate.id, survivor.id)
     return await get_account(session, runtime, principal, survivor_id)
