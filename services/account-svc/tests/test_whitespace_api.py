@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from account_svc.whitespace.models import comparable_family_stats
+from account_svc.whitespace.schemas import Whitespace
 from kam_shared.events import DomainEvent, OpportunityClosed, OpportunityStageChanged, OpportunityState
 from kam_shared.events.opportunity import OpportunityLineState, ProductCreated, ProductState
 from kam_shared.testing import bearer, feed
@@ -58,6 +59,7 @@ async def test_group_tree_crossed_with_families_and_what_comparable_accounts_buy
     resp = await accounts.get(f"/v1/accounts/{group['id']}/whitespace", headers=bearer(rep))
     assert resp.status_code == 200, resp.text
     body = resp.json()
+    Whitespace.model_validate(body)  # the answer is the documented shape (the route serialises it as built)
     assert {sw, hw} <= set(body["families"])
     units = {u["id"]: u for u in body["units"]}
     assert [u["id"] for u in body["units"]] == [group["id"], sub["id"], branch["id"]]

@@ -111,24 +111,36 @@ def _comparable(unit: Unit, family: str, comparables: Mapping[tuple[str, str], C
 
 
 def cell(unit: Unit, family: str, holding: Holding | None,
-         comparables: Mapping[tuple[str, str], Comparables]) -> dict:
+         comparables: Mapping[tuple[str, str], Comparables], cache: dict | None = None) -> dict:
     """One unit × family: won / open / none, and for none what comparable accounts buy (null when the
-    unit has no industry or tier to compare by)."""
+    unit has no industry or tier to compare by). `cache` shares one comparable per (industry, tier,
+    family) among the units of a tree."""
     holding = holding or Holding()
     status = WON if holding.won else OPEN if holding.open else NONE
+    comparable = None
+    if status == NONE:
+        key = (unit.industry, unit.tier, family)
+        if cache is None or key not in cache:
+            comparable = _comparable(unit, family, comparables)
+            if cache is not None:
+                cache[key] = comparable
+        else:
+            comparable = cache[key]
     return dict(family=family, status=status, won_opportunities=holding.won, open_opportunities=holding.open,
-                comparable=_comparable(unit, family, comparables) if status == NONE else None)
+                comparable=comparable)
 
 
 def whitespace(root_id: uuid.UUID, units: Iterable[Unit], families: Iterable[str],
                holdings: Mapping[tuple[uuid.UUID, str], Holding],
                comparables: Mapping[tuple[str, str], Comparables]) -> list[dict]:
     """Every unit of the tree (depth first) with a cell per family; a unit outside the caller's scope
-    shows its place in the tree and no cells."""
+    shows its place in the tree and no cells. Cells of one (industry, tier, family) share their
+    `comparable` object (the same figures)."""
     families = sorted(set(families))
     rows = []
+    cache: dict = {}
     for unit, depth in tree_order(root_id, units):
-        cells = [] if unit.restricted else [cell(unit, f, holdings.get((unit.id, f)), comparables)
+        cells = [] if unit.restricted else [cell(unit, f, holdings.get((unit.id, f)), comparables, cache)
                                             for f in families]
         rows.append(dict(id=unit.id, parent_id=unit.parent_id, depth=depth, restricted=unit.restricted,
                          name=None if unit.restricted else unit.name,

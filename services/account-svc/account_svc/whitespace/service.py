@@ -24,9 +24,15 @@ def _unit(row, owners: set | None) -> domain.Unit:
 
 
 def _money(rows: list[dict]) -> list[dict]:
+    """Cents to amounts, once per comparable (cells of one industry, tier and family share it)."""
+    done: set[int] = set()
     for row in rows:
         for c in row["cells"]:
-            for e in (c["comparable"] or {}).get("estimates", []):
+            comparable = c["comparable"]
+            if comparable is None or id(comparable) in done:
+                continue
+            done.add(id(comparable))
+            for e in comparable["estimates"]:
                 e["amount"] = from_cents(e.pop("amount_cents"))
     return rows
 
