@@ -60,6 +60,13 @@ async def account_segment_changed(session: AsyncSession, account_id, before: tup
     await refresh_figures(session, keys)
 
 
+async def accounts_merged(session: AsyncSession, survivor_id, segments: Iterable[tuple]) -> None:
+    """A merge moved the duplicate's opportunities to the survivor: the figures of the survivor's
+    families in its segment and in the duplicate's change."""
+    won = await WhitespaceRepository(session).families_won_by(survivor_id)
+    await refresh_figures(session, [(*segment, f) for segment in set(segments) if all(segment) for f in won])
+
+
 @dataclass(frozen=True)
 class WithFamilies(ReadModel):
     async def apply(self, session: AsyncSession, state: Any) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from kam_shared.repository import Repository
 
@@ -29,11 +29,13 @@ class ProductRepository(Repository):
         return await self.paginate(query, keys=[products.c.code], limit=limit, cursor=cursor, present=to_domain)
 
     async def one(self, code_or_id: str, *, lock: bool = False) -> Product | None:
+        """By code, or by id when the text is a UUID (a code may look like one: the code wins)."""
+        where = products.c.code == code_or_id
         try:
-            where = products.c.id == uuid.UUID(code_or_id)
+            where = or_(where, products.c.id == uuid.UUID(code_or_id))
         except ValueError:
-            where = products.c.code == code_or_id
-        query = select(products).where(where)
+            pass
+        query = select(products).where(where).order_by((products.c.code == code_or_id).desc()).limit(1)
         row = (await self.session.execute(self.for_update(query) if lock else query)).mappings().first()
         return to_domain(row) if row is not None else None
 
