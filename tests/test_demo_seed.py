@@ -38,3 +38,16 @@ def test_the_demo_seed_fills_roll_ups_forecasts_and_attainment(stack, org):
     member = api.token("wang.fang@demo.kam", DEMO_PASSWORD)
     team = api.call("GET", "account-svc", f"/v1/accounts/{seeded['team_account']}/team", member)
     assert team.status_code == 200 and [m["role"] for m in team.json()["members"]][1:] == ["technical", "presales"]
+    # The group's whitespace: the leasing subsidiary bought core banking; the rest of the group has gaps
+    # that a comparable bank (banking, key tier) fills, with an opportunity-sized estimate.
+    group = seeded["group"]
+
+    def gaps(body):
+        return [c for u in body.get("units", []) for c in u["cells"]
+                if c["status"] == "none" and (c["comparable"] or {}).get("buyers")]
+
+    body, _ = wait_for(lambda: api.call("GET", "account-svc", f"/v1/accounts/{group}/whitespace", director).json(),
+                       lambda b: len(b.get("units", [])) == 3 and gaps(b) and any(
+                           c["status"] == "won" for u in b["units"] for c in u["cells"]), timeout=30)
+    assert {"software", "hardware", "services"} <= set(body["families"])
+    assert all(g["comparable"]["estimates"] for g in gaps(body))

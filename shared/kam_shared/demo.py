@@ -2,7 +2,9 @@
 a director, two managers, four reps, a territory per region (North with an approved plan for this
 quarter), approved quotas for this quarter,
 a dozen accounts and opportunities spread over the funnel and over quarters (most open ones
-confirmed by their owners), so every roll-up, forecast and attainment view has something to show."""
+confirmed by their owners), so every roll-up, forecast and attainment view has something to show;
+a product catalogue the opportunities' lines name, and a customer group (ICBC with a subsidiary and
+a branch) whose whitespace shows a gap that comparable banks fill."""
 from __future__ import annotations
 
 import datetime as dt
@@ -23,6 +25,10 @@ ACCOUNTS = [
     ("中国石油化工集团", "energy", "North"), ("Huizhou TCL Electronics", "manufacturing", "South"),
     ("天津港集团有限公司", "logistics", "North"), ("Xiamen Airlines", "aviation", "South"),
 ]
+# The product catalogue (code, name, family): every demo opportunity has a line of one of them.
+PRODUCTS = [("CBS-CORE", "Core banking platform", "software"), ("ANL-SUITE", "Analytics suite", "software"),
+            ("DC-RACK", "Data centre rack", "hardware"), ("DEV-FIELD", "Field service device", "hardware"),
+            ("SEC-SOC", "Managed security operations", "services")]
 DEALS = ["Core system upgrade", "Data centre expansion", "Branch network refresh", "Security platform",
          "Cloud migration", "Annual framework agreement", "Analytics suite", "Field service devices"]
 
@@ -51,6 +57,11 @@ class _DemoClient:
 
     def post(self, service: str, path: str, body: dict, auth: dict | None = None) -> dict:
         resp = self.http.post(f"{self.stack.url(service)}{path}", headers=auth or self.admin, json=body)
+        resp.raise_for_status()
+        return resp.json()
+
+    def patch(self, service: str, path: str, body: dict, auth: dict | None = None) -> dict:
+        resp = self.http.patch(f"{self.stack.url(service)}{path}", headers=auth or self.admin, json=body)
         resp.raise_for_status()
         return resp.json()
 
@@ -120,6 +131,8 @@ def _seed_opportunity(demo: _DemoClient, rng: random.Random, today: dt.date, acc
         "account_id": account["id"], "name": f"{rng.choice(DEALS)} — {name[:12]}", "amount": amount,
         "currency": "CNY", "close_date": close.isoformat(), "owner_id": owner})
     path = f"/v1/opportunities/{opp['id']}"
+    code = rng.choice(PRODUCTS)[0]
+    demo.patch("opportunity-svc", path, {"lines": [{"product_code": code, "quantity": 1, "quoted_price": amount}]})
     if quarter_offset < 0 or rng.random() < 0.15:
         won = rng.random() < 0.6
         reason = rng.choice(["best_value", "solution_fit", "relationship"] if won
@@ -155,6 +168,37 @@ def _seed_health_and_team(demo: _DemoClient, today: dt.date, seeded: list[dict],
         demo.http.put(f"{demo.stack.url('account-svc')}/v1/accounts/{teamed['id']}/team/{member}",
                       headers=demo.admin, json={"role": role}).raise_for_status()
     return {"at_risk_account": at_risk["id"], "team_account": teamed["id"]}
+def _seed_catalogue(demo: _DemoClient) -> None:
+    for code, name, family in PRODUCTS:
+        demo.post("opportunity-svc", "/v1/products", {"code": code, "name": name, "family": family})
+
+
+def _won_deal(demo: _DemoClient, account_id: str, owner: str, code: str, amount: str, today: dt.date) -> None:
+    opp = demo.post("opportunity-svc", "/v1/opportunities", {
+        "account_id": account_id, "name": f"{code} rollout", "amount": amount, "currency": "CNY",
+        "close_date": (today - dt.timedelta(days=30)).isoformat(), "owner_id": owner})
+    path = f"/v1/opportunities/{opp['id']}"
+    demo.patch("opportunity-svc", path, {"lines": [{"product_code": code, "quantity": 1, "quoted_price": amount}]})
+    demo.post("opportunity-svc", f"{path}/close", {"outcome": "won", "reason": "solution_fit"})
+
+
+def _seed_group(demo: _DemoClient, accounts: dict[str, dict], today: dt.date) -> None:
+    """ICBC as a group: a leasing subsidiary that bought the core banking platform and a branch below it
+    that bought nothing yet; China Merchants Bank (also banking, key tier) bought analytics and security,
+    so the group's whitespace shows those gaps with what a comparable bank spends."""
+    icbc, cmb = accounts["中国工商银行股份有限公司"], accounts["China Merchants Bank Co., Ltd."]
+    owner = icbc["owner_id"]
+    for account in (icbc, cmb):
+        demo.post("account-svc", f"/v1/accounts/{account['id']}/classification", {"tier": "key"})
+    leasing = demo.post("account-svc", "/v1/accounts", {
+        "name": "工银金融租赁有限公司", "industry": "banking", "region": "North", "tier": "key",
+        "parent_id": icbc["id"], "owner_id": owner})
+    demo.post("account-svc", "/v1/accounts", {
+        "name": "中国工商银行北京市分行", "industry": "banking", "region": "North", "tier": "key",
+        "parent_id": icbc["id"], "owner_id": owner})
+    _won_deal(demo, leasing["id"], owner, "CBS-CORE", "2400000.00", today)
+    for code, amount in (("ANL-SUITE", "800000.00"), ("SEC-SOC", "450000.00")):
+        _won_deal(demo, cmb["id"], cmb["owner_id"], code, amount, today)
 
 
 def seed_demo(stack, today: dt.date | None = None) -> dict:
@@ -165,20 +209,23 @@ def seed_demo(stack, today: dt.date | None = None) -> dict:
     quarter = f"FY{today.year}-Q{(today.month - 1) // 3 + 1}"
     territories = _seed_territories_and_quotas(demo, reps, quarter)
     territory_plan = _seed_territory_plan(demo, territories["North"], reps["North"], quarter)
+    _seed_catalogue(demo)
     opportunities, seeded = 0, []
+    accounts = {}
     for i, (name, industry, region) in enumerate(ACCOUNTS):
         owner = reps[region][i % 2]
-        account = demo.post("account-svc", "/v1/accounts",
-                            {"name": name, "industry": industry, "region": region, "owner_id": owner})
+        account = accounts[name] = demo.post("account-svc", "/v1/accounts",
+                                             {"name": name, "industry": industry, "region": region, "owner_id": owner})
         seeded.append(account)
         for _ in range(rng.randint(2, 3)):
             _seed_opportunity(demo, rng, today, account, name, owner)
             opportunities += 1
+    _seed_group(demo, accounts, today)
     intelligence = _seed_health_and_team(demo, today, seeded, reps)
     demo.http.close()
     print(f"  demo: 1 director, 2 managers, 4 reps, 2 territories (North with an approved {quarter} plan), "
-          f"{quarter} quotas, {len(ACCOUNTS)} accounts, "
+          f"{quarter} quotas, {len(PRODUCTS)} products, {len(ACCOUNTS)} accounts (ICBC a group of 3), "
           f"{opportunities} opportunities, an at-risk account, an account team "
           f"(users' password: '{DEMO_PASSWORD}', e.g. director@demo.kam)")
     return {"director": director, "managers": managers, "reps": reps, "territory_plan": territory_plan,
-            **intelligence}
+            "group": accounts["中国工商银行股份有限公司"]["id"], **intelligence}

@@ -46,6 +46,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/pipeline", "opportunity-svc"),
     ("/v1/stage-model", "opportunity-svc"),
     ("/v1/close-reasons", "opportunity-svc"),
+    ("/v1/products", "opportunity-svc"),
     ("/v1/rollups", "forecast-svc"),
     ("/v1/forecasts", "forecast-svc"),
     ("/v1/forecast-principles", "forecast-svc"),

@@ -20,6 +20,8 @@ from .merge.api import router as merge_router
 from .models import plumbing
 from .records.api import router as records_router
 from .settings import Settings
+from .whitespace.api import router as whitespace_router
+from .whitespace.consumers import HANDLERS as WHITESPACE_HANDLERS
 
 
 class AccountServiceRuntime(AccountRuntime):
@@ -31,8 +33,8 @@ def create_app(settings: Settings | None = None):
     return create_service_app(
         settings, title="KAM account-svc",
         description="Accounts: uniqueness and merge, hierarchy, assignment, classification, buying centre, "
-                    "competitors, plans, interactions, complaints, health and churn risk, account teams.",
+                    "competitors, plans, interactions, complaints, health and churn risk, account teams, whitespace.",
         tables=plumbing, routers=[classification_router, accounts_router, merge_router, records_router,
-                                  health_router, account_team_router, audit_router],
-        handlers={**CLASSIFICATION_HANDLERS, **ASSIGNMENT_HANDLERS, **HEALTH_HANDLERS},
+                                  health_router, account_team_router, whitespace_router, audit_router],
+        handlers={**CLASSIFICATION_HANDLERS, **ASSIGNMENT_HANDLERS, **WHITESPACE_HANDLERS, **HEALTH_HANDLERS},
         runtime_class=AccountServiceRuntime, after_events=kick_relay_after_recompute)

@@ -6,3 +6,4 @@ from .classification import models as classification_models  # noqa: F401
 from .common.tables import metadata, plumbing  # noqa: F401
 from .health import models as health_models  # noqa: F401
 from .records import models as records_models  # noqa: F401
+from .whitespace import models as whitespace_models  # noqa: F401

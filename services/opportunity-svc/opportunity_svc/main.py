@@ -8,6 +8,7 @@ from .common.models import metadata, plumbing
 from .opportunities import api as opportunities_api
 from .opportunities import consumers as opportunities
 from .pipeline import api as pipeline_api
+from .products import api as products_api
 from .settings import Settings
 from .stage_model import api as stage_model_api
 
@@ -15,14 +16,14 @@ from .stage_model import api as stage_model_api
 __all__ = ["create_app", "metadata"]
 
 # Pipeline first: its /v1/opportunities/snapshot must match before /v1/opportunities/{opp_id}.
-SLICES = (pipeline_api, opportunities_api, stage_model_api, close_reasons_api, audit_api)
+SLICES = (pipeline_api, opportunities_api, stage_model_api, close_reasons_api, products_api, audit_api)
 
 
 def create_app(settings: Settings | None = None):
     settings = settings or Settings()
     return create_service_app(
         settings, title="KAM opportunity-svc",
-        description="Opportunities: the 8-stage funnel, value assessment, tenders, sales teams.",
+        description="Opportunities: the 8-stage funnel, value assessment, tenders, sales teams, the product catalogue.",
         tables=plumbing, routers=[s.router for s in SLICES],
         handlers={"kam.account.created.v1": accounts.on_account_state,
                   "kam.account.updated.v1": accounts.on_account_state,

@@ -48,6 +48,23 @@ class World:
         assert resp.status_code == 201, resp.text
         return resp.json()
 
+    async def product(self, family: str = "hardware", name: str = "Server", active: bool = True) -> str:
+        """A product of the catalogue (made by an admin), its code unique to the test."""
+        admin = await self.user("admin")
+        code = f"P-{uuid.uuid4().hex[:12]}"
+        resp = await self.client.post("/v1/products", headers=bearer(admin),
+                                      json={"code": code, "name": name, "family": family, "active": active})
+        assert resp.status_code == 201, resp.text
+        return code
+
+    async def known_product(self, code: str, family: str = "hardware") -> str:
+        """A product with this fixed code (made once per database; shared, never changed by tests)."""
+        admin = await self.user("admin")
+        resp = await self.client.post("/v1/products", headers=bearer(admin),
+                                      json={"code": code, "name": code, "family": family})
+        assert resp.status_code in (201, 409), resp.text
+        return code
+
     async def outbox(self) -> list[dict]:
         return await outbox_rows(self.runtime)
 

@@ -270,27 +270,35 @@ async def test_amount_derived_from_product_lines(world):
     rep = await world.user()
     o = await world.opportunity(rep)
     url = f"/v1/opportunities/{o['id']}"
+    licence = await world.product("software", "Core banking licence")
+    support = await world.product("services", "Onsite support")
     resp = await world.client.patch(url, headers=bearer(rep), json={"amount_from_lines": True, "lines": [
-        {"product": "Core banking licence", "quantity": 2, "expected_price": "40000", "quoted_price": "45000.50"},
-        {"product": "Onsite support", "description": "3 years", "quantity": 3, "expected_price": "5000.00",
+        {"product_code": licence, "quantity": 2, "expected_price": "40000", "quoted_price": "45000.50"},
+        {"product_code": support, "description": "3 years", "quantity": 3, "expected_price": "5000.00",
          "currency": "CNY"}]})
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["amount"] == "105001.00" and body["amount_from_lines"] is True
-    assert [(line["product"], line["quantity"], line["amount"]) for line in body["lines"]] == [
-        ("Core banking licence", 2, "90001.00"), ("Onsite support", 3, "15000.00")]
+    assert [(line["product_code"], line["product"], line["family"], line["quantity"], line["amount"])
+            for line in body["lines"]] == [(licence, "Core banking licence", "software", 2, "90001.00"),
+                                           (support, "Onsite support", "services", 3, "15000.00")]
     event = json.loads((await world.outbox())[-1]["payload"])
     assert set(event["data"]["changes"]) == {"amount", "amount_from_lines", "lines"}
     assert event["data"]["opportunity"]["lines"][0]["quoted_price"] == "45000.50"
+    assert [(line["product_code"], line["family"]) for line in event["data"]["opportunity"]["lines"]] == [
+        (licence, "software"), (support, "services")]
     got = (await world.client.get(url, headers=bearer(rep))).json()
     assert got["lines"] == body["lines"] and got["amount"] == "105001.00"
 
 
 @pytest.mark.parametrize("payload, status, mentions", [
-    ({"lines": [{"product": "Server", "quantity": -2}]}, 422, "quantity"),
-    ({"lines": [{"product": "Server", "quantity": 0}]}, 422, "quantity"),
-    ({"lines": [{"product": "Server", "quantity": 1, "quoted_price": "9", "currency": "USD"}]}, 422, "currency"),
-    ({"lines": [{"product": "Server", "quantity": 1, "expected_price": "-9"}]}, 422, "expected_price"),
+    ({"lines": [{"product_code": "SRV", "quantity": -2}]}, 422, "quantity"),
+    ({"lines": [{"product_code": "SRV", "quantity": 0}]}, 422, "quantity"),
+    ({"lines": [{"product_code": "SRV", "quantity": 1, "quoted_price": "9", "currency": "USD"}]}, 422, "currency"),
+    ({"lines": [{"product_code": "SRV", "quantity": 1, "expected_price": "-9"}]}, 422, "expected_price"),
+    ({"lines": [{"product_code": "SRV", "quantity": 1}, {"product_code": "NO-SUCH", "quantity": 1}]}, 422,
+     "lines.1.product_code"),
+    ({"lines": [{"product": "Server", "quantity": 1}]}, 422, "product"),
     ({"amount": "-1.00"}, 422, "amount"),
     ({"currency": "ABC"}, 422, "currency"),
     ({"name": ""}, 422, "name"),
@@ -301,6 +309,7 @@ async def test_amount_derived_from_product_lines(world):
 async def test_bad_patch_is_a_problem_and_writes_nothing(world, problem, payload, status, mentions):
     rep = await world.user()
     o = await world.opportunity(rep)
+    await world.known_product("SRV")
     marker = await world.unchanged()
     problem(await world.client.patch(f"/v1/opportunities/{o['id']}", headers=bearer(rep), json=payload),
             status, mentions)
@@ -312,15 +321,16 @@ async def test_currency_change_must_bring_lines_in_the_new_currency(world, probl
     rep = await world.user()
     o = await world.opportunity(rep)
     url = f"/v1/opportunities/{o['id']}"
+    server = await world.product()
     await world.client.patch(url, headers=bearer(rep), json={"lines": [
-        {"product": "Server", "quantity": 1, "quoted_price": "1000"}]})
+        {"product_code": server, "quantity": 1, "quoted_price": "1000"}]})
     marker = await world.unchanged()
     problem(await world.client.patch(url, headers=bearer(rep), json={"currency": "USD"}), 422, "mismatch")
     problem(await world.client.patch(url, headers=bearer(rep), json={"currency": "USD", "lines": [
-        {"product": "Server", "quantity": 1, "quoted_price": "140", "currency": "CNY"}]}), 422, "currency")
+        {"product_code": server, "quantity": 1, "quoted_price": "140", "currency": "CNY"}]}), 422, "currency")
     await world.assert_unchanged(marker)
     ok = await world.client.patch(url, headers=bearer(rep), json={"currency": "usd", "lines": [
-        {"product": "Server", "quantity": 1, "quoted_price": "140", "currency": "USD"}]})
+        {"product_code": server, "quantity": 1, "quoted_price": "140", "currency": "USD"}]})
     assert ok.status_code == 200 and ok.json()["currency"] == "USD"
 
 

@@ -1,6 +1,7 @@
 """The opportunity aggregate and its rules, without a database."""
 import datetime as dt
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,7 @@ from kam_shared.errors import Conflict, Forbidden, ValidationProblem
 from kam_shared.events.opportunity import EvaluationWeights, TenderLot, TenderState
 from opportunity_svc.opportunities.domain.assessment import QUESTION_KEYS, score
 from opportunity_svc.opportunities.domain.opportunity import Opportunity
+from opportunity_svc.products.domain import Product
 from opportunity_svc.stage_model.domain import DEFAULT_STAGES, Stage, StageModel, probability_of
 
 MODEL = StageModel()
@@ -163,8 +165,14 @@ def test_reweight_follows_the_model_for_open_opportunities_only():
 
 
 # ---------------------------------------------------------------- fields and lines
-def line(product="Server", quantity=2, expected=None, quoted=None, currency=None):
-    return {"product": product, "quantity": quantity, "expected_price": expected, "quoted_price": quoted,
+CATALOGUE = {p.code: p for p in (
+    Product.new(code="SRV-1", name="Server", family="hardware", active=True, now=NOW),
+    Product.new(code="SUP-3Y", name="Support", family="services", active=True, now=NOW),
+    replace(Product.new(code="OLD-1", name="Retired box", family="hardware", active=True, now=NOW), active=False))}
+
+
+def line(product="SRV-1", quantity=2, expected=None, quoted=None, currency=None):
+    return {"product_code": product, "quantity": quantity, "expected_price": expected, "quoted_price": quoted,
             "currency": currency}
 
 
@@ -182,10 +190,12 @@ def test_edit_records_each_changed_field_from_and_to():
 
 def test_amount_can_follow_the_product_lines():
     opp = new()
-    opp.update({"lines": [line(quantity=3, expected="1000", quoted="900.50"), line("Support", 1, expected="5000")],
-                "amount_from_lines": True}, OWNER, now=NOW)
+    opp.update({"lines": [line(quantity=3, expected="1000", quoted="900.50"), line("SUP-3Y", 1, expected="5000")],
+                "amount_from_lines": True}, OWNER, now=NOW, catalogue=CATALOGUE)
     assert opp.amount == Decimal("7701.50")  # 3 × 900.50 (our quote wins) + 1 × 5000 (expected)
     assert [line.amount for line in opp.lines] == [Decimal("2701.50"), Decimal("5000.00")]
+    assert [(line.product_code, line.product, line.family) for line in opp.state().lines] == [
+        ("SRV-1", "Server", "hardware"), ("SUP-3Y", "Support", "services")]
     with pytest.raises(ValidationProblem) as err:
         opp.update({"amount": Decimal("1")}, OWNER, now=NOW)
     assert err.value.field == "amount"
@@ -197,7 +207,9 @@ def test_amount_can_follow_the_product_lines():
     ({"lines": [line(quantity=-1)]}, "lines.0.quantity"),
     ({"lines": [line(quantity=0)]}, "lines.0.quantity"),
     ({"lines": [line(), line(currency="USD")]}, "lines.1.currency"),
-    ({"lines": [line(product="  ")]}, "lines.0.product"),
+    ({"lines": [line(product="  ")]}, "lines.0.product_code"),
+    ({"lines": [line(), line(product="NOPE")]}, "lines.1.product_code"),
+    ({"lines": [line(product="OLD-1")]}, "lines.0.product_code"),
     ({"lines": [line(expected="-5")]}, "lines.0.expected_price"),
     ({"name": "  "}, "name"),
     ({"currency": "XYZ"}, "currency"),
@@ -207,18 +219,19 @@ def test_bad_edits_are_refused_and_change_nothing(fields, field):
     opp = new()
     before = opp.state()
     with pytest.raises(ValidationProblem) as err:
-        opp.update(fields, OWNER, now=NOW)
+        opp.update(fields, OWNER, now=NOW, catalogue=CATALOGUE)
     assert err.value.field == field
     assert len(opp.events) == 1 and opp.version == before.version
 
 
 def test_currency_change_with_priced_lines_needs_new_lines():
     opp = new()
-    opp.update({"lines": [line(quoted="100")]}, OWNER, now=NOW)
+    opp.update({"lines": [line(quoted="100")]}, OWNER, now=NOW, catalogue=CATALOGUE)
     with pytest.raises(ValidationProblem) as err:
         opp.update({"currency": "USD"}, OWNER, now=NOW)
     assert "mismatch" in err.value.detail and err.value.field == "currency"
-    opp.update({"currency": "USD", "lines": [line(quoted="15", currency="USD")]}, OWNER, now=NOW)
+    opp.update({"currency": "USD", "lines": [line(quoted="15", currency="USD")]}, OWNER, now=NOW,
+               catalogue=CATALOGUE)
     assert opp.currency == "USD"
 
 

@@ -33,8 +33,14 @@ PartnerRole = Literal["agent", "distributor", "integrator", "partner"]
 
 
 class OpportunityLineState(Payload):
-    """A product/configuration line (配置需求): unit prices in the opportunity's currency."""
-    product: str
+    """A product/configuration line (配置需求): a product of the catalogue (GET /v1/products), unit prices
+    in the opportunity's currency. `product_code` and `family` name the catalogue entry as it was when
+    the line was written; `product` is its name (before the catalogue: the free text; kept readable for
+    one version for clients that read it, use product_code)."""
+    product: str = Field(description="the product's name (deprecated: read product_code)")
+    product_code: str | None = Field(default=None, description="the catalogue code (null only in events "
+                                                               "published before the catalogue)")
+    family: str | None = Field(default=None, description="the product's family when the line was written")
     description: str | None = None
     quantity: int = Field(ge=1)
     expected_price: Money | None = Field(default=None, description="the customer's expected unit price (希望价格)")
@@ -251,6 +257,31 @@ class CloseReasonsChanged(Payload):
     changed_by: uuid.UUID | None = None
 
 
+class ProductState(Payload):
+    """A product of the catalogue (产品目录): opportunity lines name it by code."""
+    id: uuid.UUID
+    code: str
+    name: str
+    family: str
+    active: bool
+    version: int
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+class ProductCreated(Payload):
+    product: ProductState
+    changed_by: uuid.UUID | None = None
+
+
+class ProductUpdated(Payload):
+    """Name, family or active changed: each as {from, to}. Lines already written keep the name and
+    family they were written with."""
+    product: ProductState
+    changes: dict[str, FieldChange]
+    changed_by: uuid.UUID | None = None
+
+
 _TOPIC = TOPICS["opportunity"]
 register(
     EventSpec("kam.opportunity.created.v1", _TOPIC, OpportunityCreated, "An opportunity was created (stage 1)."),
@@ -276,4 +307,8 @@ register(
               "An admin changed the stage model (names, descriptions, probabilities); carries the whole table."),
     EventSpec("kam.opportunity.close_reasons_changed.v1", _TOPIC, CloseReasonsChanged,
               "An admin changed the list of won/lost reasons; carries the whole list."),
+    EventSpec("kam.opportunity.product_created.v1", _TOPIC, ProductCreated,
+              "An admin added a product to the catalogue (code, name, family)."),
+    EventSpec("kam.opportunity.product_updated.v1", _TOPIC, ProductUpdated,
+              "An admin changed a catalogue product's name, family or active flag."),
 )

@@ -41,6 +41,7 @@ accounts = Table(
     Column("health_score", Integer, nullable=True),
     Column("health_band", String(10), nullable=True),
     Index("ix_accounts_health", "health_band", "health_score", "id"),
+    Index("ix_accounts_industry_tier", "industry", "tier"),  # 0007: comparable accounts (whitespace)
 )
 
 # Every owner an account has had (识别并分配客户: reassignment is recorded).

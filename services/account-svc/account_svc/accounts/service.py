@@ -1,7 +1,8 @@
 """Use cases of account-svc for accounts: load → domain → save + events in one unit of work.
 
 Other slices build on the helpers here (visible_account, load_for_change, save), one way: nothing
-in this slice imports another slice except assignment (who owns a new account)."""
+in this slice imports another slice except assignment (who owns a new account) and whitespace (an
+account that changes industry or tier moves its purchases between comparable-account figures)."""
 from __future__ import annotations
 
 import uuid
@@ -16,6 +17,7 @@ from kam_shared.events import utcnow
 from kam_shared.http import check_if_match
 
 from ..assignment.service import check_owner, choose_owner
+from ..whitespace.consumers import account_segment_changed
 from .domain.accounts import Account, clean_profile
 from .domain.duplicates import judge
 from .domain.hierarchy import build_tree, check_no_cycle
@@ -251,11 +253,13 @@ async def update_account(uow: UnitOfWork, runtime: Runtime, principal: Principal
     if cleaned.get("parent_id") and cleaned["parent_id"] != account.parent_id:
         await check_parent(session, runtime, principal, account.id, cleaned["parent_id"])
     await _check_unique_change(runtime, principal, AccountRepository(session), account, cleaned)
+    segment = (account.industry, account.tier)
     if account.update(cleaned, by=principal.user_id):
         try:
             await save(uow, account, before)
         except IntegrityError:
             raise Conflict("an account with the same credit code was saved concurrently", field="credit_code") from None
+        await account_segment_changed(session, account.id, segment, (account.industry, account.tier))
     return await get_account(session, runtime, principal, account_id)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from kam_shared.events import TOPICS
 from kam_shared.events.opportunity import OpportunityState
 from kam_shared.money import to_cents
-from kam_shared.readmodel import ReadModel
 
+from ..whitespace.consumers import WithFamilies
 from .models import opportunity_replica
 
 
@@ -20,5 +20,6 @@ def _row(o: OpportunityState) -> dict:
 # opportunity-svc adds (reopened, updated, owner_changed, ...) without a change here: one
 # version-guarded upsert serves them all (a reopened opportunity stops counting as won; a re-pointed
 # one moves). Skipping one would leave the replica stale until the next event of that opportunity.
-OPPORTUNITIES = ReadModel(opportunity_replica, TOPICS["opportunity"], "opportunity", OpportunityState, _row)
+# WithFamilies also keeps the product families of the lines for whitespace (whitespace/consumers.py).
+OPPORTUNITIES = WithFamilies(opportunity_replica, TOPICS["opportunity"], "opportunity", OpportunityState, _row)
 HANDLERS = OPPORTUNITIES.handlers()

@@ -14,6 +14,7 @@ from kam_shared.domain_errors import ValidationProblem
 from kam_shared.money import from_cents, validate_currency
 
 from ..accounts.service import get_account, load_for_change, save, visible_scope
+from ..whitespace.consumers import account_segment_changed
 from .domain import Pareto, TierInputs, pareto, recommend_tier, revenue_window
 from .repository import WonRevenueRepository
 
@@ -94,6 +95,7 @@ async def classify(uow: UnitOfWork, runtime: Runtime, principal: Principal, acco
     session = uow.session
     account = await load_for_change(session, runtime, principal, account_id, if_match)
     account.require_live()
+    segment = (account.industry, account.tier)
     score = None
     if apply_recommendation:
         if tier is not None:
@@ -104,4 +106,5 @@ async def classify(uow: UnitOfWork, runtime: Runtime, principal: Principal, acco
     before = account.version
     if account.classify(type=type, tier=tier, reason=reason, score=score, by=principal.user_id):
         await save(uow, account, before)
+        await account_segment_changed(session, account.id, segment, (account.industry, account.tier))
     return await get_account(session, runtime, principal, account_id)

@@ -18,6 +18,8 @@ from ..accounts.repository import AccountRepository, to_domain
 from ..accounts.service import get_account, load_for_change, save
 from ..classification.repository import WonRevenueRepository
 from ..records.service import move_records
+from ..whitespace.consumers import accounts_merged
+from ..whitespace.repository import WhitespaceRepository
 
 
 async def _load_pair(session: AsyncSession, runtime: Runtime, principal: Principal, survivor_id: uuid.UUID,
@@ -100,4 +102,7 @@ async def merge(uow: UnitOfWork, runtime: Runtime, principal: Principal, survivo
     uow.publish(*record_events)
     # Our won-revenue read model follows at once; opportunity-svc re-points and its events confirm it.
     await WonRevenueRepository(session).repoint(duplicate.id, survivor.id)
+    await WhitespaceRepository(session).repoint(duplicate.id, survivor.id)
+    await accounts_merged(session, survivor.id, [(survivor.industry, survivor.tier),
+                                                 (duplicate.industry, duplicate.tier)])
     return await get_account(session, runtime, principal, survivor_id)

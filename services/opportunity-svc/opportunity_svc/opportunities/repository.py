@@ -35,13 +35,15 @@ def _money(cents) -> object:
 
 
 def lines_to_json(lines: tuple[ProductLine, ...]) -> list[dict]:
-    return [dict(product=line.product, description=line.description, quantity=line.quantity,
+    return [dict(product=line.product, product_code=line.product_code, family=line.family,
+                 description=line.description, quantity=line.quantity,
                  expected_price_cents=_cents(line.expected_price), quoted_price_cents=_cents(line.quoted_price))
             for line in lines]
 
 
 def lines_from_json(data) -> tuple[ProductLine, ...]:
-    return tuple(ProductLine(product=d["product"], description=d.get("description"), quantity=d["quantity"],
+    return tuple(ProductLine(product=d["product"], product_code=d.get("product_code"), family=d.get("family"),
+                             description=d.get("description"), quantity=d["quantity"],
                              expected_price=_money(d.get("expected_price_cents")),
                              quoted_price=_money(d.get("quoted_price_cents"))) for d in data or [])
 

@@ -31,7 +31,9 @@ class OpportunityCreate(BaseModel):
 
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product: str = Field(min_length=1, max_length=200)
+    product_code: str = Field(min_length=1, max_length=40, description="an active product of the catalogue "
+                                                                       "(GET /v1/products); the free-text "
+                                                                       "`product` of earlier versions is gone")
     description: str | None = Field(default=None, max_length=2000)
     quantity: int = Field(ge=1, le=INT_MAX, description="whole units, at least 1")
     expected_price: Money | None = Field(default=None, description="the customer's expected unit price (希望价格)")

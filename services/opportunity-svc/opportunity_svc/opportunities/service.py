@@ -28,6 +28,7 @@ from kam_shared.money import validate_currency
 
 from ..accounts import service as accounts
 from ..close_reasons.repository import CloseReasonRepository
+from ..products.repository import ProductRepository
 from ..stage_model.domain import StageModel
 from ..stage_model.repository import StageModelRepository
 from .domain import assessment as scoring
@@ -187,7 +188,9 @@ async def update_fields(uow: UnitOfWork, runtime: Runtime, principal: Principal,
     model = await StageModelRepository(uow.session).load()
     opp = await _load_visible(uow.session, runtime, principal, opp_id, for_change=True, if_match=if_match)
     before_version = opp.version
-    if opp.update(fields, principal.user_id, now=utcnow()):
+    catalogue = await ProductRepository(uow.session).by_codes(
+        str(line.get("product_code") or "").strip() for line in fields.get("lines") or [])
+    if opp.update(fields, principal.user_id, now=utcnow(), catalogue=catalogue):
         await _save(uow, opp, before_version)
     return present(opp, model)
 

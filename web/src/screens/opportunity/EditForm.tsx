@@ -15,7 +15,7 @@ import type { Opportunity } from "./useOpportunity";
 const schemas = schemaJson as unknown as SchemaSet;
 
 interface LineDraft {
-  product: string;
+  product_code: string; // a code of the product catalogue (GET /v1/products)
   quantity: string;
   expected_price: string;
   quoted_price: string;
@@ -36,14 +36,14 @@ function draftOf(o: Opportunity): Draft {
     name: o.name, amount: o.amount, currency: o.currency, close_date: o.close_date,
     forecast_category: o.forecast_category ?? "", amount_from_lines: !!o.amount_from_lines,
     lines: (o.lines ?? []).map((l) => ({
-      product: l.product, quantity: String(l.quantity), expected_price: l.expected_price ?? "", quoted_price: l.quoted_price ?? "",
+      product_code: l.product_code ?? "", quantity: String(l.quantity), expected_price: l.expected_price ?? "", quoted_price: l.quoted_price ?? "",
     })),
   };
 }
 
 function linesBody(lines: LineDraft[]) {
   return lines.map((l) => ({
-    product: l.product.trim(),
+    product_code: l.product_code.trim(),
     quantity: l.quantity.trim() === "" ? (undefined as unknown as number) : Number(l.quantity),
     expected_price: l.expected_price.trim() || null,
     quoted_price: l.quoted_price.trim() || null,
@@ -81,7 +81,7 @@ function LineRow({ line, index, problem, onChange, onRemove }: {
   );
   return (
     <div className="row line">
-      {input("product", m.product)}
+      {input("product_code", m.product)}
       {input("quantity", m.quantity, "number")}
       {input("expected_price", m.expectedPrice)}
       {input("quoted_price", m.quotedPrice)}
@@ -171,10 +171,10 @@ export function EditForm({ opp, etag, onSaved, onStale }: {
           onRemove={() => set("lines", draft.lines.filter((_, j) => j !== i))} />
       ))}
       {(opp.lines ?? []).length > 0 && (
-        <p className="muted">{(opp.lines ?? []).map((l) => `${l.product}: ${money(l.amount, opp.currency, lang)}`).join(" · ")}</p>
+        <p className="muted">{(opp.lines ?? []).map((l) => `${l.product_code ?? ""} ${l.product}: ${money(l.amount, opp.currency, lang)}`).join(" · ")}</p>
       )}
       <div className="row">
-        <button type="button" onClick={() => set("lines", [...draft.lines, { product: "", quantity: "1", expected_price: "", quoted_price: "" }])}>
+        <button type="button" onClick={() => set("lines", [...draft.lines, { product_code: "", quantity: "1", expected_price: "", quoted_price: "" }])}>
           {m.addLine}
         </button>
         <label className="check">

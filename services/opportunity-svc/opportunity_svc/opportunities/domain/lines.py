@@ -1,13 +1,18 @@
-"""Products/configuration lines (配置需求) of an opportunity: product, quantity, the customer's
-expected unit price (希望价格) and our quoted unit price (报价), all in the opportunity's currency.
+"""Products/configuration lines (配置需求) of an opportunity: a product of the catalogue (by code),
+quantity, the customer's expected unit price (希望价格) and our quoted unit price (报价), all in the
+opportunity's currency. A line keeps the catalogue name and family the product had when the line was
+written (lines from before the catalogue were linked to entries made from their free text, migration 0006).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from kam_shared.domain_errors import ValidationProblem
 from kam_shared.money import CENT
+
+from ...products.domain import Product, line_product
 
 MAX_AMOUNT = Decimal("99999999999999.99")  # what the API's Money type (16 digits) can carry
 MAX_LINES = 200
@@ -15,11 +20,13 @@ MAX_LINES = 200
 
 @dataclass(frozen=True)
 class ProductLine:
-    product: str
+    product: str  # the catalogue name (the free text before the catalogue)
     quantity: int
     expected_price: Decimal | None = None
     quoted_price: Decimal | None = None
     description: str | None = None
+    product_code: str | None = None
+    family: str | None = None
 
     @property
     def unit_price(self) -> Decimal:
@@ -33,17 +40,16 @@ class ProductLine:
         return (self.unit_price * self.quantity).quantize(CENT)
 
 
-def clean_lines(raw: list[dict], currency: str) -> tuple[ProductLine, ...]:
-    """Validate lines given as dicts (product, quantity, expected_price, quoted_price, description,
-    currency). A line may name its currency; it must then be the opportunity's."""
+def clean_lines(raw: list[dict], currency: str, catalogue: Mapping[str, Product]) -> tuple[ProductLine, ...]:
+    """Validate lines given as dicts (product_code, quantity, expected_price, quoted_price, description,
+    currency). The code names an active product of `catalogue` (code → product). A line may name its
+    currency; it must then be the opportunity's."""
     if len(raw) > MAX_LINES:
         raise ValidationProblem(f"at most {MAX_LINES} product lines", field="lines")
     lines = []
     for i, line in enumerate(raw):
         where = f"lines.{i}"
-        product = " ".join(str(line.get("product") or "").split())
-        if not product:
-            raise ValidationProblem(f"{where}: product must not be blank", field=f"{where}.product")
+        product = line_product(line.get("product_code"), catalogue, where)
         quantity = line.get("quantity")
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
             raise ValidationProblem(f"{where}: quantity must be a whole number of at least 1 (got {quantity!r})",
@@ -62,7 +68,8 @@ def clean_lines(raw: list[dict], currency: str) -> tuple[ProductLine, ...]:
                 value = value.quantize(CENT)
             prices[key] = value
         description = (line.get("description") or "").strip() or None
-        lines.append(ProductLine(product=product, quantity=quantity, description=description, **prices))
+        lines.append(ProductLine(product=product.name, product_code=product.code, family=product.family,
+                                 quantity=quantity, description=description, **prices))
     cleaned = tuple(lines)
     if amount_of(cleaned) > MAX_AMOUNT:
         raise ValidationProblem("the lines add up to more than the largest amount supported", field="lines")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -35,6 +36,7 @@ from kam_shared.events.opportunity import (
 )
 from kam_shared.money import CENT, validate_currency
 
+from ...products.domain import Product
 from ...stage_model.domain import OPEN_STAGES, WON_STAGE, StageModel, move_kind
 from .assessment import Score
 from .lines import MAX_AMOUNT, ProductLine, amount_of, clean_lines
@@ -213,9 +215,11 @@ class Opportunity:
             self.probability = model.probability(self.stage)
 
     # ---------------------------------------------------------------- fields and lines
-    def update(self, fields: dict, by: uuid.UUID | None, *, now: dt.datetime) -> bool:
+    def update(self, fields: dict, by: uuid.UUID | None, *, now: dt.datetime,
+               catalogue: Mapping[str, Product] | None = None) -> bool:
         """Apply an edit. `fields` holds only what the caller sent (name, amount, currency, close_date,
-        forecast_category, lines as dicts, amount_from_lines). Returns whether anything changed."""
+        forecast_category, lines as dicts, amount_from_lines); `catalogue` the products the lines name
+        (code → product). Returns whether anything changed."""
         unknown = set(fields) - set(EDITABLE)
         if unknown:
             raise ValidationProblem(f"cannot edit {', '.join(sorted(unknown))} here", field=sorted(unknown)[0])
@@ -226,7 +230,7 @@ class Opportunity:
         self._edit_close_date(fields)
         self._edit_currency(fields)
         if "lines" in fields:
-            self.lines = clean_lines(fields["lines"] or [], self.currency)
+            self.lines = clean_lines(fields["lines"] or [], self.currency, catalogue or {})
         if "amount_from_lines" in fields:
             self.amount_from_lines = bool(fields["amount_from_lines"])
         self._edit_amount(fields)
@@ -404,7 +408,8 @@ class Opportunity:
             stage_entered_at=self.stage_entered_at, close_reason=self.close_reason, close_note=self.close_note,
             lost_to_competitor=self.lost_to_competitor, confirmed=self.confirmed, confirmed_at=self.confirmed_at,
             forecast_category=self.forecast_category, amount_from_lines=self.amount_from_lines,
-            lines=[OpportunityLineState(product=line.product, description=line.description, quantity=line.quantity,
+            lines=[OpportunityLineState(product=line.product, product_code=line.product_code, family=line.family,
+                                        description=line.description, quantity=line.quantity,
                                         expected_price=line.expected_price, quoted_price=line.quoted_price,
                                         amount=line.amount) for line in self.lines],
             team=[TeamMemberState(user_id=m.user_id, role=m.role, added_at=m.added_at) for m in self.team],
