@@ -8,8 +8,8 @@ from forecast_svc.predictions.domain import (
     MIN_SAMPLE,
     OpenGroup,
     StageHistory,
-    apply_step,
     ape_pct,
+    apply_step,
     choose_conversion,
     days_to_close,
     mape_pct,
@@ -63,7 +63,7 @@ def test_a_journey_keeps_first_entries_the_highest_stage_and_the_close():
     won = journey([("created", None, 1, 0), ("skipped_forward", 1, 4, 2), ("won", 4, 8, 12)], status="won")
     assert all(reached(won, s) for s in range(1, 8))
     # Days to close from a stage it skipped count from the first stage above it that it entered.
-    assert (days_to_close(won, 1), days_to_close(won, 2), days_to_close(won, 4), days_to_close(won, 6)) == (12, 10, 10, 0)
+    assert [days_to_close(won, s) for s in (1, 2, 4, 6)] == [12, 10, 10, 0]
     reopened = apply_step(row, "reopened", 8, 2, day(25))
     assert reopened["closed_at"] is None and reopened["entered_2"] == day(9)
 
@@ -135,7 +135,7 @@ def test_the_backtest_sees_the_pipeline_as_it_stood_at_the_time():
     lost_early = journey([("created", None, 1, 0), ("lost", 1, 8, 20)], status="lost", close=dt.date(2026, 2, 5))
     later = journey([("created", None, 1, 40)], close=dt.date(2026, 2, 20))
     rows = [won_later, lost_early, later]
-    assert stage_at(won_later, day(5)) == 1 and stage_at(won_later, day(30)) == 4 and stage_at(won_later, day(50)) is None
+    assert [stage_at(won_later, day(n)) for n in (5, 30, 50)] == [1, 4, None]
     assert stage_at(lost_early, day(25)) is None and stage_at(later, day(30)) is None
     assert open_groups_at(rows, day(30), start, end, "CNY") == [OpenGroup(4, 20, 1, 300_00, 300_00 ** 2)]
     assert won_by(rows, day(30), start, end, "CNY") == 0 and won_by(rows, None, start, end, "CNY") == 300_00

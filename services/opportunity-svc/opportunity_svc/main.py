@@ -4,6 +4,7 @@ from kam_shared.app import create_service_app
 from .accounts import consumers as accounts
 from .close_reasons import api as close_reasons_api
 from .common.models import metadata, plumbing
+from .history_import import api as history_import_api
 from .opportunities import api as opportunities_api
 from .opportunities import consumers as opportunities
 from .pipeline import api as pipeline_api
@@ -14,7 +15,7 @@ from .stage_model import api as stage_model_api
 __all__ = ["create_app", "metadata"]
 
 # Pipeline first: its /v1/opportunities/snapshot must match before /v1/opportunities/{opp_id}.
-SLICES = (pipeline_api, opportunities_api, stage_model_api, close_reasons_api)
+SLICES = (pipeline_api, opportunities_api, stage_model_api, close_reasons_api, history_import_api)
 
 
 def create_app(settings: Settings | None = None):

@@ -89,6 +89,9 @@ class DomainEvent:
     subject: uuid.UUID | str
     sequence: int
     data: BaseModel
+    # When it happened, if not now: only an admin's import of past history sets it (opportunity-svc's
+    # POST /v1/admin/opportunities/import), so the event's `time` is the historical moment.
+    time: dt.datetime | None = None
 
     def to_cloudevent(self, source: str) -> CloudEvent:
         spec = CATALOGUE.get(self.type)
@@ -101,7 +104,7 @@ class DomainEvent:
             source=source,
             type=self.type,
             subject=str(self.subject),
-            time=utcnow(),
+            time=self.time or utcnow(),
             data=self.data.model_dump(mode="json", by_alias=True),
             sequence=self.sequence,
             partitionkey=str(self.subject),
