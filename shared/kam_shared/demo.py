@@ -1,7 +1,16 @@
-"""The demo organisation `make run` seeds on first start, through the public HTTP API only:
+"""The demo organisation `make run` seeds on first start, through the HTTP API only:
 a director, two managers, four reps, a territory per region, approved quotas for this quarter,
 a dozen accounts and opportunities spread over the funnel and over quarters (most open ones
-confirmed by their owners), so every roll-up, forecast and attainment view has something to show."""
+confirmed by their owners), so every roll-up, forecast and attainment view has something to show.
+
+A year of history: a seed cannot live through a year, and a live API call is stamped now. So the
+past is imported the way an operator migrating from another CRM would: opportunity-svc's admin-only
+`POST /v1/admin/opportunities/import` replays each opportunity's past (opened, stage moves forward
+and back, close-date slips, re-estimates, won or lost with a reason and competitor) through the
+funnel's own rules at the historical times, and its events carry those times. Everything that
+reads events (roll-ups, predictions and their backtest, pipeline changes, forecast history) sees
+a real, dated history. What cannot honestly be back-dated is not: forecast submissions are
+immutable versions stamped when made, so only this quarter's are seeded."""
 from __future__ import annotations
 
 import datetime as dt
@@ -22,6 +31,11 @@ ACCOUNTS = [
     ("中国石油化工集团", "energy", "North"), ("Huizhou TCL Electronics", "manufacturing", "South"),
     ("天津港集团有限公司", "logistics", "North"), ("Xiamen Airlines", "aviation", "South"),
 ]
+COMPETITORS = ["Rival Systems", "Globex", "Initech", "华信科技"]
+WON_REASONS = ["best_value", "solution_fit", "relationship", "service"]
+LOST_REASONS = ["price", "price", "solution_fit", "relationship", "no_decision", "cancelled"]
+HISTORY_PER_REP = 40  # imported opportunities per rep, opened over the last year
+USD_SHARE = 0.2  # of them in USD (the rest CNY)
 DEALS = ["Core system upgrade", "Data centre expansion", "Branch network refresh", "Security platform",
          "Cloud migration", "Annual framework agreement", "Analytics suite", "Field service devices"]
 
@@ -118,6 +132,86 @@ def _seed_opportunity(demo: _DemoClient, rng: random.Random, today: dt.date, acc
         demo.post("opportunity-svc", f"{path}/confirm", {"confirmed": True}, auth=demo.as_user(owner))
 
 
+def _at(day: dt.date, rng: random.Random) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(rng.randint(1, 10), rng.randint(0, 59)), dt.timezone.utc)
+
+
+def _moves(rng: random.Random, top: int) -> list[dict]:
+    """Stage moves from 1 up to `top`: some skip a stage, a few step back once and forward again."""
+    stages = [s for s in range(2, top + 1) if s == top or rng.random() < 0.75]
+    if len(stages) >= 2 and rng.random() < 0.15:
+        stages[-1:] = [stages[-1], stages[-1] - 1, stages[-1]]
+    return [{"stage": s} for s in stages]
+
+
+def _close_step(rng: random.Random, won: bool) -> dict:
+    if won:
+        return {"outcome": "won", "reason": rng.choice(WON_REASONS)}
+    reason = rng.choice(LOST_REASONS)
+    return {"outcome": "lost", "reason": reason,
+            **({} if reason in ("no_decision", "cancelled") else {"competitor": rng.choice(COMPETITORS)})}
+
+
+def _journey(rng: random.Random, opened: dt.date, close: dt.date, now: dt.datetime) -> list[dict]:
+    """The past steps of one opportunity (stage moves, a slip, a re-estimate, the close), at
+    increasing times before now; one whose (slipped) close date has not come yet stays open."""
+    won = rng.random() < 0.4
+    changes = _moves(rng, rng.randint(5, 7) if won else rng.choice([1, 2, 2, 3, 3, 4, 5, 6]))
+    final_close = close + dt.timedelta(days=rng.randint(20, 60)) if rng.random() < 0.3 else close
+    if final_close != close:  # a slip
+        changes.insert(rng.randint(0, len(changes)), {"close_date": final_close.isoformat()})
+    if rng.random() < 0.2:  # a re-estimate
+        changes.insert(rng.randint(0, len(changes)), {"amount_factor": rng.choice([0.8, 0.9, 1.1, 1.25])})
+    start, end = _at(opened, rng), _at(final_close, rng)
+    closes = end < now - dt.timedelta(days=1)
+    if closes:
+        changes.append(_close_step(rng, won))
+    else:
+        end = now - dt.timedelta(hours=2)  # still open: its moves so far, since it opened
+    span = max((end - start).total_seconds(), 3600.0 * (len(changes) + 1))
+    times = sorted(rng.uniform(0.02, 0.95) for _ in changes)
+    if closes:
+        times[-1] = 0.999  # the close comes last
+    return [{**c, "at": (start + dt.timedelta(seconds=span * t)).isoformat()}
+            for c, t in zip(changes, times, strict=True)]
+
+
+def _import_history(demo: _DemoClient, rng: random.Random, today: dt.date, accounts: dict[str, list[dict]],
+                    reps: dict[str, list[str]]) -> dict[str, int]:
+    """A year of past opportunities per rep, in CNY and USD, imported with their dated histories."""
+    now = dt.datetime.now(dt.timezone.utc)
+    counts = {"won": 0, "lost": 0, "open": 0, "USD": 0}
+    for region, people in reps.items():
+        for owner in people:
+            for _ in range(HISTORY_PER_REP):
+                opened = today - dt.timedelta(days=rng.randint(30, 365))
+                close = opened + dt.timedelta(days=rng.randint(25, 120))
+                steps = _journey(rng, opened, close, now)
+                usd = rng.random() < USD_SHARE
+                cents = rng.randrange(30, 1500) * 1000 // (7 if usd else 1)
+                amount = f"{cents}.00"
+                for step in steps:
+                    if "amount_factor" in step:
+                        step["amount"] = f"{int(cents * step.pop('amount_factor'))}.00"
+                account = rng.choice(accounts[region])
+                opp = demo.post("opportunity-svc", "/v1/admin/opportunities/import", {
+                    "account_id": account["id"], "name": f"{rng.choice(DEALS)} — {account['name'][:12]}",
+                    "amount": amount, "currency": "USD" if usd else "CNY", "close_date": close.isoformat(),
+                    "owner_id": owner, "created_at": _at(opened, rng).isoformat(), "steps": steps})
+                counts[opp["status"]] += 1
+                counts["USD"] += usd
+                if opp["status"] == "open" and rng.random() < 0.7:
+                    demo.post("opportunity-svc", f"/v1/opportunities/{opp['id']}/confirm", {"confirmed": True},
+                              auth=demo.as_user(owner))
+    return counts
+
+
+def _seed_exchange_rates(demo: _DemoClient, today: dt.date) -> None:
+    """EXCHANGE RATES GO HERE (h-fxnodes, issue 14 item 2): forecast-svc's `PUT /v1/exchange-rates`
+    with USD→CNY rates effective over the last year, so the USD history converts into CNY roll-ups.
+    Until then USD figures are listed in `other_currencies`, never summed."""
+
+
 def seed_demo(stack, today: dt.date | None = None) -> dict:
     today = today or dt.date.today()
     rng = random.Random(2026)
@@ -125,15 +219,21 @@ def seed_demo(stack, today: dt.date | None = None) -> dict:
     director, managers, reps = _seed_people(demo)
     quarter = f"FY{today.year}-Q{(today.month - 1) // 3 + 1}"
     _seed_territories_and_quotas(demo, reps, quarter)
+    _seed_exchange_rates(demo, today)
     opportunities = 0
+    accounts: dict[str, list[dict]] = {}
     for i, (name, industry, region) in enumerate(ACCOUNTS):
         owner = reps[region][i % 2]
         account = demo.post("account-svc", "/v1/accounts",
                             {"name": name, "industry": industry, "region": region, "owner_id": owner})
+        accounts.setdefault(region, []).append(account)
         for _ in range(rng.randint(2, 3)):
             _seed_opportunity(demo, rng, today, account, name, owner)
             opportunities += 1
+    history = _import_history(demo, rng, today, accounts, reps)
     demo.http.close()
     print(f"  demo: 1 director, 2 managers, 4 reps, 2 territories, {quarter} quotas, {len(ACCOUNTS)} accounts, "
-          f"{opportunities} opportunities (users' password: '{DEMO_PASSWORD}', e.g. director@demo.kam)")
-    return {"director": director, "managers": managers, "reps": reps}
+          f"{opportunities} opportunities, and a year of imported history: {history['won']} won, "
+          f"{history['lost']} lost, {history['open']} still open ({history['USD']} in USD) "
+          f"(users' password: '{DEMO_PASSWORD}', e.g. director@demo.kam)")
+    return {"director": director, "managers": managers, "reps": reps, "history": history}
