@@ -171,3 +171,26 @@ async def test_a_new_close_changes_the_next_prediction(forecast):
     await feed(forecast.runtime, d.created(), d.move(5, NOW - days(35)), d.close("won", NOW - days(30)))
     after = (await prediction(forecast, R1)).json()["stages"][4]
     assert (after["sample_size"], after["won_in_sample"]) == (before["sample_size"] + 1, before["won_in_sample"] + 1)
+
+
+async def test_the_prediction_tables_match_migration_0013(forecast):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from forecast_svc.tables import metadata
+
+    mine = {"prediction_journeys", "prediction_versions"}
+    async with forecast.runtime.db.engine.connect() as conn:
+        diffs = await conn.run_sync(lambda c: compare_metadata(
+            MigrationContext.configure(c, opts={"compare_type": True}), metadata))
+
+    def names(diff) -> set:
+        parts = diff if isinstance(diff, list) else [diff]
+        found = set()
+        for d in parts:
+            for part in d[1:]:
+                table = getattr(part, "table", None)
+                found.add(table.name if table is not None else getattr(part, "name", part))
+        return found
+
+    assert [d for d in diffs if names(d) & mine] == []

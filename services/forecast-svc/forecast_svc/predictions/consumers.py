@@ -47,7 +47,8 @@ async def apply_journeys(session: AsyncSession, items: list) -> None:
     if not changed:
         return
     await repo.save_journeys([rows[i] for i in changed])
-    await repo.bump(history=any(domain.closed_signature(rows[i]) != before.get(i) for i in changed))
+    if any(domain.closed_signature(rows[i]) != before.get(i) for i in changed):
+        await repo.history_changed()
 
 
 apply_journey = batch_handler(apply_journeys)

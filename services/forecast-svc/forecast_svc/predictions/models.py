@@ -33,10 +33,9 @@ prediction_journeys = Table(
 
 # One row (id 1). `history` is bumped in every transaction that changes what the closed history
 # says (an opportunity closes, reopens, or a closed one changes owner): the per-owner statistics
-# are cached in memory while it stands. `journeys` is bumped by any change (the backtest's cache).
+# are cached in memory while it stands. Other changes do not touch it (no hot row on every event).
 prediction_versions = Table(
     "prediction_versions", metadata,
     Column("id", Integer, primary_key=True),
     Column("history", BigInteger, nullable=False),
-    Column("journeys", BigInteger, nullable=False),
 )

@@ -39,18 +39,13 @@ class PredictionRepository(Repository):
         for start in range(0, len(ids), DELETE_CHUNK):
             await self.session.execute(delete(journeys).where(journeys.c.id.in_(ids[start:start + DELETE_CHUNK])))
 
-    async def bump(self, history: bool) -> None:
-        """Every journey change bumps `journeys`; one that changes the closed history also `history`."""
-        values = {"journeys": versions.c.journeys + 1}
-        if history:
-            values["history"] = versions.c.history + 1
-        await self.session.execute(update(versions).where(versions.c.id == 1).values(**values))
+    async def history_changed(self) -> None:
+        await self.session.execute(update(versions).where(versions.c.id == 1)
+                                   .values(history=versions.c.history + 1))
 
     # ------------------------------------------------------------------ reads
-    async def versions(self) -> tuple[int, int]:
-        row = (await self.session.execute(select(versions.c.history, versions.c.journeys)
-                                          .where(versions.c.id == 1))).first()
-        return (row.history, row.journeys) if row else (0, 0)
+    async def history_version(self) -> int:
+        return await self.session.scalar(select(versions.c.history).where(versions.c.id == 1)) or 0
 
     async def closed_journeys(self) -> list[dict]:
         """Every closed journey (the statistics' input; cached while the history version stands)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -116,7 +117,7 @@ async def _conversions(session: AsyncSession, runtime: Runtime, node: uuid.UUID,
     rollups = RollupRepository(session)
     stage_model, hierarchy = await rollups.stage_model_and_hierarchy()
     superior_of = await chain_cache.superiors(rollups, runtime.tables.user_replica, hierarchy)
-    history_version, _ = await PredictionRepository(session).versions()
+    history_version = await PredictionRepository(session).history_version()
     cache = await history_cache.load(PredictionRepository(session), history_version, hierarchy, superior_of)
     chain = chain_of(superior_of, node)
     if samples_at is None:
@@ -169,8 +170,12 @@ def past_periods(kind: str, count: int, today: dt.date) -> list[Period]:
     return out
 
 
+BACKTEST_FRESH_S = 600
+
+
 class BacktestCache:
-    """Per process: the last answers, while no journey and no hierarchy changed."""
+    """Per process: the last answers, while the closed history and the hierarchy stand, for at most
+    BACKTEST_FRESH_S (an edit of an open opportunity changes no version but may change a past view)."""
 
     def __init__(self, size: int = 64):
         self.size = size
@@ -228,9 +233,9 @@ async def backtest(session: AsyncSession, runtime: Runtime, principal: Principal
     await ensure_node_visible(session, runtime, principal, node)
     today = utcnow().date()
     repo = PredictionRepository(session)
-    _, journeys_version = await repo.versions()
+    history_version = await repo.history_version()
     hierarchy = await RollupRepository(session).hierarchy_version()
-    key = (journeys_version, hierarchy, node, kind, count, currency, today)
+    key = (history_version, hierarchy, node, kind, count, currency, int(time.time() // BACKTEST_FRESH_S))
     periods = backtest_cache.get(key)
     if periods is None:
         rows = await repo.all_journeys()
@@ -297,5 +302,5 @@ async def rebuild_journeys(runtime: Runtime, principal: Principal, states: list,
         await repo.save_journeys(rows)
         gone = [r.id for r in await repo.stored_journeys() if r.id not in in_snapshot and r.updated_at < started]
         await repo.remove_journeys(gone)
-        await repo.bump(history=True)
+        await repo.history_changed()
     return {"journeys": len(rows), "removed": len(gone)}

@@ -40,9 +40,8 @@ def upgrade() -> None:
         "prediction_versions",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("history", sa.BigInteger, nullable=False),
-        sa.Column("journeys", sa.BigInteger, nullable=False),
     )
-    op.bulk_insert(versions, [{"id": 1, "history": 0, "journeys": 0}])
+    op.bulk_insert(versions, [{"id": 1, "history": 0}])
 
 
 def downgrade() -> None:
