@@ -165,6 +165,23 @@ async def test_the_backtest_predicts_past_periods_from_what_was_known_then(forec
     assert body["mape_submitted_pct"] is None
 
 
+async def test_a_submitted_forecast_stands_beside_the_method(forecast):
+    """R1's own record for the last quarter: 800 committed against 1000 won is 20% off."""
+    created = await forecast.post("/v1/forecasts", json={"period": LAST_Q.label}, headers=bearer(R1))
+    assert created.status_code == 201, created.text
+    record = created.json()["id"]
+    resp = await forecast.post(f"/v1/forecasts/{record}/adjustments", headers=bearer(R1),
+                               json={"category": "commit", "amount": "800.00", "reason": "two deals likely"})
+    assert resp.status_code == 201, resp.text
+    assert (await forecast.post(f"/v1/forecasts/{record}/submit", json={}, headers=bearer(R1))).status_code == 200
+    body = (await forecast.get("/v1/predictions/accuracy", params={"node": str(R1), "count": 2},
+                               headers=bearer(R1))).json()
+    last = body["periods"][-1]
+    assert (last["submitted_forecast"], last["ape_submitted_pct"], body["mape_submitted_pct"]) == \
+        ("800.00", "20.0", "20.0")
+    assert last["ape_at_start_pct"] == "30.0"  # the method's figures did not move
+
+
 async def test_a_new_close_changes_the_next_prediction(forecast):
     before = (await prediction(forecast, R1)).json()["stages"][4]
     d = Deal(R1, "10.00", (NOW - days(30)).date(), NOW - days(40))

@@ -205,22 +205,24 @@ def _point(rows, subtree_rows, conversions, period: Period, t: dt.datetime, curr
     return domain.predict(groups, won, conversions, domain.horizon_days(period.end, t)).expected_cents
 
 
-async def _period_backtest(session, runtime, principal, node, rows, subtree_rows, period, currency) -> dict:
-    actual = domain.won_by(subtree_rows, None, period.start, period.end, currency)
-    predicted = {}
+async def _period_backtest(session, runtime, node, rows, subtree_rows, period, currency) -> dict:
+    """The method at the period's start and midpoint, and actual won (cents)."""
+    out = {"period": period, "actual": domain.won_by(subtree_rows, None, period.start, period.end, currency)}
     for name, day in (("start", period.start), ("midpoint", domain.midpoint(period.start, period.end))):
         t = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
-        samples = domain.owner_samples(rows, cutoff=t)
-        conversions, _ = await _conversions(session, runtime, node, samples_at=samples)
-        predicted[name] = _point(rows, subtree_rows, conversions, period, t, currency)
-    submitted = await _submitted(session, runtime, principal, node, period, currency)
+        conversions, _ = await _conversions(session, runtime, node, samples_at=domain.owner_samples(rows, cutoff=t))
+        out[name] = _point(rows, subtree_rows, conversions, period, t, currency)
+    return out
+
+
+def _period_out(p: dict, submitted: int | None) -> dict:
+    period, actual = p["period"], p["actual"]
     return {"period": period.label, "period_start": period.start, "period_end": period.end,
             "actual_won": from_cents(actual),
-            "predicted_at_start": from_cents(predicted["start"]),
-            "predicted_at_midpoint": from_cents(predicted["midpoint"]),
+            "predicted_at_start": from_cents(p["start"]), "predicted_at_midpoint": from_cents(p["midpoint"]),
             "submitted_forecast": from_cents(submitted) if submitted is not None else None,
-            "ape_at_start_pct": domain.ape_pct(predicted["start"], actual),
-            "ape_at_midpoint_pct": domain.ape_pct(predicted["midpoint"], actual),
+            "ape_at_start_pct": domain.ape_pct(p["start"], actual),
+            "ape_at_midpoint_pct": domain.ape_pct(p["midpoint"], actual),
             "ape_submitted_pct": domain.ape_pct(submitted, actual)}
 
 
@@ -228,7 +230,7 @@ async def backtest(session: AsyncSession, runtime: Runtime, principal: Principal
                    kind: str, count: int, currency: str | None) -> dict:
     """What the method would have predicted at each past period's start and midpoint, from what was
     known then (the journeys' entry and close times up to that moment), against actual won; beside the
-    node's own last submitted (or published) forecast for the same periods."""
+    node's own last submitted (or published) forecast for the same periods (always read fresh)."""
     currency = validate_currency(currency or runtime.settings.kam_reporting_currency)
     await ensure_node_visible(session, runtime, principal, node)
     today = utcnow().date()
@@ -236,15 +238,17 @@ async def backtest(session: AsyncSession, runtime: Runtime, principal: Principal
     history_version = await repo.history_version()
     hierarchy = await RollupRepository(session).hierarchy_version()
     key = (history_version, hierarchy, node, kind, count, currency, int(time.time() // BACKTEST_FRESH_S))
-    periods = backtest_cache.get(key)
-    if periods is None:
+    computed = backtest_cache.get(key)
+    if computed is None:
         rows = await repo.all_journeys()
         _, cache = await _conversions(session, runtime, node)
         tree = cache.subtree(node)
         subtree_rows = [r for r in rows if r["owner_id"] in tree]
-        periods = [await _period_backtest(session, runtime, principal, node, rows, subtree_rows, p, currency)
-                   for p in past_periods(kind, count, today)]
-        backtest_cache.put(key, periods)
+        computed = [await _period_backtest(session, runtime, node, rows, subtree_rows, p, currency)
+                    for p in past_periods(kind, count, today)]
+        backtest_cache.put(key, computed)
+    periods = [_period_out(p, await _submitted(session, runtime, principal, node, p["period"], currency))
+               for p in computed]
     return {"node": node, "currency": currency, "kind": kind, "method": METHOD, "formula": ACCURACY_FORMULA,
             "periods": periods,
             "mape_at_start_pct": domain.mape_pct([p["ape_at_start_pct"] for p in periods]),
