@@ -1,5 +1,6 @@
 """`make run` seeds a demo organisation on first start: it must go through against the real
-services, and what it seeds must show in the views a sales director opens first."""
+services, and what it seeds must show in the views a sales director opens first, a year of
+history included (closed periods, won and lost, two currencies, predictions and their backtest)."""
 import datetime as dt
 
 from kam_shared.demo import DEMO_PASSWORD, seed_demo
@@ -51,3 +52,32 @@ def test_the_demo_seed_fills_roll_ups_forecasts_and_attainment(stack, org):
                            c["status"] == "won" for u in b["units"] for c in u["cells"]), timeout=30)
     assert {"software", "hardware", "services"} <= set(body["families"])
     assert all(g["comparable"]["estimates"] for g in gaps(body))
+    _the_year_of_history_shows(api, director, seeded, today, quarter)
+
+
+def _the_year_of_history_shows(api, director, seeded, today, quarter):
+    """Imported with its dated history: closed periods with won and lost, two currencies, a prediction
+    from the organisation's own history and a backtest with something to compare."""
+    history = seeded["history"]
+    assert history["won"] > 20 and history["lost"] > 20 and history["open"] > 0 and history["USD"] > 0
+    node = seeded["director"]
+    previous = f"{today.year - (today.month <= 3)}-Q{(today.month - 1) // 3 or 4}"
+    past, _ = wait_for(lambda: api.rollup(director, node, previous),
+                       lambda r: r.get("won_count", 0) > 0 and r.get("lost_count", 0) > 0, timeout=30)
+    year, _ = wait_for(lambda: api.rollup(director, node, str(today.year)),
+                       lambda r: any(u["from"] == "USD" for u in r.get("rates_used", [])), timeout=30)
+    assert "USD" not in year["other_currencies"]  # converted at the seeded monthly rates, not listed beside
+
+    def prediction():
+        resp = api.call("GET", "forecast-svc", "/v1/predictions", director, params={"node": node, "period": quarter})
+        return resp.json() if resp.status_code == 200 else {}
+
+    predicted, _ = wait_for(prediction, lambda p: any(s["conversion_source"] == "node" and s["sample_size"] >= 20
+                                                      for s in p.get("stages", [])), timeout=30)
+    assert float(predicted["expected_amount"]) > 0
+    assert float(predicted["low_amount"]) <= float(predicted["expected_amount"]) <= float(predicted["high_amount"])
+    accuracy = api.call("GET", "forecast-svc", "/v1/predictions/accuracy", director,
+                        params={"node": node, "count": 4}).json()
+    assert len(accuracy["periods"]) == 4
+    assert any(float(p["actual_won"]) > 0 and float(p["predicted_at_start"]) > 0 for p in accuracy["periods"])
+    assert accuracy["mape_at_start_pct"] is not None

@@ -1,5 +1,6 @@
 """forecast-svc's read models: live roll-ups after 2,000 random changes equal an independent model,
-and a rebuild from the owners' snapshots after losing the read-model database gives exactly the same."""
+and a rebuild from the owners' snapshots after losing the read-model database gives exactly the same
+(the predictions too: their journeys come back from opportunity-svc's stage history)."""
 import asyncio
 import random
 import subprocess
@@ -139,6 +140,7 @@ def test_live_rollups_match_a_model_and_a_rebuild_restores_them_exactly(stack, o
                   for url in (stack.url("forecast-svc"), f"http://127.0.0.1:{second_port}")]
         assert all(shares) and not set(shares[0]) & set(shares[1]), shares  # both worked, none twice
         expected, all_views = _live_views_match_the_model(api, admin, opps, reps, managers, head, superior)
+        predicted = _predictions(api, admin, [head, *managers, reps[0]])
     finally:
         _stop(second)
     # The first instance takes every partition back before it, too, is stopped below: a member
@@ -147,6 +149,19 @@ def test_live_rollups_match_a_model_and_a_rebuild_restores_them_exactly(stack, o
     wait_for(lambda: _status(stack.url("forecast-svc"), admin), lambda st: set(st.get("partitions", [])) == everything,
              timeout=60)
     _lose_the_read_model_and_rebuild(stack, api, auth, opps, head, expected, all_views)
+    assert _predictions(api, admin, [head, *managers, reps[0]]) == predicted
+
+
+def _predictions(api, admin, nodes) -> dict:
+    """Every node's prediction for the test's periods (without `as_of`, the time of the read)."""
+    out = {}
+    for node in nodes:
+        for period in ("2026-Q4", "2027-Q1"):
+            body = api.call("GET", "forecast-svc", "/v1/predictions", admin,
+                            params={"node": node, "period": period}).json()
+            body.pop("as_of", None)
+            out[(node, period)] = body
+    return out
 
 
 def _status(base: str, auth: dict) -> dict:

@@ -109,6 +109,40 @@ def as_batch_handler(handler: Handler | BatchHandler) -> BatchHandler:
     return handler if isinstance(handler, BatchHandler) else _OneByOne(handler)
 
 
+class _Combined:
+    """Several slices' handlers of the same event types, applied in turn in one transaction."""
+
+    def __init__(self, handlers: tuple):
+        self.handlers = [as_batch_handler(h) for h in handlers]
+        self.__name__ = "+".join(getattr(h, "__name__", "handler") for h in handlers)
+
+    async def apply_many(self, session: AsyncSession, items: list[Item]) -> None:
+        for handler in self.handlers:
+            await handler.apply_many(session, items)
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent, payload: object) -> None:
+        await self.apply_many(session, [(event, payload)])
+
+
+def combine_handlers(*maps: dict[str, Handler]) -> dict[str, Handler]:
+    """Merge the slices' handler maps: an event type several slices handle gets one handler that
+    runs theirs in the order given, in the runner's one transaction. The same combination is the
+    same object for every type it serves, so the runner still hands it whole runs of events."""
+    listed: dict[str, tuple] = {}
+    for handlers in maps:
+        for event_type, handler in handlers.items():
+            listed[event_type] = listed.get(event_type, ()) + (handler,)
+    made: dict[tuple[int, ...], Handler] = {}
+    out: dict[str, Handler] = {}
+    for event_type, handlers in listed.items():
+        if len(handlers) == 1:
+            out[event_type] = handlers[0]
+            continue
+        key = tuple(id(h) for h in handlers)
+        out[event_type] = made.setdefault(key, _Combined(handlers))
+    return out
+
+
 class TopicsMissing(Exception):
     """A topic the group reads does not exist (yet): its publisher creates it."""
 

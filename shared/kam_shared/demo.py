@@ -4,7 +4,17 @@ quarter), approved quotas for this quarter,
 a dozen accounts and opportunities spread over the funnel and over quarters (most open ones
 confirmed by their owners), so every roll-up, forecast and attainment view has something to show;
 a product catalogue the opportunities' lines name, and a customer group (ICBC with a subsidiary and
-a branch) whose whitespace shows a gap that comparable banks fill."""
+a branch) whose whitespace shows a gap that comparable banks fill.
+
+A year of history: a seed cannot live through a year, and a live API call is stamped now. So the
+past is imported the way an operator migrating from another CRM would: opportunity-svc's admin-only
+`POST /v1/admin/opportunities/import` replays each opportunity's past (opened, stage moves forward
+and back, close-date slips, re-estimates, won or lost with a reason and competitor) through the
+funnel's own rules at the historical times, and its events carry those times. Everything that
+reads events (roll-ups, predictions and their backtest, pipeline changes, forecast history) sees
+a real, dated history; USD→CNY rates for every month of it let the CNY roll-ups sum the USD deals.
+What cannot honestly be back-dated is not: forecast submissions are immutable versions stamped
+when made, so only this quarter's are seeded."""
 from __future__ import annotations
 
 import datetime as dt
@@ -29,6 +39,11 @@ ACCOUNTS = [
 PRODUCTS = [("CBS-CORE", "Core banking platform", "software"), ("ANL-SUITE", "Analytics suite", "software"),
             ("DC-RACK", "Data centre rack", "hardware"), ("DEV-FIELD", "Field service device", "hardware"),
             ("SEC-SOC", "Managed security operations", "services")]
+COMPETITORS = ["Rival Systems", "Globex", "Initech", "华信科技"]
+WON_REASONS = ["best_value", "solution_fit", "relationship", "service"]
+LOST_REASONS = ["price", "price", "solution_fit", "relationship", "no_decision", "cancelled"]
+HISTORY_PER_REP = 40  # imported opportunities per rep, opened over the last year
+USD_SHARE = 0.2  # of them in USD (the rest CNY)
 DEALS = ["Core system upgrade", "Data centre expansion", "Branch network refresh", "Security platform",
          "Cloud migration", "Annual framework agreement", "Analytics suite", "Field service devices"]
 
@@ -201,6 +216,91 @@ def _seed_group(demo: _DemoClient, accounts: dict[str, dict], today: dt.date) ->
         _won_deal(demo, cmb["id"], cmb["owner_id"], code, amount, today)
 
 
+def _at(day: dt.date, rng: random.Random) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(rng.randint(1, 10), rng.randint(0, 59)), dt.timezone.utc)
+
+
+def _moves(rng: random.Random, top: int) -> list[dict]:
+    """Stage moves from 1 up to `top`: some skip a stage, a few step back once and forward again."""
+    stages = [s for s in range(2, top + 1) if s == top or rng.random() < 0.75]
+    if len(stages) >= 2 and rng.random() < 0.15:
+        stages[-1:] = [stages[-1], stages[-1] - 1, stages[-1]]
+    return [{"stage": s} for s in stages]
+
+
+def _close_step(rng: random.Random, won: bool) -> dict:
+    if won:
+        return {"outcome": "won", "reason": rng.choice(WON_REASONS)}
+    reason = rng.choice(LOST_REASONS)
+    return {"outcome": "lost", "reason": reason,
+            **({} if reason in ("no_decision", "cancelled") else {"competitor": rng.choice(COMPETITORS)})}
+
+
+def _journey(rng: random.Random, opened: dt.date, close: dt.date, now: dt.datetime) -> list[dict]:
+    """The past steps of one opportunity (stage moves, a slip, a re-estimate, the close), at
+    increasing times before now; one whose (slipped) close date has not come yet stays open."""
+    won = rng.random() < 0.4
+    changes = _moves(rng, rng.randint(5, 7) if won else rng.choice([1, 2, 2, 3, 3, 4, 5, 6]))
+    final_close = close + dt.timedelta(days=rng.randint(20, 60)) if rng.random() < 0.3 else close
+    if final_close != close:  # a slip
+        changes.insert(rng.randint(0, len(changes)), {"close_date": final_close.isoformat()})
+    if rng.random() < 0.2:  # a re-estimate
+        changes.insert(rng.randint(0, len(changes)), {"amount_factor": rng.choice([0.8, 0.9, 1.1, 1.25])})
+    start, end = _at(opened, rng), _at(final_close, rng)
+    closes = end < now - dt.timedelta(days=1)
+    if closes:
+        changes.append(_close_step(rng, won))
+    else:
+        end = now - dt.timedelta(hours=2)  # still open: its moves so far, since it opened
+    span = max((end - start).total_seconds(), 3600.0 * (len(changes) + 1))
+    times = sorted(rng.uniform(0.02, 0.95) for _ in changes)
+    if closes:
+        times[-1] = 0.999  # the close comes last
+    return [{**c, "at": (start + dt.timedelta(seconds=span * t)).isoformat()}
+            for c, t in zip(changes, times, strict=True)]
+
+
+def _import_history(demo: _DemoClient, rng: random.Random, today: dt.date, accounts: dict[str, list[dict]],
+                    reps: dict[str, list[str]]) -> dict[str, int]:
+    """A year of past opportunities per rep, in CNY and USD, imported with their dated histories."""
+    now = dt.datetime.now(dt.timezone.utc)
+    counts = {"won": 0, "lost": 0, "open": 0, "USD": 0}
+    for region, people in reps.items():
+        for owner in people:
+            for _ in range(HISTORY_PER_REP):
+                opened = today - dt.timedelta(days=rng.randint(30, 365))
+                close = opened + dt.timedelta(days=rng.randint(25, 120))
+                steps = _journey(rng, opened, close, now)
+                usd = rng.random() < USD_SHARE
+                cents = rng.randrange(30, 1500) * 1000 // (7 if usd else 1)
+                amount = f"{cents}.00"
+                for step in steps:
+                    if "amount_factor" in step:
+                        step["amount"] = f"{int(cents * step.pop('amount_factor'))}.00"
+                account = rng.choice(accounts[region])
+                opp = demo.post("opportunity-svc", "/v1/admin/opportunities/import", {
+                    "account_id": account["id"], "name": f"{rng.choice(DEALS)} — {account['name'][:12]}",
+                    "amount": amount, "currency": "USD" if usd else "CNY", "close_date": close.isoformat(),
+                    "owner_id": owner, "created_at": _at(opened, rng).isoformat(), "steps": steps})
+                counts[opp["status"]] += 1
+                counts["USD"] += usd
+                if opp["status"] == "open" and rng.random() < 0.7:
+                    demo.post("opportunity-svc", f"/v1/opportunities/{opp['id']}/confirm", {"confirmed": True},
+                              auth=demo.as_user(owner))
+    return counts
+
+
+def _seed_exchange_rates(demo: _DemoClient, today: dt.date) -> None:
+    """Corporate USD→CNY rates, one per month from 13 months back (forecast-svc's rates are monthly:
+    in force from the first of a month), so the imported USD history converts into CNY roll-ups."""
+    first = dt.date(today.year - 1, today.month, 1)
+    months = [dt.date(first.year + (first.month - 1 + i) // 12, (first.month - 1 + i) % 12 + 1, 1) for i in range(13)]
+    rates = [{"from": "USD", "to": "CNY", "rate": f"{7.05 + 0.02 * ((i * 7) % 9 - 4):.4f}",
+              "effective_date": month.isoformat()} for i, month in enumerate(months)]
+    resp = demo.http.put(f"{demo.stack.url('forecast-svc')}/v1/exchange-rates", headers=demo.admin, json=rates)
+    resp.raise_for_status()
+
+
 def seed_demo(stack, today: dt.date | None = None) -> dict:
     today = today or dt.date.today()
     rng = random.Random(2026)
@@ -210,22 +310,27 @@ def seed_demo(stack, today: dt.date | None = None) -> dict:
     territories = _seed_territories_and_quotas(demo, reps, quarter)
     territory_plan = _seed_territory_plan(demo, territories["North"], reps["North"], quarter)
     _seed_catalogue(demo)
+    _seed_exchange_rates(demo, today)
     opportunities, seeded = 0, []
-    accounts = {}
+    accounts, by_region = {}, {}
     for i, (name, industry, region) in enumerate(ACCOUNTS):
         owner = reps[region][i % 2]
         account = accounts[name] = demo.post("account-svc", "/v1/accounts",
                                              {"name": name, "industry": industry, "region": region, "owner_id": owner})
         seeded.append(account)
+        by_region.setdefault(region, []).append(account)
         for _ in range(rng.randint(2, 3)):
             _seed_opportunity(demo, rng, today, account, name, owner)
             opportunities += 1
     _seed_group(demo, accounts, today)
     intelligence = _seed_health_and_team(demo, today, seeded, reps)
+    history = _import_history(demo, rng, today, by_region, reps)
     demo.http.close()
     print(f"  demo: 1 director, 2 managers, 4 reps, 2 territories (North with an approved {quarter} plan), "
           f"{quarter} quotas, {len(PRODUCTS)} products, {len(ACCOUNTS)} accounts (ICBC a group of 3), "
-          f"{opportunities} opportunities, an at-risk account, an account team "
+          f"{opportunities} opportunities, an at-risk account, an account team, and a year of imported "
+          f"history: {history['won']} won, {history['lost']} lost, {history['open']} still open "
+          f"({history['USD']} in USD, at monthly USD→CNY rates) "
           f"(users' password: '{DEMO_PASSWORD}', e.g. director@demo.kam)")
     return {"director": director, "managers": managers, "reps": reps, "territory_plan": territory_plan,
-            "group": accounts["中国工商银行股份有限公司"]["id"], **intelligence}
+            "group": accounts["中国工商银行股份有限公司"]["id"], "history": history, **intelligence}

@@ -53,6 +53,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/forecast-categories", "forecast-svc"),
     ("/v1/forecast-accuracy", "forecast-svc"),
     ("/v1/funnel-health", "forecast-svc"),
+    ("/v1/predictions", "forecast-svc"),
     ("/v1/funnel-norms", "forecast-svc"),
     ("/v1/exchange-rates", "forecast-svc"),
     # team-svc has a /v1/attainment too (closed-won against quota only); on one origin the path

@@ -1,10 +1,13 @@
 from kam_shared.app import create_service_app
+from kam_shared.consumer import combine_handlers
 
 from .audit.api import router as audit_router
 from .categories.api import router as categories_router
 from .health.api import router as health_router
 from .health.consumers import HANDLERS as HEALTH_HANDLERS
 from .periods.consumers import HANDLERS as PERIOD_HANDLERS
+from .predictions.api import router as predictions_router
+from .predictions.consumers import HANDLERS as PREDICTION_HANDLERS
 from .rates.api import router as rates_router
 from .rebuild.api import router as rebuild_router
 from .rollups.api import router as rollups_router
@@ -19,8 +22,8 @@ def create_app(settings: Settings | None = None):
     return create_service_app(
         settings, title="KAM forecast-svc",
         description="Live roll-ups for every level of the sales hierarchy, forecast submission, funnel health, "
-                    "attainment and accuracy.",
+                    "attainment and accuracy, and the predicted outcome with its backtest.",
         tables=plumbing,
         routers=[rollups_router, rebuild_router, categories_router, submission_router, health_router,
-                 rates_router, audit_router],
-        handlers={**ROLLUP_HANDLERS, **PERIOD_HANDLERS, **HEALTH_HANDLERS})
+                 rates_router, predictions_router, audit_router],
+        handlers=combine_handlers(ROLLUP_HANDLERS, PERIOD_HANDLERS, HEALTH_HANDLERS, PREDICTION_HANDLERS))

@@ -5,6 +5,7 @@ from .accounts import consumers as accounts
 from .audit import api as audit_api
 from .close_reasons import api as close_reasons_api
 from .common.models import metadata, plumbing
+from .history_import import api as history_import_api
 from .opportunities import api as opportunities_api
 from .opportunities import consumers as opportunities
 from .pipeline import api as pipeline_api
@@ -16,7 +17,8 @@ from .stage_model import api as stage_model_api
 __all__ = ["create_app", "metadata"]
 
 # Pipeline first: its /v1/opportunities/snapshot must match before /v1/opportunities/{opp_id}.
-SLICES = (pipeline_api, opportunities_api, stage_model_api, close_reasons_api, products_api, audit_api)
+SLICES = (pipeline_api, opportunities_api, stage_model_api, close_reasons_api, products_api, history_import_api,
+          audit_api)
 
 
 def create_app(settings: Settings | None = None):

@@ -90,6 +90,9 @@ class DomainEvent:
     subject: uuid.UUID | str
     sequence: int
     data: BaseModel
+    # When it happened, if not now: only an admin's import of past history sets it (opportunity-svc's
+    # POST /v1/admin/opportunities/import), so the event's `time` is the historical moment.
+    time: dt.datetime | None = None
 
     def to_cloudevent(self, source: str) -> CloudEvent:
         spec = CATALOGUE.get(self.type)
@@ -105,7 +108,7 @@ class DomainEvent:
             source=source,
             type=self.type,
             subject=str(self.subject),
-            time=utcnow(),
+            time=self.time or utcnow(),
             data=data,
             sequence=self.sequence,
             partitionkey=str(self.subject),

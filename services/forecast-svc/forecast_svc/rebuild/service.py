@@ -1,5 +1,5 @@
 """Rebuild every read model from the owners' HTTP snapshots. This module orchestrates the slices
-(roll-ups, then the health slice's quota replica); no slice imports it."""
+(roll-ups, then the health slice's quota replica, then the predictions' journeys); no slice imports it."""
 from __future__ import annotations
 
 import time
@@ -13,6 +13,7 @@ from kam_shared.events import utcnow
 from kam_shared.peers import peer_client, snapshot
 
 from ..health.service import rebuild_quotas
+from ..predictions.service import rebuild_journeys
 from ..rollups.consumers import ACCOUNTS, ORG_UNITS, TERRITORIES
 from ..rollups.domain.rows import fact_row, user_org_row, user_row
 from . import domain
@@ -55,8 +56,9 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
     model_version, stages = await stage_model_snapshot(runtime, principal.token)
     # The live path's own mapping, with the stage model the rebuild also installs.
     probability = domain.stage_probabilities(stages)
-    fact_rows = [fact_row(domain.opportunity_state(o), probability)
-                 async for o in snapshot(runtime, "opportunity-svc", "/v1/opportunities", principal.token)]
+    states = [domain.opportunity_state(o)
+              async for o in snapshot(runtime, "opportunity-svc", "/v1/opportunities", principal.token)]
+    fact_rows = [fact_row(o, probability) for o in states]
     users = runtime.tables.user_replica
     # A transaction of its own (not the route's unit of work): it holds the read models exclusively,
     # and the quota rebuild after it calls team-svc, which must not happen inside it.
@@ -72,6 +74,10 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
         await repo.remove_facts(stale)
         await repo.recompute_cells(users)
     quotas = await rebuild_quotas(runtime, principal)
+    # The predictions' journeys: from opportunity-svc's stage history of each opportunity whose
+    # stored journey is older than the snapshot (its own transaction, after the HTTP calls).
+    journeys = await rebuild_journeys(runtime, principal, states, started)
     return {"users": len(users_rows), "org_units": len(units), "territories": len(territories),
             "accounts": len(accounts), "opportunities": len(fact_rows), "removed": len(stale), "quotas": quotas,
+            "journeys": journeys,
             "started_at": started, "took_ms": round((time.perf_counter() - clock) * 1000, 1)}

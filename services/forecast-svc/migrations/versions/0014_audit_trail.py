@@ -8,7 +8,7 @@ from alembic import op
 from kam_shared.migrations import create_audit_table, drop_audit_table
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
