@@ -1,5 +1,5 @@
-"""Account intelligence at scale: whitespace for a 50-unit group (and, once their routes exist, health,
-the at-risk list and history) beside GET /v1/accounts/{id}, over many accounts in groups.
+"""Account intelligence at scale: whitespace for a 50-unit group, health, the at-risk list and a record's
+history beside GET /v1/accounts/{id}, over many accounts in groups.
 
     cd /work/main && .venv/bin/python bench/account_intelligence.py [--accounts 100000] [--groups 5000]
         [--probes 500] [--years 2]
@@ -17,9 +17,12 @@ opportunity-svc's events), a product catalogue of 8 families in the product repl
 comparable-account figures are computed with the consumer's own code (`refresh_figures`) and ANALYZEd.
 
 Measured, one request in flight, interleaved so every route sees the same machine load:
-`GET /v1/accounts/{id}/whitespace` of the 50-unit group, and the floor `GET /v1/accounts/{id}`, both by
-the manager above the owners. `measure_health`, `measure_at_risk` and `measure_history` probe their
-routes and print "route not present" while account-svc answers them with a bare 404.
+`GET /v1/accounts/{id}/whitespace` of the 50-unit group, `GET /v1/accounts/{id}/health` of its root
+(scored live at each read from its interactions, complaints, opportunities, plans and contacts),
+`GET /v1/accounts?health=at_risk` over the manager's subtree (every account; the stored scores are a
+spread the loader writes, about 15% at risk), `GET /v1/accounts/{id}/history` of an account whose audit
+trail holds --history-changes changes, and the floor `GET /v1/accounts/{id}`, all by the manager above
+the owners.
 
 Prints a table, then as its last stdout line one JSON object with the figures and the targets.
 """
@@ -44,11 +47,16 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from account_svc.accounts.domain.names import normalise
 from account_svc.accounts.models import accounts as accounts_table
 from account_svc.classification.models import opportunity_replica
+from account_svc.common.tables import plumbing
+from account_svc.health.domain import band_of
 from account_svc.records.models import complaints, interactions
 from account_svc.whitespace.consumers import refresh_figures
 from account_svc.whitespace.models import opportunity_families, product_replica
 from account_svc.whitespace.repository import WhitespaceRepository
+from kam_shared.audit_state import audit_row
 from kam_shared.devstack import VAR, Stack, add_broker_option, free_port, measure_broker_round_trip
+from kam_shared.events import AccountState, DomainEvent
+from kam_shared.events.account import AccountUpdated
 from kam_shared.migrations import upgrade_async
 from kam_shared.services import SERVICES
 from kam_shared.testing import fresh_database, jwks_json_for_tests, token_for
@@ -115,8 +123,31 @@ def group_units(size: int, industry: str, rng: random.Random, owners: list[uuid.
                           region="North", owner_id=rng.choice(owners), status="active",
                           tier=rng.choice(TIERS), parent_id=parent, version=1, created_at=now, updated_at=now,
                           currency="CNY", centralised_purchasing=i == 0, phones=[], addresses=[],
-                          strategic_flags=[]))
+                          strategic_flags=[], **stored_health(rng)))
     return units
+
+
+def stored_health(rng: random.Random) -> dict:
+    """The score and band the health slice stores on each account (`accounts.health_score/_band`), as a
+    spread (about 15% at risk): the at-risk list reads these stored values and their index, so what it
+    costs does not depend on how they were computed; `GET .../health` scores the target live."""
+    score = min(100, max(0, int(rng.gauss(62, 18))))
+    return dict(health_score=score, health_band=band_of(score))
+
+
+def history_rows(account: dict, changes: int, actor: uuid.UUID, now: dt.datetime) -> list[dict]:
+    """`changes` successive profile changes of one account as the audit trail holds them: the audit row
+    of each kam.account.updated.v1 CloudEvent (kam_shared.audit_state.audit_row), a minute apart."""
+    rows = []
+    for version in range(2, changes + 2):
+        state = AccountState(id=account["id"], name=account["name"], industry=account["industry"],
+                             region="North", owner_id=account["owner_id"], version=version, tier=account["tier"],
+                             employees=1000 + version, website=f"https://unit-{version % 7}.example")
+        event = DomainEvent("kam.account.updated.v1", account["id"], version, AccountUpdated(
+            account=state, changes={"employees": {"from": 999 + version, "to": 1000 + version}}, changed_by=actor),
+            time=now - dt.timedelta(minutes=changes + 2 - version)).to_cloudevent("/kam/account-svc")
+        rows.append(audit_row(event))
+    return rows
 
 
 def records_of(account_id: uuid.UUID, years: int, rng: random.Random, now: dt.datetime) -> tuple[list, list]:
@@ -197,8 +228,11 @@ async def load(url: str, args, rng: random.Random, manager: uuid.UUID, reps: lis
         for seq, size in enumerate(group_sizes(args.accounts, args.groups, rng)):
             units = group_units(size, rng.choice(INDUSTRIES), rng, reps, now, seq)
             if seq == 0:
-                target = dict(root=units[0]["id"], units=len(units), owner=units[0]["owner_id"])
+                target = dict(root=units[0]["id"], units=len(units), owner=units[0]["owner_id"],
+                              history=args.history_changes)
             await loader.add(accounts_table, units)
+            if seq == 0:
+                await loader.add(plumbing.audit, history_rows(units[0], args.history_changes, manager, now))
             for unit in units:
                 logged, raised = records_of(unit["id"], args.years, rng, now)
                 opps, families = opportunities_of(unit["id"], args.years, rng, today)
@@ -293,8 +327,12 @@ async def measure_at_risk(client, auth, target, probes, floor) -> list[float] | 
 
 
 async def measure_history(client, auth, target, probes, floor) -> list[float] | None:
-    """GET /v1/accounts/{id}/history of a record with many changes (h-audit's route)."""
-    return await _probe_route("history", client, auth, f"/v1/accounts/{target['root']}/history", probes, floor)
+    """GET /v1/accounts/{id}/history of the target, which has --history-changes changes: the first page
+    (the route's default size), as a screen opens it."""
+    path = f"/v1/accounts/{target['root']}/history"
+    body = (await client.get(path, headers=auth)).json()
+    assert body["items"] and body["next_cursor"], body
+    return await _probe_route("history", client, auth, path, probes, floor)
 
 
 async def measure(base: str, args, target: dict, manager: uuid.UUID) -> dict:
@@ -383,6 +421,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=5_000)
     parser.add_argument("--years", type=int, default=2)
     parser.add_argument("--probes", type=int, default=500)
+    parser.add_argument("--history-changes", type=int, default=500, help="changes in the target account's audit trail")
     parser.add_argument("--seed", type=int, default=20261202)
     add_broker_option(parser)
     args = parser.parse_args()
