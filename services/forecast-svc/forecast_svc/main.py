@@ -1,8 +1,10 @@
 from kam_shared.app import create_service_app
 
 from .categories.api import router as categories_router
+from .changes.api import router as changes_router
 from .health.api import router as health_router
 from .health.consumers import HANDLERS as HEALTH_HANDLERS
+from .history.api import router as history_router
 from .periods.consumers import HANDLERS as PERIOD_HANDLERS
 from .rebuild.api import router as rebuild_router
 from .rollups.api import router as rollups_router
@@ -19,5 +21,6 @@ def create_app(settings: Settings | None = None):
         description="Live roll-ups for every level of the sales hierarchy, forecast submission, funnel health, "
                     "attainment and accuracy.",
         tables=plumbing,
-        routers=[rollups_router, rebuild_router, categories_router, submission_router, health_router],
+        routers=[rollups_router, rebuild_router, categories_router, submission_router, health_router,
+                 changes_router, history_router],
         handlers={**ROLLUP_HANDLERS, **PERIOD_HANDLERS, **HEALTH_HANDLERS})

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Table, delete, func, literal, select, text, update
+from sqlalchemy import Date, Table, and_, delete, func, literal, or_, select, text, update
 
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 from kam_shared.repository import Repository
 
 from ..categories.models import category_mapping
 from .domain.cells import CELL_KEY, FIGURES, MAX_DEPTH, chain_of
-from .models import hierarchy_version, stage_probabilities
+from .domain.history import history_row
+from .models import STATE_COLUMNS, hierarchy_version, history_horizon, stage_probabilities
 from .models import opportunity_facts as facts
+from .models import opportunity_history as history
 from .models import rollup_cells as cells
 
 _BUMP_PARAMS = ("node_id", "month", "currency", "status", "stage", "confirmed", "category_override", "count",
@@ -80,8 +82,11 @@ class RollupRepository(Repository):
         return dict((await self.session.execute(
             select(stage_probabilities.c.stage, stage_probabilities.c.probability))).all())
 
-    async def reweight_stage(self, stage: int, probability: int) -> None:
-        """Every open fact in the stage, and exactly their cells, carry the stage's probability."""
+    async def reweight_stage(self, stage: int, probability: int, at=None) -> None:
+        """Every open fact in the stage, and exactly their cells, carry the stage's probability (and
+        the state history records the change at `at`)."""
+        if at is not None:
+            await self.append_reweighted_history(stage, probability, at)
         await self.session.execute(update(facts).where(facts.c.status == "open", facts.c.stage == stage)
                                    .values(probability=probability))
         await self.session.execute(update(cells).where(cells.c.status == "open", cells.c.stage == stage)
@@ -135,6 +140,23 @@ class RollupRepository(Repository):
             chain.append(node)
             node = await self.session.scalar(select(users.c.superior_id).where(users.c.id == node))
         return chain
+
+    # ------------------------------------------------------------------ the state history
+    async def append_history(self, rows: list[dict]) -> None:
+        """Append states (a redelivered one is already there: nothing happens)."""
+        if rows:
+            await self.session.execute(self.insert(history).on_conflict_do_nothing(), rows)
+
+    async def append_reweighted_history(self, stage: int, probability: int, at) -> None:
+        """Before a stage is re-weighted: its open facts' states with the new probability, valid
+        from the model change, each replacing the same state with the old probability."""
+        state = [facts.c[k] for k in STATE_COLUMNS if k != "probability"]
+        columns = ["opportunity_id", "valid_from", "version", *[c.name for c in state], "probability",
+                   *[f"prev_{c.name}" for c in state], "prev_probability"]
+        source = select(facts.c.id, literal(at, history.c.valid_from.type), facts.c.version, *state,
+                        literal(probability), *state, facts.c.probability
+                        ).where(facts.c.status == "open", facts.c.stage == stage, facts.c.probability != probability)
+        await self.session.execute(self.insert(history).from_select(columns, source).on_conflict_do_nothing())
 
     # ------------------------------------------------------------------ writing cells
     def _adding(self, stmt):
@@ -217,3 +239,112 @@ class ChainCache:
             self.superior_of = await repo.superior_map(users)
             self.version = version
         return self.superior_of
+
+
+_OV = "ov"  # the category override, "" for "derived from the stage" (as in the cells)
+
+
+class HistoryRepository(Repository):
+    """Reads of the opportunity state history for a set of owners (a subtree: a selectable with
+    one column `id`), one currency and a period's close dates [start, end)."""
+
+    async def consistent_reads(self) -> None:
+        """Every read after this one sees one snapshot of the database (PostgreSQL: REPEATABLE READ;
+        SQLite's one transaction already does), so today's facts and the history after T agree."""
+        if self.postgres:
+            await self.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+    async def limit(self):
+        """(horizon, first state's time): nothing before the later of them is known."""
+        horizon = select(history_horizon.c.starts_at).where(history_horizon.c.id == 1).scalar_subquery()
+        row = (await self.session.execute(select(horizon.label("horizon"),
+                                                 select(func.min(history.c.valid_from)).scalar_subquery()
+                                                 .label("first")))).one()
+        return row.horizon, row.first
+
+    def _day(self, column):
+        if self.postgres:
+            return func.timezone("UTC", column).cast(Date)
+        return func.date(column)
+
+    def _states(self, tree, currency: str, start, end, prev: bool):
+        c = history.c
+        col = (lambda k: c[f"prev_{k}"]) if prev else (lambda k: c[k])
+        sign = -1 if prev else 1
+        return (select(c.valid_from, col("status").label("status"), col("stage").label("stage"),
+                       func.coalesce(col("category_override"), "").label(_OV), literal(sign).label("n"),
+                       (col("amount_cents") * sign).label("cents"),
+                       (col("amount_cents") * col("probability") * sign).label("weighted"))
+                .where(col("owner_id").in_(select(tree.c.id)), col("currency") == currency,
+                       col("close_date") >= start, col("close_date") < end))
+
+    async def deltas_by_day(self, tree, currency: str, start, end, on_or_after) -> list:
+        """Σ (new state − replaced state) per UTC day of the change, status, stage and override, over
+        the states valid from `on_or_after` on: (day, status, stage, ov, count, cents, weighted)."""
+        parts = [self._states(tree, currency, start, end, prev).where(history.c.valid_from >= on_or_after)
+                 for prev in (False, True)]
+        u = parts[0].union_all(parts[1]).subquery()
+        day = self._day(u.c.valid_from).label("day")
+        return (await self.session.execute(
+            select(day, u.c.status, u.c.stage, u.c[_OV], func.sum(u.c.n), func.sum(u.c.cents), func.sum(u.c.weighted))
+            .group_by(day, u.c.status, u.c.stage, u.c[_OV]))).all()
+
+    async def now_groups(self, tree, currency: str, start, end) -> list:
+        """Today's facts of the owners, closing in the period: (status, stage, ov, count, cents, weighted)."""
+        ov = func.coalesce(facts.c.category_override, "")
+        return (await self.session.execute(
+            select(facts.c.status, facts.c.stage, ov, func.count(), func.sum(facts.c.amount_cents),
+                   func.sum(facts.c.amount_cents * facts.c.probability))
+            .where(facts.c.owner_id.in_(select(tree.c.id)), facts.c.currency == currency,
+                   facts.c.close_date >= start, facts.c.close_date < end)
+            .group_by(facts.c.status, facts.c.stage, ov))).all()
+
+    async def changed_since(self, tree, currency: str, start, end, since) -> list:
+        """For each opportunity that was or became the owners' and the period's after `since`: its
+        first state after `since` (whose prev_* is the state at `since`) and its last (today's),
+        with whether each one's owner is in the set (`in_tree`, `prev_in_tree`)."""
+        c = history.c
+        owners = select(tree.c.id)
+
+        def scoped(prefix: str):
+            return and_(c[f"{prefix}owner_id"].in_(owners), c[f"{prefix}currency"] == currency,
+                        c[f"{prefix}close_date"] >= start, c[f"{prefix}close_date"] < end)
+
+        touched = select(c.opportunity_id).where(c.valid_from > since, or_(scoped(""), scoped("prev_")))
+        ranked = select(
+            history, c.owner_id.in_(owners).label("in_tree"), c.prev_owner_id.in_(owners).label("prev_in_tree"),
+            func.row_number().over(partition_by=c.opportunity_id, order_by=(c.valid_from, c.version)).label("first"),
+            func.row_number().over(partition_by=c.opportunity_id,
+                                   order_by=(c.valid_from.desc(), c.version.desc())).label("last"),
+        ).where(c.valid_from > since, c.opportunity_id.in_(touched)).subquery()
+        return (await self.session.execute(
+            select(ranked).where(or_(ranked.c.first == 1, ranked.c.last == 1))
+            .order_by(ranked.c.opportunity_id, ranked.c.first))).mappings().all()
+
+    # ------------------------------------------------------------------ rebuilding it
+    async def replace_history(self, rows: list[dict], starts_at) -> None:
+        """The whole history from a replay of the stream (the caller holds the read models
+        exclusively), and its horizon."""
+        await self.session.execute(delete(history))
+        for i in range(0, len(rows), 2000):
+            await self.session.execute(self.insert(history).on_conflict_do_nothing(), rows[i:i + 2000])
+        await self.upsert(history_horizon, {"id": 1, "starts_at": starts_at}, key=["id"])
+
+    async def fill_from_facts(self) -> int:
+        """Facts newer than their last history state (a snapshot saw a change the replayed stream had
+        not yet carried, or the stream no longer holds the opportunity's events): their state, valid
+        from their last change, replacing the last state the history holds."""
+        c = history.c
+        last = (select(c.opportunity_id, func.max(c.version).label("version")).group_by(c.opportunity_id)
+                .subquery())
+        rows = (await self.session.execute(
+            select(facts, last.c.version.label("history_version"))
+            .outerjoin(last, last.c.opportunity_id == facts.c.id)
+            .where(or_(last.c.version.is_(None), last.c.version < facts.c.version)))).mappings().all()
+        if not rows:
+            return 0
+        prev_rows = {r["opportunity_id"]: dict(r) for r in (await self.session.execute(
+            select(history).where(c.opportunity_id.in_([r["id"] for r in rows if r["history_version"]]))
+            .order_by(c.valid_from, c.version))).mappings().all()}
+        await self.append_history([history_row(dict(r), r["updated_at"], prev_rows.get(r["id"])) for r in rows])
+        return len(rows)
