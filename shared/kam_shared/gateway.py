@@ -50,6 +50,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/forecast-principles", "forecast-svc"),
     ("/v1/forecast-categories", "forecast-svc"),
     ("/v1/forecast-accuracy", "forecast-svc"),
+    ("/v1/pipeline-changes", "forecast-svc"),
+    ("/v1/forecast-history", "forecast-svc"),
     ("/v1/funnel-health", "forecast-svc"),
     ("/v1/funnel-norms", "forecast-svc"),
     # team-svc has a /v1/attainment too (closed-won against quota only); on one origin the path
