@@ -330,10 +330,12 @@ class HistoryRepository(Repository):
             await self.session.execute(self.insert(history).on_conflict_do_nothing(), rows[i:i + 2000])
         await self.upsert(history_horizon, {"id": 1, "starts_at": starts_at}, key=["id"])
 
-    async def fill_from_facts(self) -> int:
+    async def fill_from_facts(self) -> tuple[int, object]:
         """Facts newer than their last history state (a snapshot saw a change the replayed stream had
         not yet carried, or the stream no longer holds the opportunity's events): their state, valid
-        from their last change, replacing the last state the history holds."""
+        from their last change, replacing the last state the history holds. Returns how many, and
+        the latest change of those the history held nothing of beyond their first version (their
+        earlier states are unknown: the horizon moves there)."""
         c = history.c
         last = (select(c.opportunity_id, func.max(c.version).label("version")).group_by(c.opportunity_id)
                 .subquery())
@@ -342,9 +344,33 @@ class HistoryRepository(Repository):
             .outerjoin(last, last.c.opportunity_id == facts.c.id)
             .where(or_(last.c.version.is_(None), last.c.version < facts.c.version)))).mappings().all()
         if not rows:
-            return 0
+            return 0, None
         prev_rows = {r["opportunity_id"]: dict(r) for r in (await self.session.execute(
             select(history).where(c.opportunity_id.in_([r["id"] for r in rows if r["history_version"]]))
             .order_by(c.valid_from, c.version))).mappings().all()}
         await self.append_history([history_row(dict(r), r["updated_at"], prev_rows.get(r["id"])) for r in rows])
-        return len(rows)
+        unknown = [r["updated_at"] for r in rows if r["history_version"] is None and r["version"] > 1]
+        return len(rows), max(unknown, default=None)
+
+    async def move_horizon(self, at) -> None:
+        """Nothing before `at` is known (the horizon only moves later)."""
+        current = await self.session.scalar(select(history_horizon.c.starts_at).where(history_horizon.c.id == 1))
+        if current is None or current < at:
+            await self.upsert(history_horizon, {"id": 1, "starts_at": at}, key=["id"])
+
+    async def open_facts(self) -> list:
+        """(owner, close_date, currency, stage, cents) of every open fact."""
+        return (await self.session.execute(select(facts.c.owner_id, facts.c.close_date, facts.c.currency,
+                                                  facts.c.stage, facts.c.amount_cents)
+                                           .where(facts.c.status == "open"))).all()
+
+    async def states_after(self, instant) -> list:
+        """Every state valid from after `instant`, newest first: (valid_from, new, prev), each state
+        (owner, close_date, currency, stage, status, cents), prev None for a new opportunity."""
+        c = history.c
+        rows = (await self.session.execute(
+            select(c.valid_from, c.owner_id, c.close_date, c.currency, c.stage, c.status, c.amount_cents,
+                   c.prev_owner_id, c.prev_close_date, c.prev_currency, c.prev_stage, c.prev_status,
+                   c.prev_amount_cents)
+            .where(c.valid_from > instant).order_by(c.valid_from.desc(), c.version.desc()))).all()
+        return [(r[0], tuple(r[1:7]), tuple(r[7:13]) if r[11] is not None else None) for r in rows]
