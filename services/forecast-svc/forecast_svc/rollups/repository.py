@@ -227,7 +227,7 @@ class ChainCache:
     shared, and every replica change bumps it under the exclusive lock: so a hit is never stale."""
 
     def __init__(self):
-        self.version: int | None = None
+        self.version: tuple | None = None
         self.superior_of: dict[uuid.UUID, uuid.UUID | None] = {}
 
     async def superiors(self, repo: RollupRepository, users: Table,
@@ -235,9 +235,12 @@ class ChainCache:
         """`version`: the hierarchy version if the caller already read it in this transaction."""
         if version is None:
             version = await repo.hierarchy_version()
-        if version is None or version != self.version:
+        # Keyed by the database too: one process may serve several databases (the service tests
+        # do, one per module), whose hierarchy versions count up alike.
+        key = (str(repo.session.bind.url), version)
+        if version is None or key != self.version:
             self.superior_of = await repo.superior_map(users)
-            self.version = version
+            self.version = key
         return self.superior_of
 
 
