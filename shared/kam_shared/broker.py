@@ -170,8 +170,10 @@ async def read_topic(settings: ServiceSettings, topic: str, batch_ms: int = 1000
     consumer = make_consumer(settings, group_id=None, client_id=f"{settings.service_name}-replay")
     await bounded(settings, consumer.start(), f"replay {topic}: connect", connect=True)
     try:
-        await bounded(settings, consumer.topics(), f"replay {topic}: metadata")
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        # The cluster's metadata itself: the consumer's own view (partitions_for_topic) lists only
+        # the topics it subscribed to, and this one subscribes to none (Apache Kafka answers None).
+        cluster = await bounded(settings, consumer._client.fetch_all_metadata(), f"replay {topic}: metadata")
+        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
         if not tps:
             return []
         consumer.assign(tps)

@@ -89,9 +89,9 @@ async def regenerate_stage_snapshots(session: AsyncSession) -> int:
     today's as it stands now (as re-taking today does). In the caller's transaction (the
     rebuild's). Returns how many days were taken."""
     first = await _first_snapshot_day(session)
-    if first is None:
-        return 0
     now = utcnow()
+    if first is None or first > now.date():
+        return 0
     days = [first + dt.timedelta(days=i) for i in range((now.date() - first).days + 1)]
     at = [(d, now if d == now.date() else dt.datetime.combine(d, dt.time(), tzinfo=dt.timezone.utc)) for d in days]
     history = HistoryRepository(session)

@@ -351,7 +351,8 @@ class HistoryRepository(Repository):
         prev_rows = {r["opportunity_id"]: dict(r) for r in (await self.session.execute(
             select(history).where(c.opportunity_id.in_([r["id"] for r in rows if r["history_version"]]))
             .order_by(c.valid_from, c.version))).mappings().all()}
-        await self.append_history([history_row(dict(r), r["updated_at"], prev_rows.get(r["id"])) for r in rows])
+        await RollupRepository(self.session).append_history(
+            [history_row(dict(r), r["updated_at"], prev_rows.get(r["id"])) for r in rows])
         unknown = [r["updated_at"] for r in rows if r["history_version"] is None and r["version"] > 1]
         return len(rows), max(unknown, default=None)
 
