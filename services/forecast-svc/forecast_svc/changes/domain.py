@@ -78,8 +78,12 @@ class Effect:
     won_cents: int = 0
 
     def add(self, other: Effect, sign: int = 1) -> None:
-        for name in self.__dataclass_fields__:
-            setattr(self, name, getattr(self, name) + sign * getattr(other, name))
+        self.open_count += sign * other.open_count
+        self.open_cents += sign * other.open_cents
+        self.weighted_x100 += sign * other.weighted_x100
+        self.commit_cents += sign * other.commit_cents
+        self.won_count += sign * other.won_count
+        self.won_cents += sign * other.won_cents
 
 
 @dataclass
@@ -218,13 +222,14 @@ def waterfall(start: list[Group], classified: list[Classified], mapping: dict[in
     """One step per kind (every kind listed, zero when nothing happened), in KINDS order. Weighted
     steps are differences of the cumulative figure rounded once, so they add up to the ends."""
     raw = sum(g.weighted_cents_x100 for g in start if g.status == "open")
+    totals = {kind: Effect() for kind in KINDS}
+    counts = dict.fromkeys(KINDS, 0)
+    for c in classified:
+        totals[c.kind].add(c.effect)
+        counts[c.kind] += 1
     steps = []
     for kind in KINDS:
-        total, count = Effect(), 0
-        for c in classified:
-            if c.kind == kind:
-                total.add(c.effect)
-                count += 1
+        total, count = totals[kind], counts[kind]
         step_weighted = weighted(raw + total.weighted_x100) - weighted(raw)
         raw += total.weighted_x100
         steps.append({"kind": kind, "count": count, "open_count": total.open_count,

@@ -29,17 +29,10 @@ def _state(row, prefix: str = "") -> State | None:
 
 
 def _changes(rows) -> list[Change]:
-    """First and last state after `since` per opportunity (rows ordered by id, first first)."""
-    first: dict[uuid.UUID, object] = {}
-    last: dict[uuid.UUID, object] = {}
-    for r in rows:
-        if r["first"] == 1:
-            first[r["opportunity_id"]] = r
-        if r["last"] == 1:
-            last[r["opportunity_id"]] = r
-    return [Change(opportunity_id=i, before=_state(first[i], "prev_"), before_in_tree=bool(first[i]["prev_in_tree"]),
-                   after=_state(r), after_in_tree=bool(r["in_tree"]), changed_at=r["valid_from"])
-            for i, r in last.items()]
+    """Each opportunity's state at `since` (prev_*) and today (its fact)."""
+    return [Change(opportunity_id=r["opportunity_id"], before=_state(r, "prev_"),
+                   before_in_tree=bool(r["prev_in_tree"]), after=_state(r), after_in_tree=bool(r["in_tree"]),
+                   changed_at=r["valid_from"]) for r in rows]
 
 
 def now_cells(rows) -> dict[tuple, list[int]]:

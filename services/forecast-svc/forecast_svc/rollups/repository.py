@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import Date, Table, and_, delete, func, literal, or_, select, text, update
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 from kam_shared.repository import Repository
@@ -304,8 +305,9 @@ class HistoryRepository(Repository):
 
     async def changed_since(self, tree, currency: str, start, end, since) -> list:
         """For each opportunity that was or became the owners' and the period's after `since`: its
-        first state after `since` (whose prev_* is the state at `since`) and its last (today's),
-        with whether each one's owner is in the set (`in_tree`, `prev_in_tree`)."""
+        first state after `since` (whose prev_* is the state at `since`) and today's (its fact),
+        with whether each one's owner is in the set (`prev_in_tree`, `in_tree`). One row each:
+        prev_* and the fact's columns, `valid_from` being its last change."""
         c = history.c
         owners = select(tree.c.id)
 
@@ -314,15 +316,23 @@ class HistoryRepository(Repository):
                         c[f"{prefix}close_date"] >= start, c[f"{prefix}close_date"] < end)
 
         touched = select(c.opportunity_id).where(c.valid_from > since, or_(scoped(""), scoped("prev_")))
-        ranked = select(
-            history, c.owner_id.in_(owners).label("in_tree"), c.prev_owner_id.in_(owners).label("prev_in_tree"),
-            func.row_number().over(partition_by=c.opportunity_id, order_by=(c.valid_from, c.version)).label("first"),
-            func.row_number().over(partition_by=c.opportunity_id,
-                                   order_by=(c.valid_from.desc(), c.version.desc())).label("last"),
-        ).where(c.valid_from > since, c.opportunity_id.in_(touched)).subquery()
+        prev = [c[f"prev_{k}"] for k in STATE_COLUMNS]
+        if self.postgres:  # the first row after `since` of each, by the primary key's order
+            first = (select(c.opportunity_id, *prev).ext(distinct_on(c.opportunity_id))
+                     .where(c.valid_from > since, c.opportunity_id.in_(touched))
+                     .order_by(c.opportunity_id, c.valid_from, c.version))
+        else:
+            ranked = select(c.opportunity_id, *prev, func.row_number().over(
+                partition_by=c.opportunity_id, order_by=(c.valid_from, c.version)).label("n")
+            ).where(c.valid_from > since, c.opportunity_id.in_(touched)).subquery()
+            first = select(*[ranked.c[k] for k in ("opportunity_id", *[f"prev_{k}" for k in STATE_COLUMNS])]
+                           ).where(ranked.c.n == 1)
+        first = first.subquery()
         return (await self.session.execute(
-            select(ranked).where(or_(ranked.c.first == 1, ranked.c.last == 1))
-            .order_by(ranked.c.opportunity_id, ranked.c.first))).mappings().all()
+            select(first, *[facts.c[k] for k in STATE_COLUMNS], facts.c.updated_at.label("valid_from"),
+                   facts.c.owner_id.in_(owners).label("in_tree"),
+                   first.c.prev_owner_id.in_(owners).label("prev_in_tree"))
+            .join(facts, facts.c.id == first.c.opportunity_id))).mappings().all()
 
     # ------------------------------------------------------------------ rebuilding it
     async def replace_history(self, rows: list[dict], starts_at) -> None:
