@@ -19,20 +19,23 @@ from ..rollups.service import history_limit, node_owners
 from . import domain
 from .domain import Change, Classified, Scope, State
 
-_STATE = ("owner_id", "stage", "probability", "amount_cents", "currency", "close_date", "status", "category_override")
+
+def _state(row) -> State:
+    return State(row.owner_id, row.stage, row.probability, row.amount_cents, row.currency, row.close_date, row.status,
+                 row.category_override)
 
 
-def _state(row, prefix: str = "") -> State | None:
-    if row[f"{prefix}status"] is None:
+def _prev_state(row) -> State | None:
+    if row.prev_status is None:
         return None
-    return State(**{k: row[f"{prefix}{k}"] for k in _STATE})
+    return State(row.prev_owner_id, row.prev_stage, row.prev_probability, row.prev_amount_cents, row.prev_currency,
+                 row.prev_close_date, row.prev_status, row.prev_category_override)
 
 
 def _changes(rows) -> list[Change]:
     """Each opportunity's state at `since` (prev_*) and today (its fact)."""
-    return [Change(opportunity_id=r["opportunity_id"], before=_state(r, "prev_"),
-                   before_in_tree=bool(r["prev_in_tree"]), after=_state(r), after_in_tree=bool(r["in_tree"]),
-                   changed_at=r["valid_from"]) for r in rows]
+    return [Change(opportunity_id=r.opportunity_id, before=_prev_state(r), before_in_tree=bool(r.prev_in_tree),
+                   after=_state(r), after_in_tree=bool(r.in_tree), changed_at=r.valid_from) for r in rows]
 
 
 def now_cells(rows) -> dict[tuple, list[int]]:

@@ -332,7 +332,7 @@ class HistoryRepository(Repository):
             select(first, *[facts.c[k] for k in STATE_COLUMNS], facts.c.updated_at.label("valid_from"),
                    facts.c.owner_id.in_(owners).label("in_tree"),
                    first.c.prev_owner_id.in_(owners).label("prev_in_tree"))
-            .join(facts, facts.c.id == first.c.opportunity_id))).mappings().all()
+            .join(facts, facts.c.id == first.c.opportunity_id))).all()
 
     # ------------------------------------------------------------------ rebuilding it
     async def replace_history(self, rows: list[dict], starts_at) -> None:
