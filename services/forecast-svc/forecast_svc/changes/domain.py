@@ -34,7 +34,7 @@ FIELDS = ("owner_id", "stage", "probability", "amount_cents", "currency", "close
           "category_override")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is built ~3x slower, and a quarter has 10k+ of them
 class State:
     """An opportunity's roll-up-relevant state at one instant."""
     owner_id: uuid.UUID
@@ -55,7 +55,7 @@ class Scope:
     end: dt.date
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Change:
     """One opportunity's state at `since` (None: it did not exist) and today, and whether each
     state's owner was in the node's subtree."""
@@ -67,7 +67,7 @@ class Change:
     changed_at: dt.datetime | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Effect:
     """What a change moved: open count and cents, Σ cents × probability, commit and won cents."""
     open_count: int = 0
