@@ -5,7 +5,13 @@
     unit's (the company: every user in it) and of a territory's (a quarter of the accounts) reads;
     and of the top node's prediction (GET /v1/predictions);
 (c) p99 of "stage change accepted by opportunity-svc → top node's roll-up shows it" while
-    background stage changes run at 200/s, beside the broker's raw produce→consume round trip.
+    background stage changes run at 200/s, beside the broker's raw produce→consume round trip;
+(d) p99 of the top node's pipeline-changes over the last 7 days and over the quarter, and of its
+    forecast-history by day for the quarter, beside the roll-up read of (b).
+
+Each opportunity is created at a random time of the past year and most are moved, won or lost
+later (events back-dated as opportunity-svc would have published them), so (d) reads a year of
+state history.
 
 The organisation and the 200,000 opportunities are published as the owning services would
 publish them (CloudEvents on kam.team.events / kam.opportunity.events); the live stage changes
@@ -36,7 +42,9 @@ from kam_shared.events import (
     AccountCreated,
     AccountState,
     DomainEvent,
+    OpportunityClosed,
     OpportunityCreated,
+    OpportunityStageChanged,
     OpportunityState,
     UserCreated,
     UserState,
@@ -56,6 +64,7 @@ from kam_shared.testing import jwks_json_for_tests, token_for
 LEVEL_SIZES = [1, 4, 16, 80, 400, 1499]  # 2,000 users in 6 levels
 PROBABILITY = [10, 20, 30, 40, 50, 70, 90]
 QUARTER = "2026-Q4"
+QUARTER_START = "2026-10-01"
 
 
 def pct(values: list[float], p: float) -> float:
@@ -106,14 +115,18 @@ def build_territories(owner: uuid.UUID, accounts: int) -> tuple[list[TerritorySt
     return [national, *regional], states
 
 
-async def publish(bootstrap: str, topic: str, events: list[DomainEvent], source: str) -> None:
+async def publish(bootstrap: str, topic: str, events: list, source: str) -> None:
+    """Publish DomainEvents, or (DomainEvent, time) pairs for events that happened in the past."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all",
                                 linger_ms=5, max_batch_size=1 << 20)
     await producer.start()
     try:
         pending = []
-        for event in events:
+        for item in events:
+            event, at = item if isinstance(item, tuple) else (item, None)
             ce = event.to_cloudevent(source)
+            if at is not None:
+                ce.time = at
             pending.append(await producer.send(  # the headers the services' outbox relay sets
                 topic, ce.model_dump_json().encode(), key=ce.partitionkey.encode(),
                 headers=[("content-type", b"application/cloudevents+json"), ("kam-event-type", ce.type.encode())]))
@@ -123,6 +136,49 @@ async def publish(bootstrap: str, topic: str, events: list[DomainEvent], source:
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
+
+
+def history_events(rng: random.Random, count: int, reps: list[uuid.UUID], start_day: dt.date,
+                   accounts: list[uuid.UUID]) -> list:
+    """`count` opportunities, each created at stage 1 at a random time of the past year; 80% are
+    later moved to their final stage, won or lost (a second event, back-dated too)."""
+    now = utcnow()
+    out = []
+    for _ in range(count):
+        stage = rng.randint(1, 7)
+        status = "open" if rng.random() < 0.8 else rng.choice(["won", "lost"])
+        created_at = now - dt.timedelta(seconds=rng.randrange(60, 365 * 86400))
+        first = OpportunityState(
+            id=uuid.uuid4(), account_id=rng.choice(accounts), name="bench",
+            amount=Decimal(rng.randrange(10**5, 10**9)) / 100,
+            currency="CNY", close_date=start_day + dt.timedelta(days=rng.randrange(0, 730)), owner_id=rng.choice(reps),
+            stage=1, probability=PROBABILITY[0], status="open", version=1, updated_at=created_at)
+        out.append((DomainEvent("kam.opportunity.created.v1", first.id, 1, OpportunityCreated(opportunity=first)),
+                    created_at))
+        if rng.random() < 0.2 or (status == "open" and stage == 1):
+            continue
+        moved_at = created_at + (now - created_at) * rng.random()
+        final = first.model_copy(update={
+            "stage": 8 if status != "open" else stage, "status": status, "version": 2, "updated_at": moved_at,
+            "probability": {"won": 100, "lost": 0}.get(status, PROBABILITY[stage - 1])})
+        if status == "open":
+            event = DomainEvent("kam.opportunity.stage_changed.v1", final.id, 2, OpportunityStageChanged(
+                opportunity=final, from_stage=1, to_stage=stage))
+        else:
+            event = DomainEvent("kam.opportunity.closed.v1", final.id, 2, OpportunityClosed(
+                opportunity=final, outcome=status, reason="bench", from_stage=1))
+        out.append((event, moved_at))
+    return out
+
+
+async def timed_reads(http: httpx.AsyncClient, url: str, params: dict, headers: dict, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        r = await http.get(url, params=params, headers=headers)
+        out.append((time.perf_counter() - t) * 1000)
+        assert r.status_code == 200, r.text
+    return out
 
 
 async def broker_round_trip(bootstrap: str, samples: int = 500) -> list[float]:
@@ -184,19 +240,7 @@ async def run(args, urls: dict[str, str]) -> dict:
             DomainEvent("kam.account.created.v1", a.id, 1, AccountCreated(account=a)) for a in account_states],
             "/kam/account-svc")
         start_day = dt.date(2026, 1, 1)
-        opportunities = []
-        for _ in range(args.opportunities):
-            stage = rng.randint(1, 7)
-            status = "open" if rng.random() < 0.8 else rng.choice(["won", "lost"])
-            state = OpportunityState(
-                id=uuid.uuid4(), account_id=rng.choice(account_states).id, name="bench",
-                amount=Decimal(rng.randrange(10**5, 10**9)) / 100,
-                currency="CNY", close_date=start_day + dt.timedelta(days=rng.randrange(0, 730)),
-                owner_id=rng.choice(reps), stage=8 if status != "open" else stage,
-                probability={"won": 100, "lost": 0}.get(status, PROBABILITY[stage - 1]), status=status, version=1,
-                updated_at=utcnow())
-            opportunities.append(DomainEvent("kam.opportunity.created.v1", state.id, 1,
-                                             OpportunityCreated(opportunity=state)))
+        opportunities = history_events(rng, args.opportunities, reps, start_day, [a.id for a in account_states])
         await publish(bootstrap, TOPICS["opportunity"], opportunities, "/kam/opportunity-svc")
         total_events = len(users) + len(units) + len(territories) + len(account_states) + len(opportunities)
 
@@ -264,6 +308,18 @@ async def run(args, urls: dict[str, str]) -> dict:
                       prediction_p99_ms=pct(predictions[1:], 99), target_prediction_p99_ms=300)
         print(f"(b) top-node {QUARTER} prediction: first {predictions[0]:.0f} ms, p50 {pct(predictions[1:], 50)} ms, "
               f"p99 {pct(predictions[1:], 99)} ms", flush=True)
+
+        # (d) what changed since, and the forecast history, at the top node.
+        week_ago = (utcnow() - dt.timedelta(days=7)).isoformat()
+        views = {"changes_7d": ("/v1/pipeline-changes", {"since": week_ago}),
+                 "changes_quarter": ("/v1/pipeline-changes", {"since": QUARTER_START}),
+                 "history_day": ("/v1/forecast-history", {"interval": "day"})}
+        for name, (path, extra) in views.items():
+            times = await timed_reads(http, f"{fc}{path}", {"node": str(top), "period": QUARTER, **extra}, admin,
+                                      args.history_reads)
+            result.update({f"{name}_p50_ms": pct(times, 50), f"{name}_p99_ms": pct(times, 99),
+                           f"target_{name}_p99_ms": 200})
+            print(f"(d) top-node {name}: p50 {pct(times, 50)} ms, p99 {pct(times, 99)} ms", flush=True)
 
         # (c) live stage changes through opportunity-svc.
         op = stack.url("opportunity-svc")
@@ -407,6 +463,7 @@ def main() -> None:
     parser.add_argument("--opportunities", type=int, default=200_000)
     parser.add_argument("--probes", type=int, default=100)
     parser.add_argument("--workers", type=int, default=16, help="concurrent clients of the background load")
+    parser.add_argument("--history-reads", type=int, default=200, help="reads of each view in (d)")
     add_broker_option(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
@@ -437,6 +494,12 @@ def main() -> None:
                                                           f"{result['topic_to_rollup_p99_ms']}", ""),
             ("(c) probe timeouts (5 s)", result["probe_timeouts"], "0"),
             ("(c) background stage changes per s", result["background_changes_per_s"], "200"),
+            ("(d) pipeline-changes 7 days p50 / p99 ms", f"{result['changes_7d_p50_ms']} / "
+                                                        f"{result['changes_7d_p99_ms']}", "< 200"),
+            ("(d) pipeline-changes quarter p50 / p99 ms", f"{result['changes_quarter_p50_ms']} / "
+                                                          f"{result['changes_quarter_p99_ms']}", "< 200"),
+            ("(d) forecast-history by day p50 / p99 ms", f"{result['history_day_p50_ms']} / "
+                                                         f"{result['history_day_p99_ms']}", "< 200"),
             ("broker round trip p50 / p99 ms (floor)", f"{result['floor_p50_ms']} / {result['floor_p99_ms']}", ""),
             ("database", result["database"], "")]
     for name, value, target in rows:

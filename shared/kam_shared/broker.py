@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import IncompatibleBrokerVersion, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError, for_code
 from aiokafka.helpers import create_ssl_context
@@ -181,3 +181,41 @@ async def _restore_partitions(settings: ServiceSettings, admin: AIOKafkaAdminCli
                           f"add partitions to {name}")
         except (IncompatibleBrokerVersion, KafkaError) as exc:  # Tansu has no CreatePartitions
             log.warning("cannot add partitions to %s (%s: %s)", name, type(exc).__name__, exc)
+
+
+async def read_topic(settings: ServiceSettings, topic: str, batch_ms: int = 1000) -> list:
+    """Every message the broker still holds on `topic`, from each partition's beginning up to its
+    end when the call starts (no consumer group: nothing is committed, no other reader is
+    disturbed). For rebuilding history that only the event stream holds. Returns the messages
+    (aiokafka ConsumerRecord) in partition order, each partition in offset order."""
+    consumer = make_consumer(settings, group_id=None, client_id=f"{settings.service_name}-replay")
+    await bounded(settings, consumer.start(), f"replay {topic}: connect", connect=True)
+    try:
+        # The cluster's metadata itself: the consumer's own view (partitions_for_topic) lists only
+        # the topics it subscribed to, and this one subscribes to none (Apache Kafka answers None).
+        cluster = await bounded(settings, consumer._client.fetch_all_metadata(), f"replay {topic}: metadata")
+        tps = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await bounded(settings, consumer.seek_to_beginning(*tps), f"replay {topic}: seek")
+        ends = await bounded(settings, consumer.end_offsets(tps), f"replay {topic}: end offsets")
+        out, left = [], {tp for tp in tps if ends[tp] > 0}
+        for tp in tps:
+            if tp in left and await bounded(settings, consumer.position(tp), "replay position") >= ends[tp]:
+                left.discard(tp)
+        while left:
+            batch = await bounded(settings, consumer.getmany(*left, timeout_ms=batch_ms), f"replay {topic}: fetch")
+            for tp, messages in batch.items():
+                out.extend(m for m in messages if m.offset < ends[tp])
+                if messages and messages[-1].offset >= ends[tp] - 1:
+                    left.discard(tp)
+            for tp in list(left):
+                if await bounded(settings, consumer.position(tp), "replay position") >= ends[tp]:
+                    left.discard(tp)
+        return out
+    finally:
+        try:
+            await bounded(settings, consumer.stop(), f"replay {topic}: close")
+        except KafkaError:
+            pass

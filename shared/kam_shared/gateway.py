@@ -52,6 +52,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/v1/forecast-principles", "forecast-svc"),
     ("/v1/forecast-categories", "forecast-svc"),
     ("/v1/forecast-accuracy", "forecast-svc"),
+    ("/v1/pipeline-changes", "forecast-svc"),
+    ("/v1/forecast-history", "forecast-svc"),
     ("/v1/funnel-health", "forecast-svc"),
     ("/v1/predictions", "forecast-svc"),
     ("/v1/funnel-norms", "forecast-svc"),

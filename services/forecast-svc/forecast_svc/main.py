@@ -3,8 +3,10 @@ from kam_shared.consumer import combine_handlers
 
 from .audit.api import router as audit_router
 from .categories.api import router as categories_router
+from .changes.api import router as changes_router
 from .health.api import router as health_router
 from .health.consumers import HANDLERS as HEALTH_HANDLERS
+from .history.api import router as history_router
 from .periods.consumers import HANDLERS as PERIOD_HANDLERS
 from .predictions.api import router as predictions_router
 from .predictions.consumers import HANDLERS as PREDICTION_HANDLERS
@@ -25,5 +27,5 @@ def create_app(settings: Settings | None = None):
                     "attainment and accuracy, and the predicted outcome with its backtest.",
         tables=plumbing,
         routers=[rollups_router, rebuild_router, categories_router, submission_router, health_router,
-                 rates_router, predictions_router, audit_router],
+                 rates_router, predictions_router, changes_router, history_router, audit_router],
         handlers=combine_handlers(ROLLUP_HANDLERS, PERIOD_HANDLERS, HEALTH_HANDLERS, PREDICTION_HANDLERS))

@@ -296,3 +296,40 @@ def attainment(target: QuotaTarget | None, won: Decimal, categories: dict[str, D
     commit = categories.get("closed", Decimal("0.00")) + categories.get("commit", Decimal("0.00"))
     return Attainment(target.amount if target else None, target.status if target else None, won, commit,
                       commit + categories.get("best_case", Decimal("0.00")))
+
+
+# --------------------------------------------------------------- stage snapshots from the history
+
+SnapshotKey = tuple  # (owner_id, month, currency, stage)
+
+
+def _open_key(owner, close_date, currency, stage, status) -> SnapshotKey | None:
+    if status != "open":
+        return None
+    return (owner, close_date.replace(day=1), currency, stage)
+
+
+def snapshots_from_history(now: dict[SnapshotKey, list[int]], changes_newest_first: list[tuple],
+                           days: list[tuple[dt.date, dt.datetime]]) -> dict[dt.date, list[tuple]]:
+    """Each day's snapshot (the open pipeline at the day's instant, per owner, close month, currency
+    and stage) computed backwards from today's: `now` maps a key to [count, cents]; each change is
+    (valid_from, new (owner, close_date, currency, stage, status, cents), prev (the same, or None)),
+    newest first; `days` are (day, instant). A day's snapshot is today's less every change after
+    its instant. Returns, per day, the rows (owner, month, currency, stage, count, cents) within
+    `snapshot_months(day)`."""
+    counters = {k: list(v) for k, v in now.items()}
+    out: dict[dt.date, list[tuple]] = {}
+    i = 0
+    for day, instant in sorted(days, reverse=True):
+        while i < len(changes_newest_first) and changes_newest_first[i][0] > instant:
+            _, new, prev = changes_newest_first[i]
+            for state, sign in ((new, -1), (prev, 1)):
+                key = _open_key(*state[:5]) if state is not None else None
+                if key is not None:
+                    cell = counters.setdefault(key, [0, 0])
+                    cell[0] += sign
+                    cell[1] += sign * state[5]
+            i += 1
+        first, end = snapshot_months(day)
+        out[day] = [(*k, v[0], v[1]) for k, v in counters.items() if v[0] and first <= k[1] < end]
+    return out

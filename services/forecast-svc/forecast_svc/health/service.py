@@ -28,6 +28,7 @@ from kam_shared.repository import Repository
 from ..periods.domain import Period
 from ..periods.repository import period_of
 from ..rollups.models import opportunity_facts as facts
+from ..rollups.repository import HistoryRepository
 from ..rollups.service import ensure_node_visible, rollup_for
 from . import domain
 from .domain import PeriodSample, Quota, StageNorm
@@ -79,6 +80,46 @@ async def take_stage_snapshot(runtime: Runtime, day: dt.date, *, taken_by: uuid.
             # whole subtree once per snapshot row when deriving a norm: minutes instead of seconds.
             await session.execute(text("ANALYZE stage_snapshots"))
     return {"day": day, "rows": taken.rowcount, "replaced_rows": replaced, "taken_at": now, "taken_by": taken_by}
+
+
+async def regenerate_stage_snapshots(session: AsyncSession) -> int:
+    """Re-take the daily stage snapshots from the state history (after a database loss they are
+    gone, and the daily task took today's from the empty read model): each day since the history
+    is known as the open pipeline stood at its midnight (UTC), when the daily task takes it, and
+    today's as it stands now (as re-taking today does). In the caller's transaction (the
+    rebuild's). Returns how many days were taken."""
+    first = await _first_snapshot_day(session)
+    now = utcnow()
+    if first is None or first > now.date():
+        return 0
+    days = [first + dt.timedelta(days=i) for i in range((now.date() - first).days + 1)]
+    at = [(d, now if d == now.date() else dt.datetime.combine(d, dt.time(), tzinfo=dt.timezone.utc)) for d in days]
+    history = HistoryRepository(session)
+    current: dict[tuple, list[int]] = {}
+    for owner, close_date, currency, stage, cents in await history.open_facts():
+        cell = current.setdefault((owner, close_date.replace(day=1), currency, stage), [0, 0])
+        cell[0] += 1
+        cell[1] += cents
+    by_day = domain.snapshots_from_history(current, await history.states_after(min(t for _, t in at)), at)
+    await session.execute(delete(stage_snapshots).where(stage_snapshots.c.day >= first))
+    await session.execute(delete(stage_snapshot_days).where(stage_snapshot_days.c.day >= first))
+    for day, rows in sorted(by_day.items()):
+        await session.execute(insert(stage_snapshot_days).values(day=day, taken_at=now, taken_by=None, rows=len(rows)))
+        if rows:
+            await session.execute(insert(stage_snapshots), [
+                dict(day=day, owner_id=r[0], month=r[1], currency=r[2], stage=r[3], count=r[4], amount_cents=r[5])
+                for r in rows])
+    return len(by_day)
+
+
+async def _first_snapshot_day(session: AsyncSession) -> dt.date | None:
+    """The first day whose midnight the state history knows: the day after its horizon (or the
+    horizon's day if it is a midnight); without a horizon the history starts with the stream (the
+    pipeline was empty before it), so the first state's day."""
+    horizon, first_state = await HistoryRepository(session).limit()
+    if horizon is not None:
+        return horizon.date() if horizon.time() == dt.time() else horizon.date() + dt.timedelta(days=1)
+    return first_state.date() if first_state is not None else None
 
 
 async def take_stage_snapshot_on_demand(runtime: Runtime, principal: Principal, day: dt.date | None) -> dict:

@@ -9,7 +9,7 @@ from kam_shared.repository import Repository
 
 from ..rollups.models import account_profiles, org_unit_replica, stage_probabilities, territory_replica, user_org_units
 from ..rollups.models import opportunity_facts as facts
-from ..rollups.repository import RollupRepository
+from ..rollups.repository import HistoryRepository, RollupRepository
 
 DELETE_CHUNK = 1000
 
@@ -49,3 +49,12 @@ class RebuildRepository(Repository):
         await rollups.clear_cells()
         await rollups.recompute(users)
         await rollups.rematch_coverage(account_profiles)  # the coverage and the territories' cells
+
+    async def rebuild_history(self, rows: list[dict], horizon) -> dict:
+        """The state history from the replayed stream, then the facts' states it does not hold yet."""
+        history = HistoryRepository(self.session)
+        await history.replace_history(rows, horizon)
+        filled, unknown_before = await history.fill_from_facts()
+        if unknown_before is not None:
+            await history.move_horizon(unknown_before)
+        return {"states": len(rows) + filled, "from_facts": filled}

@@ -5,14 +5,17 @@ from __future__ import annotations
 import time
 
 import httpx
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
 
 from kam_shared.app import Runtime
 from kam_shared.auth import Principal
+from kam_shared.broker import read_topic
 from kam_shared.domain_errors import Forbidden, UpstreamUnavailable
-from kam_shared.events import utcnow
+from kam_shared.events import TOPICS, CloudEvent, utcnow
 from kam_shared.peers import peer_client, snapshot
 
-from ..health.service import rebuild_quotas
+from ..health.service import rebuild_quotas, regenerate_stage_snapshots
 from ..predictions.service import rebuild_journeys
 from ..rollups.consumers import ACCOUNTS, ORG_UNITS, TERRITORIES
 from ..rollups.domain.rows import fact_row, user_org_row, user_row
@@ -32,9 +35,27 @@ async def stage_model_snapshot(runtime: Runtime, token: str) -> tuple[int, list[
     return int(resp.headers.get("etag", '"0"').strip('W/"') or 0), resp.json()
 
 
+async def opportunity_stream(runtime: Runtime) -> list[tuple]:
+    """Every retained event of kam.opportunity.events as (time, type, data)."""
+    try:
+        messages = await read_topic(runtime.settings, TOPICS["opportunity"])
+    except (KafkaError, OSError) as exc:
+        raise UpstreamUnavailable(f"the broker did not replay kam.opportunity.events ({type(exc).__name__})") from None
+    out = []
+    for m in messages:
+        try:
+            event = CloudEvent.model_validate_json(m.value or b"")
+        except (ValueError, ValidationError):
+            continue  # what the live consumer dead-letters, the replay skips
+        out.append((event.time, event.type, event.data))
+    return out
+
+
 async def rebuild(runtime: Runtime, principal: Principal) -> dict:
     """Rebuild every read model from the owners' HTTP snapshots (team-svc users, opportunity-svc
-    opportunities), then recompute the roll-up cells from the facts.
+    opportunities), then recompute the roll-up cells from the facts; replay the retained opportunity
+    events into the state history and regenerate the daily stage snapshots it can (the days not
+    taken, from the history's first day on).
 
     Events keep flowing meanwhile: snapshot rows are written with the same version guard as
     events (the newer of the two wins), facts missing from the snapshot are removed only if they
@@ -59,6 +80,7 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
     states = [domain.opportunity_state(o)
               async for o in snapshot(runtime, "opportunity-svc", "/v1/opportunities", principal.token)]
     fact_rows = [fact_row(o, probability) for o in states]
+    history_rows, horizon = domain.replay_history(await opportunity_stream(runtime))
     users = runtime.tables.user_replica
     # A transaction of its own (not the route's unit of work): it holds the read models exclusively,
     # and the quota rebuild after it calls team-svc, which must not happen inside it.
@@ -73,11 +95,13 @@ async def rebuild(runtime: Runtime, principal: Principal) -> dict:
         stale = domain.stale_fact_ids(await repo.stored_facts(), {r["id"] for r in fact_rows}, started)
         await repo.remove_facts(stale)
         await repo.recompute_cells(users)
+        history = await repo.rebuild_history(history_rows, horizon)
+        snapshots = await regenerate_stage_snapshots(session)
     quotas = await rebuild_quotas(runtime, principal)
     # The predictions' journeys: from opportunity-svc's stage history of each opportunity whose
     # stored journey is older than the snapshot (its own transaction, after the HTTP calls).
     journeys = await rebuild_journeys(runtime, principal, states, started)
     return {"users": len(users_rows), "org_units": len(units), "territories": len(territories),
             "accounts": len(accounts), "opportunities": len(fact_rows), "removed": len(stale), "quotas": quotas,
-            "journeys": journeys,
+            "journeys": journeys, "history": history, "stage_snapshot_days": snapshots,
             "started_at": started, "took_ms": round((time.perf_counter() - clock) * 1000, 1)}

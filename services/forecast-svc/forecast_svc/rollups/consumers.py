@@ -16,6 +16,7 @@ from kam_shared.readmodel import ReadModel
 
 from ..common.models import plumbing
 from .domain.cells import cell_deltas, has_loop, newest_states, parent_chain
+from .domain.history import history_rows, states_by_id
 from .domain.rows import (
     covering_territory,
     fact_row,
@@ -36,7 +37,9 @@ chain_cache = ChainCache()  # per process: one consumer per instance
 async def apply_opportunities(session: AsyncSession, items: list) -> None:
     """Every opportunity event carries the full state after the change. For a run of them: keep
     the newest state per opportunity, replace the facts that are older, and move the contributions
-    between the cells of each owner's chain by their exact net deltas, in the caller's transaction."""
+    between the cells of each owner's chain by their exact net deltas, in the caller's transaction.
+    Every state of the run newer than the fact is appended to the state history in the same
+    transaction, valid from its event's time."""
     repo = RollupRepository(session)
     newest = newest_states(payload.opportunity for _, payload in items)
     # The stage model and the hierarchy's version in one read (the chains are cached by version).
@@ -51,6 +54,9 @@ async def apply_opportunities(session: AsyncSession, items: list) -> None:
     if not changes:
         return
     await repo.save_facts([new for _, new in changes])
+    runs = states_by_id((event.time, payload.opportunity) for event, payload in items)
+    await repo.append_history([row for old, new in changes for row in history_rows(
+        old, [(time, fact_row(state, probability)) for time, state in runs[new["id"]]])])
     owners = {f["owner_id"] for change in changes for f in change if f is not None}
     chains = await repo.chains_of(users, owners, chain_cache, hierarchy)
     accounts = {f["account_id"] for change in changes for f in change if f is not None}
@@ -159,7 +165,7 @@ async def apply_stage_model(session: AsyncSession, event: CloudEvent, payload) -
         if stage.number > 7:
             continue
         if before.get(stage.number) != stage.probability:
-            await repo.reweight_stage(stage.number, stage.probability)
+            await repo.reweight_stage(stage.number, stage.probability, event.time)
         await repo.save_stage_probability(stage.number, stage.probability, payload.version)
 
 

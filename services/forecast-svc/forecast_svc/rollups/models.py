@@ -112,3 +112,49 @@ account_territories = Table(
     Column("account_id", Uuid, primary_key=True),
     Column("territory_id", Uuid, nullable=False, index=True),
 )
+
+# Append-only history of every opportunity's roll-up-relevant state (migration 0012), written by the
+# consumer in the same transaction as the facts and cells: one row per applied state, valid from its
+# event's time, carrying the state it replaced (prev_*; null when the opportunity was new). So a
+# row is a self-contained delta: a figure at any instant T is today's figure minus the rows after T
+# (new state out, replaced state back in), read only for the subtree's owners and the period's close
+# dates. Rebuilt from the retained event stream by POST /v1/admin/rebuild.
+STATE_COLUMNS = ("owner_id", "stage", "probability", "amount_cents", "currency", "close_date", "status",
+                 "category_override", "confirmed")
+opportunity_history = Table(
+    "opportunity_history", metadata,
+    Column("opportunity_id", Uuid, primary_key=True),
+    Column("valid_from", UtcDateTime(), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("owner_id", Uuid, nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("probability", Integer, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("close_date", Date, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("category_override", String(10), nullable=True),
+    Column("confirmed", Boolean, nullable=False),
+    Column("prev_owner_id", Uuid, nullable=True),
+    Column("prev_stage", Integer, nullable=True),
+    Column("prev_probability", Integer, nullable=True),
+    Column("prev_amount_cents", BigInteger, nullable=True),
+    Column("prev_currency", String(3), nullable=True),
+    Column("prev_close_date", Date, nullable=True),
+    Column("prev_status", String(10), nullable=True),
+    Column("prev_category_override", String(10), nullable=True),
+    Column("prev_confirmed", Boolean, nullable=True),
+    # The subtree's owners, the period's close dates, the instants after T: for the new states and
+    # for the states they replaced.
+    Index("ix_history_owner_close_time", "owner_id", "close_date", "valid_from"),
+    Index("ix_history_prev_owner_close_time", "prev_owner_id", "prev_close_date", "valid_from"),
+    Index("ix_history_time", "valid_from"),
+)
+
+# One row (id 1): states before `starts_at` are not known (the history was started on existing
+# facts, or a rebuild found the stream's oldest events gone). Null: known since the first event.
+history_horizon = Table(
+    "history_horizon", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("starts_at", UtcDateTime(), nullable=True),
+)

@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Date, Table, cast, delete, func, literal, select, text, update
+from sqlalchemy import Date, Table, and_, cast, delete, func, literal, or_, select, text, update
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 from kam_shared.repository import Repository
 
 from ..categories.models import category_mapping
 from .domain.cells import CELL_KEY, FIGURES, MAX_DEPTH, chain_of, parent_chain
+from .domain.history import history_row
 from .domain.rows import covering_territory, rule_book
 from .models import (
+    STATE_COLUMNS,
     account_territories,
     hierarchy_version,
+    history_horizon,
     org_unit_replica,
     stage_probabilities,
     territory_replica,
     user_org_units,
 )
 from .models import opportunity_facts as facts
+from .models import opportunity_history as history
 from .models import rollup_cells as cells
 
 _BUMP_PARAMS = ("node_id", "month", "currency", "status", "stage", "confirmed", "category_override", "count",
@@ -120,8 +125,11 @@ class RollupRepository(Repository):
         return dict((await self.session.execute(
             select(stage_probabilities.c.stage, stage_probabilities.c.probability))).all())
 
-    async def reweight_stage(self, stage: int, probability: int) -> None:
-        """Every open fact in the stage, and exactly their cells, carry the stage's probability."""
+    async def reweight_stage(self, stage: int, probability: int, at=None) -> None:
+        """Every open fact in the stage, and exactly their cells, carry the stage's probability (and
+        the state history records the change at `at`)."""
+        if at is not None:
+            await self.append_reweighted_history(stage, probability, at)
         await self.session.execute(update(facts).where(facts.c.status == "open", facts.c.stage == stage)
                                    .values(probability=probability))
         await self.session.execute(update(cells).where(cells.c.status == "open", cells.c.stage == stage)
@@ -186,6 +194,23 @@ class RollupRepository(Repository):
             chain.append(node)
             node = await self.session.scalar(select(users.c[parent]).where(users.c.id == node))
         return chain
+
+    # ------------------------------------------------------------------ the state history
+    async def append_history(self, rows: list[dict]) -> None:
+        """Append states (a redelivered one is already there: nothing happens)."""
+        if rows:
+            await self.session.execute(self.insert(history).on_conflict_do_nothing(), rows)
+
+    async def append_reweighted_history(self, stage: int, probability: int, at) -> None:
+        """Before a stage is re-weighted: its open facts' states with the new probability, valid
+        from the model change, each replacing the same state with the old probability."""
+        state = [facts.c[k] for k in STATE_COLUMNS if k != "probability"]
+        columns = ["opportunity_id", "valid_from", "version", *[c.name for c in state], "probability",
+                   *[f"prev_{c.name}" for c in state], "prev_probability"]
+        source = select(facts.c.id, literal(at, history.c.valid_from.type), facts.c.version, *state,
+                        literal(probability), *state, facts.c.probability
+                        ).where(facts.c.status == "open", facts.c.stage == stage, facts.c.probability != probability)
+        await self.session.execute(self.insert(history).from_select(columns, source).on_conflict_do_nothing())
 
     # ------------------------------------------------------------------ writing cells
     def _adding(self, stmt):
@@ -398,7 +423,7 @@ class ChainCache:
     shared, and every replica change bumps it under the exclusive lock: so a hit is never stale."""
 
     def __init__(self):
-        self.version: int | None = None
+        self.version: tuple | None = None
         self.superior_of: dict[uuid.UUID, uuid.UUID | None] = {}
         self.unit_of: dict[uuid.UUID, uuid.UUID | None] = {}
         self.unit_parent: dict[uuid.UUID, uuid.UUID | None] = {}
@@ -409,8 +434,156 @@ class ChainCache:
         """`version`: the hierarchy version if the caller already read it in this transaction."""
         if version is None:
             version = await repo.hierarchy_version()
-        if version is None or version != self.version:
+        # Keyed by the database too: one process may serve several databases (the service tests
+        # do, one per module), whose hierarchy versions count up alike.
+        key = (str(repo.session.bind.url), version)
+        if version is None or key != self.version:
             self.superior_of = await repo.superior_map(users)
             self.unit_of, self.unit_parent, self.territory_parent = await repo.node_maps()
-            self.version = version
+            self.version = key
         return self.superior_of
+
+
+_OV = "ov"  # the category override, "" for "derived from the stage" (as in the cells)
+
+
+class HistoryRepository(Repository):
+    """Reads of the opportunity state history for a set of owners (a subtree: a selectable with
+    one column `id`), one currency and a period's close dates [start, end)."""
+
+    async def consistent_reads(self) -> None:
+        """Every read after this one sees one snapshot of the database (PostgreSQL: REPEATABLE READ;
+        SQLite's one transaction already does), so today's facts and the history after T agree."""
+        if self.postgres:
+            await self.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+    async def limit(self):
+        """(horizon, first state's time): nothing before the later of them is known."""
+        horizon = select(history_horizon.c.starts_at).where(history_horizon.c.id == 1).scalar_subquery()
+        row = (await self.session.execute(select(horizon.label("horizon"),
+                                                 select(func.min(history.c.valid_from)).scalar_subquery()
+                                                 .label("first")))).one()
+        return row.horizon, row.first
+
+    def _day(self, column):
+        if self.postgres:
+            return func.timezone("UTC", column).cast(Date)
+        return func.date(column)
+
+    def _states(self, tree, currency: str, start, end, prev: bool):
+        c = history.c
+        col = (lambda k: c[f"prev_{k}"]) if prev else (lambda k: c[k])
+        sign = -1 if prev else 1
+        return (select(c.valid_from, col("status").label("status"), col("stage").label("stage"),
+                       func.coalesce(col("category_override"), "").label(_OV), literal(sign).label("n"),
+                       (col("amount_cents") * sign).label("cents"),
+                       (col("amount_cents") * col("probability") * sign).label("weighted"))
+                .where(col("owner_id").in_(select(tree.c.id)), col("currency") == currency,
+                       col("close_date") >= start, col("close_date") < end))
+
+    async def deltas_by_day(self, tree, currency: str, start, end, on_or_after) -> list:
+        """Σ (new state − replaced state) per UTC day of the change, status, stage and override, over
+        the states valid from `on_or_after` on: (day, status, stage, ov, count, cents, weighted)."""
+        parts = [self._states(tree, currency, start, end, prev).where(history.c.valid_from >= on_or_after)
+                 for prev in (False, True)]
+        u = parts[0].union_all(parts[1]).subquery()
+        day = self._day(u.c.valid_from).label("day")
+        return (await self.session.execute(
+            select(day, u.c.status, u.c.stage, u.c[_OV], func.sum(u.c.n), func.sum(u.c.cents), func.sum(u.c.weighted))
+            .group_by(day, u.c.status, u.c.stage, u.c[_OV]))).all()
+
+    async def now_groups(self, tree, currency: str, start, end) -> list:
+        """Today's facts of the owners, closing in the period: (status, stage, ov, count, cents, weighted)."""
+        ov = func.coalesce(facts.c.category_override, "")
+        return (await self.session.execute(
+            select(facts.c.status, facts.c.stage, ov, func.count(), func.sum(facts.c.amount_cents),
+                   func.sum(facts.c.amount_cents * facts.c.probability))
+            .where(facts.c.owner_id.in_(select(tree.c.id)), facts.c.currency == currency,
+                   facts.c.close_date >= start, facts.c.close_date < end)
+            .group_by(facts.c.status, facts.c.stage, ov))).all()
+
+    async def changed_since(self, tree, currency: str, start, end, since) -> list:
+        """For each opportunity that was or became the owners' and the period's after `since`: its
+        first state after `since` (whose prev_* is the state at `since`) and today's (its fact),
+        with whether each one's owner is in the set (`prev_in_tree`, `in_tree`). One row each:
+        prev_* and the fact's columns, `valid_from` being its last change."""
+        c = history.c
+        owners = select(tree.c.id)
+
+        def scoped(prefix: str):
+            return and_(c[f"{prefix}owner_id"].in_(owners), c[f"{prefix}currency"] == currency,
+                        c[f"{prefix}close_date"] >= start, c[f"{prefix}close_date"] < end)
+
+        touched = select(c.opportunity_id).where(c.valid_from > since, or_(scoped(""), scoped("prev_")))
+        prev = [c[f"prev_{k}"] for k in STATE_COLUMNS]
+        if self.postgres:  # the first row after `since` of each, by the primary key's order
+            first = (select(c.opportunity_id, *prev).ext(distinct_on(c.opportunity_id))
+                     .where(c.valid_from > since, c.opportunity_id.in_(touched))
+                     .order_by(c.opportunity_id, c.valid_from, c.version))
+        else:
+            ranked = select(c.opportunity_id, *prev, func.row_number().over(
+                partition_by=c.opportunity_id, order_by=(c.valid_from, c.version)).label("n")
+            ).where(c.valid_from > since, c.opportunity_id.in_(touched)).subquery()
+            first = select(*[ranked.c[k] for k in ("opportunity_id", *[f"prev_{k}" for k in STATE_COLUMNS])]
+                           ).where(ranked.c.n == 1)
+        first = first.subquery()
+        return (await self.session.execute(
+            select(first, *[facts.c[k] for k in STATE_COLUMNS], facts.c.updated_at.label("valid_from"),
+                   facts.c.owner_id.in_(owners).label("in_tree"),
+                   first.c.prev_owner_id.in_(owners).label("prev_in_tree"))
+            .join(facts, facts.c.id == first.c.opportunity_id))).all()
+
+    # ------------------------------------------------------------------ rebuilding it
+    async def replace_history(self, rows: list[dict], starts_at) -> None:
+        """The whole history from a replay of the stream (the caller holds the read models
+        exclusively), and its horizon."""
+        await self.session.execute(delete(history))
+        for i in range(0, len(rows), 2000):
+            await self.session.execute(self.insert(history).on_conflict_do_nothing(), rows[i:i + 2000])
+        await self.upsert(history_horizon, {"id": 1, "starts_at": starts_at}, key=["id"])
+
+    async def fill_from_facts(self) -> tuple[int, object]:
+        """Facts newer than their last history state (a snapshot saw a change the replayed stream had
+        not yet carried, or the stream no longer holds the opportunity's events): their state, valid
+        from their last change, replacing the last state the history holds. Returns how many, and
+        the latest change of those the history held nothing of beyond their first version (their
+        earlier states are unknown: the horizon moves there)."""
+        c = history.c
+        last = (select(c.opportunity_id, func.max(c.version).label("version")).group_by(c.opportunity_id)
+                .subquery())
+        rows = (await self.session.execute(
+            select(facts, last.c.version.label("history_version"))
+            .outerjoin(last, last.c.opportunity_id == facts.c.id)
+            .where(or_(last.c.version.is_(None), last.c.version < facts.c.version)))).mappings().all()
+        if not rows:
+            return 0, None
+        prev_rows = {r["opportunity_id"]: dict(r) for r in (await self.session.execute(
+            select(history).where(c.opportunity_id.in_([r["id"] for r in rows if r["history_version"]]))
+            .order_by(c.valid_from, c.version))).mappings().all()}
+        await RollupRepository(self.session).append_history(
+            [history_row(dict(r), r["updated_at"], prev_rows.get(r["id"])) for r in rows])
+        unknown = [r["updated_at"] for r in rows if r["history_version"] is None and r["version"] > 1]
+        return len(rows), max(unknown, default=None)
+
+    async def move_horizon(self, at) -> None:
+        """Nothing before `at` is known (the horizon only moves later)."""
+        current = await self.session.scalar(select(history_horizon.c.starts_at).where(history_horizon.c.id == 1))
+        if current is None or current < at:
+            await self.upsert(history_horizon, {"id": 1, "starts_at": at}, key=["id"])
+
+    async def open_facts(self) -> list:
+        """(owner, close_date, currency, stage, cents) of every open fact."""
+        return (await self.session.execute(select(facts.c.owner_id, facts.c.close_date, facts.c.currency,
+                                                  facts.c.stage, facts.c.amount_cents)
+                                           .where(facts.c.status == "open"))).all()
+
+    async def states_after(self, instant) -> list:
+        """Every state valid from after `instant`, newest first: (valid_from, new, prev), each state
+        (owner, close_date, currency, stage, status, cents), prev None for a new opportunity."""
+        c = history.c
+        rows = (await self.session.execute(
+            select(c.valid_from, c.owner_id, c.close_date, c.currency, c.stage, c.status, c.amount_cents,
+                   c.prev_owner_id, c.prev_close_date, c.prev_currency, c.prev_stage, c.prev_status,
+                   c.prev_amount_cents)
+            .where(c.valid_from > instant).order_by(c.valid_from.desc(), c.version.desc()))).all()
+        return [(r[0], tuple(r[1:7]), tuple(r[7:13]) if r[11] is not None else None) for r in rows]

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kam_shared.app import Runtime
 from kam_shared.auth import Principal
 from kam_shared.domain_errors import NotFound
+from kam_shared.hierarchy import subtree_cte
 from kam_shared.money import from_cents, validate_currency
 
 from ..categories.domain import effective_category
@@ -17,7 +18,7 @@ from ..periods.repository import fiscal_start_month, period_of
 from ..rates.domain import Converter
 from ..rates.service import rates_touching
 from .domain.rollup import Group, rollup_from_groups
-from .repository import RollupRepository
+from .repository import HistoryRepository, RollupRepository
 
 
 async def ensure_node_visible(session: AsyncSession, runtime: Runtime, principal: Principal,
@@ -77,6 +78,20 @@ async def node_kind(session: AsyncSession, runtime: Runtime, principal: Principa
         if await territory_visible(session, runtime, principal, node):
             return "territory"
     raise NotFound(f"node {node} not found")
+async def node_owners(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID):
+    """The owners a node's history views cover, as a selectable with one column `id` (404 if the
+    node is unknown or not visible). Today a node is a user: they and everyone below them in the
+    replicated hierarchy. The one place the history views resolve a node (other node kinds plug in here)."""
+    await ensure_node_visible(session, runtime, principal, node)
+    return subtree_cte(runtime.tables.user_replica, node)
+
+
+async def history_limit(session: AsyncSession):
+    """The earliest instant the state history knows: the later of its horizon and its first
+    state (None when it holds nothing yet)."""
+    horizon, first = await HistoryRepository(session).limit()
+    known = [t for t in (horizon, first) if t is not None]
+    return max(known) if known else None
 
 
 async def own_opportunities(session: AsyncSession, owner_id: uuid.UUID, period: Period, currency: str,

@@ -1,0 +1,1 @@
+"""What changed since: GET /v1/pipeline-changes (the waterfall from a past instant to now)."""
