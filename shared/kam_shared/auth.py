@@ -153,12 +153,12 @@ class TokenVerifier:
         key = await self._key_for(_header(token))
         try:
             claims = jwt.decode(token, key, algorithms=[ALGORITHM], audience=self.settings.kam_jwt_audience,
-                                issuer=self.settings.kam_jwt_issuer, leeway=CLOCK_LEEWAY_S,
-                                options={"require": ["iss", "aud", "exp", "iat", "sub", "role"]})
+                                issuer=self.settings.kam_jwt_issuer,
+                                # exp strictly; nbf and iat below, with the clock leeway
+                                options={"require": ["iss", "aud", "exp", "iat", "sub", "role"],
+                                         "verify_nbf": False, "verify_iat": False})
         except jwt.ExpiredSignatureError:
             raise Unauthorized("bearer token has expired") from None
-        except jwt.ImmatureSignatureError:
-            raise Unauthorized("bearer token is not valid yet (nbf or iat in the future)") from None
         except (jwt.PyJWTError, TypeError, ValueError) as exc:
             raise Unauthorized(f"bearer token is invalid: {exc}") from None
         return check_claims(claims, token, now=time.time()), float(claims["exp"])
@@ -190,7 +190,7 @@ def _header(token: str) -> dict:
 
 
 def check_claims(claims: dict, token: str, *, now: float) -> Principal:
-    """Every claim of a verified signature, by type and value (PyJWT checked exp, nbf, iss and aud)."""
+    """Every claim of a verified signature, by type and value (PyJWT checked exp, iss and aud)."""
     for claim in _NUMERIC_CLAIMS:  # RFC 7519 NumericDate: a number, never a string or a bool
         if claim in claims and (isinstance(claims[claim], bool) or not isinstance(claims[claim], int | float)):
             raise Unauthorized(f"bearer token claim {claim} is not a number")
@@ -201,6 +201,8 @@ def check_claims(claims: dict, token: str, *, now: float) -> Principal:
         raise Unauthorized("bearer token claim aud is not a string")
     if claims["iat"] > now + CLOCK_LEEWAY_S:
         raise Unauthorized("bearer token was issued in the future (iat)")
+    if claims.get("nbf", 0) > now + CLOCK_LEEWAY_S:
+        raise Unauthorized("bearer token is not valid yet (nbf)")
     if PASSWORD_CHANGE_CLAIM in claims and not isinstance(claims[PASSWORD_CHANGE_CLAIM], bool):
         raise Unauthorized(f"bearer token claim {PASSWORD_CHANGE_CLAIM} is not a boolean")
     if claims["role"] not in ROLES:

@@ -164,6 +164,32 @@ def test_an_expired_session_goes_to_sign_in_and_back(org, new_page):
     expect(page.get_by_role("heading", level=1)).to_have_text("销售预测")
 
 
+def test_an_expired_access_token_is_refreshed_once_without_leaving_the_page(org, new_page):
+    page = new_page()
+    sign_in(page, REP)
+    # The access token is no longer accepted (as after its 15 minutes); the refresh token still is.
+    before = page.evaluate("""() => { const s = JSON.parse(sessionStorage.getItem('kam.session'));
+        s.token = 'not-a-token'; sessionStorage.setItem('kam.session', JSON.stringify(s)); return s; }""")
+    assert before["refreshToken"]
+    page.goto("/forecast")
+    expect(page.get_by_role("heading", level=1)).to_have_text("销售预测")
+    page.get_by_test_id("weighted-amount").wait_for()
+    assert "/signin" not in page.url
+    after = page.evaluate("JSON.parse(sessionStorage.getItem('kam.session'))")
+    # A new pair: the refresh token rotated (exchanged once, however many calls got the 401).
+    assert after["token"] != "not-a-token" and after["refreshToken"] != before["refreshToken"]
+
+
+def test_a_refused_refresh_goes_to_a_clean_sign_in(org, new_page):
+    page = new_page()
+    sign_in(page, REP)
+    page.evaluate("""() => sessionStorage.setItem('kam.session', JSON.stringify({token: 'not-a-token',
+        expiresAt: Date.now() + 900_000, refreshToken: 'revoked-or-unknown', refreshExpiresAt: Date.now() + 3600_000}))""")
+    page.goto("/forecast")
+    expect(page).to_have_url(re.compile(r"/signin\?next=%2Fforecast"))
+    assert page.evaluate("sessionStorage.getItem('kam.session')") is None
+
+
 def test_the_language_switch_changes_texts_and_the_lang_attribute(org, new_page):
     page = new_page()
     sign_in(page, REP)
