@@ -184,7 +184,8 @@ def test_a_refused_refresh_goes_to_a_clean_sign_in(org, new_page):
     page = new_page()
     sign_in(page, REP)
     page.evaluate("""() => sessionStorage.setItem('kam.session', JSON.stringify({token: 'not-a-token',
-        expiresAt: Date.now() + 900_000, refreshToken: 'revoked-or-unknown', refreshExpiresAt: Date.now() + 3600_000}))""")
+        expiresAt: Date.now() + 900_000, refreshToken: 'revoked-or-unknown',
+        refreshExpiresAt: Date.now() + 3600_000}))""")
     page.goto("/forecast")
     expect(page).to_have_url(re.compile(r"/signin\?next=%2Fforecast"))
     assert page.evaluate("sessionStorage.getItem('kam.session')") is None
