@@ -70,7 +70,10 @@ def claims_for(user: dict, **changes) -> dict:
 
 
 def signed(key: SigningKey, claims, **header) -> str:
-    return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "at+jwt", **header})
+    """RS256 by hand: PyJWT refuses to encode some of the bad claims and headers sent here."""
+    head_body = ".".join((b64(json.dumps({"alg": "RS256", "kid": key.kid, "typ": "at+jwt", **header}).encode()),
+                          b64(json.dumps(claims).encode())))
+    return f"{head_body}.{b64(key.private_key.sign(head_body.encode(), *_pkcs1_sha256()))}"
 
 
 def assert_refused_everywhere(stack, token: str, what: str) -> None:
@@ -121,11 +124,8 @@ def test_tokens_with_bad_claims_are_401_on_every_service(stack, real_key, victim
     for what, claims in _bad_claims(victim, int(time.time())).items():
         assert_refused_everywhere(stack, signed(real_key, claims), what)
     # A payload that is not a JSON object at all, correctly signed.
-    header = {"alg": "RS256", "kid": real_key.kid, "typ": "at+jwt"}
     for payload in ([1, 2], "admin", None):
-        head_body = ".".join((b64(json.dumps(header).encode()), b64(json.dumps(payload).encode())))
-        signature = real_key.private_key.sign(head_body.encode(), *_pkcs1_sha256())
-        assert_refused_everywhere(stack, f"{head_body}.{b64(signature)}", f"payload {payload!r}")
+        assert_refused_everywhere(stack, signed(real_key, payload), f"payload {payload!r}")
 
 
 def _pkcs1_sha256():
