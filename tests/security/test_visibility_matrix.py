@@ -184,7 +184,8 @@ class World:
                               {"name": f"Matrix territory {uuid.uuid4().hex[:6]}", "owner_id": rep})
         v["territory"] = territory["id"]
         v["territory_rule"] = self.made("POST", "team-svc", f"/v1/territories/{territory['id']}/rules", "admin",
-                                        {"name": "North", "priority": 1, "regions": ["North"]})["id"]
+                                        {"name": "Matrix rule", "priority": 1,
+                                         "regions": [f"Matrix region {uuid.uuid4().hex[:8]}"]})["id"]
 
     def private_ids(self) -> set[str]:
         return {str(self.values[k]) for k in self.values if k not in DIRECTORY and k != "node"}
