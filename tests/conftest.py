@@ -12,8 +12,10 @@ from kam_shared.testing import StackClient
 def stack(tmp_path_factory, broker_kind):
     urls, cleanup = stack_database_urls("e2e")
     log_dir = tmp_path_factory.mktemp("e2e-logs")
+    # The session's tokens (`org`) are fetched once; access tokens live 15 min in production, longer
+    # than a whole test run here (tests of expiry and refresh make their own).
     s = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES}, log_dir=log_dir,
-              broker_kind=broker_kind)
+              broker_kind=broker_kind, extra_env={"KAM_TOKEN_LIFETIME_S": "14400"})
     try:  # a stack that fails to start must not leave its databases behind either
         s.start()
         yield s

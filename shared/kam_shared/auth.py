@@ -30,6 +30,14 @@ ROLES = ("rep", "manager", "admin")
 # The one route a token issued while the user must change their password opens (team-svc).
 PASSWORD_CHANGE_PATH = "/v1/users/me/password"
 PASSWORD_CHANGE_CLAIM = "pwd_change"
+# RFC 8725 §3.1/§3.11: the one algorithm we sign with, and an explicit type (RFC 9068's access
+# token type) so that no other JWT of ours can be passed off as an access token.
+ALGORITHM = "RS256"
+TOKEN_TYPE = "at+jwt"
+# Clock skew allowed between team-svc and a verifier (iat/nbf a little in the future, exp a little past).
+CLOCK_LEEWAY_S = 30
+_STRING_CLAIMS = ("iss", "sub", "role", "email", "jti")
+_NUMERIC_CLAIMS = ("exp", "iat", "nbf")
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,7 @@ class SigningKey:
 
     def jwk(self) -> dict:
         data = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key()))
-        data.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+        data.update({"kid": self.kid, "use": "sig", "alg": ALGORITHM})
         return data
 
     def issue(self, *, user_id: uuid.UUID, email: str, role: str, issuer: str, audience: str,
@@ -83,7 +91,7 @@ class SigningKey:
                   "iat": now, "nbf": now, "exp": now + lifetime_s, "jti": str(uuid.uuid4())}
         if must_change_password:
             claims[PASSWORD_CHANGE_CLAIM] = True
-        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": self.kid})
+        return jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid, "typ": TOKEN_TYPE})
 
 
 def jwks_document(keys: list[SigningKey]) -> dict:
@@ -141,37 +149,71 @@ class TokenVerifier:
         return principal
 
     async def _verify(self, token: str) -> tuple[Principal, float]:
+        """RFC 8725: the header first (algorithm, type, key), then the signature, then every claim's
+        type and value. Anything wrong is Unauthorized (401), never a 400 or a 500."""
+        key = await self._key_for(_header(token))
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise Unauthorized("bearer token is malformed") from None
+            claims = jwt.decode(token, key, algorithms=[ALGORITHM], audience=self.settings.kam_jwt_audience,
+                                issuer=self.settings.kam_jwt_issuer,
+                                # exp strictly; nbf and iat below, with the clock leeway
+                                options={"require": ["iss", "aud", "exp", "iat", "sub", "role"],
+                                         "verify_nbf": False, "verify_iat": False})
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("bearer token has expired") from None
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
+            raise Unauthorized(f"bearer token is invalid: {exc}") from None
+        return check_claims(claims, token, now=time.time()), float(claims["exp"])
+
+    async def _key_for(self, header: dict):
+        if header.get("alg") != ALGORITHM:
+            raise Unauthorized(f"bearer token must be signed with {ALGORITHM}")
+        if header.get("typ") != TOKEN_TYPE:
+            raise Unauthorized(f"bearer token type must be {TOKEN_TYPE}")
         kid = header.get("kid")
-        if header.get("alg") != "RS256":
-            raise Unauthorized("bearer token must be signed with RS256")
+        if not isinstance(kid, str):
+            raise Unauthorized("bearer token has no key id (kid)")
         if kid not in self._keys:
-            await self.refresh()
+            await self.refresh()  # at most one JWKS fetch (and at most one per 5 s for everyone)
         key = self._keys.get(kid)
         if key is None:
             raise Unauthorized("bearer token was not signed by a known key")
-        try:
-            claims = jwt.decode(token, key, algorithms=["RS256"], audience=self.settings.kam_jwt_audience,
-                                issuer=self.settings.kam_jwt_issuer, options={"require": ["exp", "sub", "role"]})
-        except jwt.ExpiredSignatureError:
-            raise Unauthorized("bearer token has expired") from None
-        except jwt.PyJWTError as exc:
-            raise Unauthorized(f"bearer token is invalid: {exc}") from None
-        for claim in ("exp", "iat", "nbf"):  # RFC 7519 NumericDate: a number, never a string
-            if claim in claims and (isinstance(claims[claim], bool) or not isinstance(claims[claim], int | float)):
-                raise Unauthorized(f"bearer token claim {claim} is not a number")
-        if claims.get("role") not in ROLES:
-            raise Unauthorized("bearer token has an unknown role")
-        try:
-            user_id = uuid.UUID(claims["sub"])
-        except ValueError:
-            raise Unauthorized("bearer token subject is not a user id") from None
-        principal = Principal(user_id=user_id, role=claims["role"], email=claims.get("email", ""), token=token,
-                              must_change_password=claims.get(PASSWORD_CHANGE_CLAIM) is True)
-        return principal, float(claims["exp"])
+        return key
+
+
+def _header(token: str) -> dict:
+    try:
+        header = jwt.get_unverified_header(token)
+    except (jwt.PyJWTError, TypeError, ValueError):
+        raise Unauthorized("bearer token is malformed") from None
+    if not isinstance(header, dict):
+        raise Unauthorized("bearer token is malformed")
+    return header
+
+
+def check_claims(claims: dict, token: str, *, now: float) -> Principal:
+    """Every claim of a verified signature, by type and value (PyJWT checked exp, iss and aud)."""
+    for claim in _NUMERIC_CLAIMS:  # RFC 7519 NumericDate: a number, never a string or a bool
+        if claim in claims and (isinstance(claims[claim], bool) or not isinstance(claims[claim], int | float)):
+            raise Unauthorized(f"bearer token claim {claim} is not a number")
+    for claim in _STRING_CLAIMS:
+        if claim in claims and not isinstance(claims[claim], str):
+            raise Unauthorized(f"bearer token claim {claim} is not a string")
+    if not isinstance(claims["aud"], str | list):
+        raise Unauthorized("bearer token claim aud is not a string")
+    if claims["iat"] > now + CLOCK_LEEWAY_S:
+        raise Unauthorized("bearer token was issued in the future (iat)")
+    if claims.get("nbf", 0) > now + CLOCK_LEEWAY_S:
+        raise Unauthorized("bearer token is not valid yet (nbf)")
+    if PASSWORD_CHANGE_CLAIM in claims and not isinstance(claims[PASSWORD_CHANGE_CLAIM], bool):
+        raise Unauthorized(f"bearer token claim {PASSWORD_CHANGE_CLAIM} is not a boolean")
+    if claims["role"] not in ROLES:
+        raise Unauthorized("bearer token has an unknown role")
+    try:
+        user_id = uuid.UUID(claims["sub"])
+    except ValueError:
+        raise Unauthorized("bearer token subject is not a user id") from None
+    return Principal(user_id=user_id, role=claims["role"], email=claims.get("email", ""), token=token,
+                     must_change_password=claims.get(PASSWORD_CHANGE_CLAIM) is True)
 
 
 _bearer = HTTPBearer(auto_error=False, scheme_name="bearer", bearerFormat="JWT",

@@ -45,7 +45,7 @@ async def test_numeric_date_claims_must_be_numbers():
     key = signing_key_for_tests()
     claims = {"iss": "kam-team-svc", "aud": "kam", "sub": str(uuid.uuid4()), "role": "rep", "iat": now,
               "nbf": now, "exp": str(now + 3600)}
-    token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+    token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid, "typ": "at+jwt"})
     async with service_client("opportunity-svc") as client:
         resp = await client.get("/v1/opportunities", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 401, resp.text

@@ -26,7 +26,9 @@ MAX_EXAMPLES = int(os.environ.get("KAM_SCHEMATHESIS_EXAMPLES", "5"))
 def fuzzed_stack(tmp_path_factory):
     urls, cleanup = stack_database_urls("fuzz")
     stack = Stack(database_urls=urls, ports={name: free_port() for name in SERVICES},
-                  log_dir=tmp_path_factory.mktemp("fuzz-logs"), broker_kind="tansu")
+                  log_dir=tmp_path_factory.mktemp("fuzz-logs"), broker_kind="tansu",
+                  # the one admin token below must outlive the whole fuzzing (15 min by default)
+                  extra_env={"KAM_TOKEN_LIFETIME_S": "14400"})
     try:
         stack.start()
         # Signed in once, before any fuzzing: fuzzing team-svc as admin may change or reset the

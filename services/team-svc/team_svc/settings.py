@@ -9,7 +9,11 @@ class Settings(ServiceSettings):
     # The first signing key (a Secret shared by all replicas); replacing the file and restarting,
     # or POST /v1/auth/keys/rotate, makes a new key the signer while the old one stays published.
     kam_jwt_private_key_file: Path = REPO_ROOT / "var" / "team-svc-jwt.pem"
-    kam_token_lifetime_s: int = 3600
+    # Access tokens are short (a stolen one is good for minutes); clients keep a session going with the
+    # rotating refresh token (POST /v1/auth/token grant_type=refresh_token), which team-svc can revoke.
+    kam_token_lifetime_s: int = 900
+    # One refresh token's life: a client idle for longer signs in again. Each refresh makes a new one.
+    kam_refresh_token_lifetime_s: int = 14 * 86400
     # Rotate the signing key automatically when it is older than this (0 = only by hand / by file).
     kam_jwt_rotate_after_s: int = 0
     # A superseded key stays in the JWKS for the token lifetime plus this much clock skew.

@@ -1,6 +1,7 @@
 // One typed client per service, generated from its OpenAPI document at build time (npm run gen).
 // All on this origin: relative /v1/... URLs, the gateway routes them. The middleware is the one
-// place that adds the bearer token, turns a 401 into "sign in again", and parses any non-2xx
+// place that adds the bearer token, refreshes it (before it expires, or once on a 401, then sends the
+// request again), turns a 401 the refresh cannot cure into "sign in again", and parses any non-2xx
 // answer into a Problem (thrown as ProblemError), so every call site gets data or an exception.
 import createClient, { type Middleware } from "openapi-fetch";
 
@@ -9,21 +10,54 @@ import type { paths as ForecastPaths } from "../api/generated/forecast-svc";
 import type { paths as OpportunityPaths } from "../api/generated/opportunity-svc";
 import type { paths as TeamPaths } from "../api/generated/team-svc";
 import { ProblemError, problemFromResponse } from "./problem";
-import { currentToken, signalUnauthorized } from "./session";
+import { currentToken, needsRefresh, refreshSession, signalUnauthorized } from "./session";
 
 const TOKEN_PATH = "/v1/auth/token";
+// A copy of each request in flight (by openapi-fetch's request id), to send again after a refresh.
+const copies = new Map<string, Request>();
+
+function isTokenRoute(request: Request): boolean {
+  return new URL(request.url).pathname.endsWith(TOKEN_PATH);
+}
+
+function withToken(request: Request): Request {
+  const token = currentToken();
+  if (token) request.headers.set("Authorization", `Bearer ${token}`);
+  return request;
+}
+
+/** One refresh and one more try of a request answered 401; null when the session cannot go on. */
+async function retried(copy: Request | undefined): Promise<Response | null> {
+  if (!copy || !(await refreshSession())) return null;
+  const again = await fetch(withToken(copy));
+  return again.status === 401 ? null : again;
+}
 
 const middleware: Middleware = {
-  onRequest({ request }) {
-    const token = currentToken();
-    if (token && !request.headers.has("Authorization")) request.headers.set("Authorization", `Bearer ${token}`);
-    return request;
+  async onRequest({ request, id }) {
+    if (isTokenRoute(request) || request.headers.has("Authorization")) return request;
+    if (needsRefresh()) await refreshSession();
+    copies.set(id, request.clone());
+    return withToken(request);
   },
-  async onResponse({ request, response }) {
+  async onResponse({ request, response, id }) {
+    const copy = copies.get(id);
+    copies.delete(id);
     if (response.ok) return response;
-    const problem = await problemFromResponse(response);
-    if (response.status === 401 && !new URL(request.url).pathname.endsWith(TOKEN_PATH)) signalUnauthorized();
-    throw new ProblemError(problem);
+    if (response.status === 401 && !isTokenRoute(request)) {
+      const again = await retried(copy);
+      if (again === null) {
+        signalUnauthorized();
+      } else if (again.ok) {
+        return again;
+      } else {
+        throw new ProblemError(await problemFromResponse(again));
+      }
+    }
+    throw new ProblemError(await problemFromResponse(response));
+  },
+  onError({ id }) {
+    copies.delete(id);
   },
 };
 

@@ -1,10 +1,19 @@
-// The signed-in user: token from team-svc's token route, the user (name, role) read from team-svc.
-// A 401 anywhere (api.ts) or the token's expiry sends the user to sign-in, remembering where they were.
+// The signed-in user: tokens from team-svc's token route, the user (name, role) read from team-svc.
+// api.ts refreshes the short access token with the refresh token; a 401 that a refresh cannot cure,
+// or the refresh token's expiry, sends the user to sign-in, remembering where they were.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { useLocation, useNavigate } from "react-router-dom";
 
 import { team, type TeamSchemas } from "./api";
-import { onUnauthorized, readSession, signalUnauthorized, tokenSubject, writeSession } from "./session";
+import {
+  onUnauthorized,
+  readSession,
+  sessionEndsAt,
+  sessionOf,
+  signalUnauthorized,
+  tokenSubject,
+  writeSession,
+} from "./session";
 
 export type User = TeamSchemas["schemas"]["UserOut"];
 export type Role = "rep" | "manager" | "admin";
@@ -56,23 +65,23 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     [navigate],
   );
 
-  // The token has no refresh: when it expires the user signs in again (a clean re-login).
+  // When the session can no longer be refreshed the user signs in again (a clean re-login).
   useEffect(() => {
     const s = readSession();
     if (!user || !s) return;
-    const timer = window.setTimeout(signalUnauthorized, Math.max(0, s.expiresAt - Date.now()));
+    const timer = window.setTimeout(signalUnauthorized, Math.min(2 ** 31 - 1, Math.max(0, sessionEndsAt(s) - Date.now())));
     return () => window.clearTimeout(timer);
   }, [user, location.key]);
 
   const signIn = useCallback(async (email: string, password: string) => {
     const { data } = await team.POST("/v1/auth/token", {
-      body: { username: email, password },
+      body: { grant_type: "password", username: email, password },
       bodySerializer: (body) => new URLSearchParams(body as Record<string, string>),
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
     });
-    const token = data!.access_token;
-    writeSession({ token, expiresAt: Date.now() + data!.expires_in * 1000 });
-    setUser(await loadUser(token));
+    const session = sessionOf(data!);
+    writeSession(session);
+    setUser(await loadUser(session.token));
   }, []);
 
   const signOut = useCallback(() => {

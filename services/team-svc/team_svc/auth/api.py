@@ -1,10 +1,10 @@
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request, Response
 
 from kam_shared.app import RuntimeDep
 from kam_shared.auth import PrincipalDep
-from kam_shared.domain_errors import Forbidden
+from kam_shared.domain_errors import Forbidden, ValidationProblem
 
 from . import service
 from .domain import client_address
@@ -22,14 +22,28 @@ def client_address_of(request: Request, runtime) -> str:
 
 
 @router.post("/v1/auth/token", response_model=Token, responses=problems(401, 422, 429),
-             summary="OAuth2 password flow: username = email (throttled after failures: 429 with Retry-After)")
-async def token(request: Request, runtime: RuntimeDep, response: Response, username: Annotated[str, Form()],
-                password: Annotated[str, Form()]):
-    access, lifetime = await service.issue_token(runtime, username, password, client_address_of(request, runtime))
-    # RFC 6749 §5.1: a token response must not be stored by any cache.
+             summary="OAuth2 token endpoint. grant_type=password (the default; username = email; throttled after "
+                     "failures: 429 with Retry-After) or grant_type=refresh_token (rotating: the answer carries the "
+                     "next refresh token; a used one presented again revokes the whole sign-in)")
+async def token(request: Request, runtime: RuntimeDep, response: Response,
+                grant_type: Annotated[Literal["password", "refresh_token"], Form()] = "password",
+                username: Annotated[str | None, Form(max_length=320)] = None,
+                password: Annotated[str | None, Form(max_length=200)] = None,
+                refresh_token: Annotated[str | None, Form(max_length=200)] = None):
+    # RFC 6749 §5.1: a token response must not be stored by any cache (the errors neither).
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
-    return Token(access_token=access, expires_in=lifetime)
+    if grant_type == "refresh_token":
+        if not refresh_token:
+            raise ValidationProblem("refresh_token is required with grant_type=refresh_token", field="refresh_token")
+        pair = await service.refresh_token_grant(runtime, refresh_token)
+    else:
+        for name, value in (("username", username), ("password", password)):
+            if not value:
+                raise ValidationProblem(f"{name} is required with grant_type=password", field=name)
+        pair = await service.issue_token(runtime, username, password, client_address_of(request, runtime))
+    return Token(access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token,
+                 refresh_expires_in=pair.refresh_expires_in)
 
 
 @router.get("/.well-known/jwks.json", summary="Public keys that verify KAM tokens (current and still-valid old keys)")

@@ -144,3 +144,36 @@ def check_password(password: str, *, email: str, name: str, common: Container[st
     parts = [p for p in name.casefold().replace(".", " ").replace("-", " ").split() if len(p) >= 4]
     if (len(whole_name) >= 3 and whole_name in "".join(folded.split())) or any(p in folded for p in parts):
         raise ValidationProblem(f"{field} must not contain the user's name", field=field)
+
+
+# ------------------------------------------------------------------------------ refresh tokens
+
+
+@dataclass(frozen=True)
+class RefreshState:
+    """What team-svc stored about a presented refresh token (a row of refresh_tokens)."""
+    expires_at: dt.datetime
+    used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    user_active: bool
+    must_change_password: bool
+
+
+def refresh_verdict(state: RefreshState | None, now: dt.datetime) -> str:
+    """"ok" when the token may be exchanged for a new pair; otherwise why not. "reused" (a token
+    already exchanged, presented again) is the one that revokes its whole family: the legitimate
+    client and a thief both hold it, and nobody can tell which one is which (OAuth 2.0 Security BCP
+    §4.14.2)."""
+    if state is None:
+        return "unknown"
+    if state.revoked_at is not None:
+        return "revoked"
+    if state.used_at is not None:
+        return "reused"
+    if state.expires_at <= now:
+        return "expired"
+    if not state.user_active:
+        return "user_deactivated"
+    if state.must_change_password:
+        return "password_change_required"
+    return "ok"

@@ -1,5 +1,5 @@
-"""team-svc tables of the slice: signing keys (the key ring) and the sign-in throttle."""
-from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text
+"""team-svc tables of the slice: signing keys (the key ring), the sign-in throttle, refresh tokens."""
+from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text, Uuid
 
 from kam_shared.tables import UtcDateTime
 
@@ -28,4 +28,22 @@ signin_throttle = Table(
     Column("blocked_until", UtcDateTime(), nullable=True),
     Column("last_attempt_at", UtcDateTime(), nullable=False),
     Index("ix_signin_throttle_last_attempt_at", "last_attempt_at"),
+)
+
+# Refresh tokens (OAuth 2.0 Security BCP §4.14): opaque, stored only as a SHA-256, one row per token.
+# A refresh makes the next token of the same family and marks this one used; presenting a used one
+# again means it was stolen (or replayed), and the whole family is revoked.
+refresh_tokens = Table(
+    "refresh_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("family_id", Uuid, nullable=False),
+    Column("user_id", Uuid, nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime(), nullable=True),
+    Column("revoked_at", UtcDateTime(), nullable=True),
+    Column("revoked_reason", String(40), nullable=True),
+    Index("ix_refresh_tokens_family_id", "family_id"),
+    Index("ix_refresh_tokens_user_id", "user_id"),
+    Index("ix_refresh_tokens_expires_at", "expires_at"),
 )

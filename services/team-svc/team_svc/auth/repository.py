@@ -1,4 +1,5 @@
-"""All SQL of the auth slice: the key ring's signing keys, and the user columns sign-in reads and writes."""
+"""All SQL of the auth slice: the key ring's signing keys, the user columns sign-in reads and writes,
+the sign-in throttle and the refresh tokens."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +10,8 @@ from sqlalchemy import delete, func, insert, select, update
 from kam_shared.repository import Repository
 
 from ..common.models import users
-from .domain import ThrottleState
-from .models import signin_throttle, signing_keys
+from .domain import RefreshState, ThrottleState
+from .models import refresh_tokens, signin_throttle, signing_keys
 
 
 class SigningKeys(Repository):
@@ -110,3 +111,48 @@ class Throttle(Repository):
             skip_locked=True))).scalars().all()
         if stale:
             await self.session.execute(delete(signin_throttle).where(signin_throttle.c.key.in_(list(stale))))
+
+
+class RefreshTokens(Repository):
+    """Rows of refresh_tokens: only hashes are stored; a presented token is read under a row lock so
+    that two refreshes racing with one token cannot both succeed."""
+
+    async def add(self, *, token_hash: str, family_id: uuid.UUID, user_id: uuid.UUID, now: dt.datetime,
+                  expires_at: dt.datetime) -> None:
+        await self.session.execute(insert(refresh_tokens).values(
+            token_hash=token_hash, family_id=family_id, user_id=user_id, issued_at=now, expires_at=expires_at))
+
+    async def presented(self, token_hash: str):
+        """(row, state) of a presented token, locked, with its user's active and must-change flags."""
+        row = (await self.session.execute(self.for_update(
+            select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)))).mappings().first()
+        if row is None:
+            return None, None
+        user = (await self.session.execute(select(users.c.active, users.c.must_change_password)
+                                           .where(users.c.id == row["user_id"]))).first()
+        return row, RefreshState(row["expires_at"], row["used_at"], row["revoked_at"],
+                                 bool(user and user.active), bool(user and user.must_change_password))
+
+    async def mark_used(self, token_hash: str, now: dt.datetime) -> None:
+        await self.session.execute(update(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+                                   .values(used_at=now))
+
+    async def revoke_family(self, family_id: uuid.UUID, now: dt.datetime, reason: str) -> None:
+        await self.session.execute(update(refresh_tokens).where(
+            refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason))
+
+    async def revoke_user(self, user_id: uuid.UUID, now: dt.datetime, reason: str) -> int:
+        """Every live token of the user; the number of sessions (families) that ended."""
+        live = select(func.count(func.distinct(refresh_tokens.c.family_id))).where(
+            refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None),
+            refresh_tokens.c.used_at.is_(None), refresh_tokens.c.expires_at > now)
+        sessions = await self.session.scalar(live)
+        await self.session.execute(update(refresh_tokens).where(
+            refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason))
+        return int(sessions or 0)
+
+    async def prune(self, before: dt.datetime) -> None:
+        """Tokens expired before `before` can never be presented successfully again (nor trip reuse)."""
+        await self.session.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at < before))

@@ -2,13 +2,18 @@
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Token(BaseModel):
-    access_token: str
+    access_token: str = Field(description="RS256 JWT (typ at+jwt), good for `expires_in` seconds")
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
+    refresh_token: str | None = Field(
+        default=None, description="opaque; exchange it once with grant_type=refresh_token for a new pair (a "
+                                  "second use revokes the sign-in's every token). None while the password must be "
+                                  "changed")
+    refresh_expires_in: int | None = None
 
 
 class SigningKeyOut(BaseModel):
@@ -40,7 +45,8 @@ class Problem(BaseModel):
 
 
 _MEANING = {
-    401: "no valid bearer token, or (sign-in) wrong email or password",
+    401: "no valid bearer token, or (sign-in) wrong email or password, or a refresh token that is unknown, "
+         "expired, revoked or reused (`reason` says which)",
     403: "not allowed; reason password_change_required while the password must be changed first",
     404: "no such user",
     422: "invalid input; `field` names it (a password breaking the policy among others)",

@@ -1,20 +1,34 @@
-"""Sign-in: the throttle (in the database), the password check, tokens from the key ring."""
+"""Sign-in: the throttle (in the database), the password check, tokens from the key ring, rotating
+refresh tokens (stored hashed; reuse revokes the family) and their revocation."""
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import hashlib
 import logging
+import secrets
 import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.app import Runtime
 from kam_shared.domain_errors import TooManyRequests, Unauthorized
 from kam_shared.events import utcnow
 
 from . import passwords
-from .domain import ThrottlePolicy, attempt, current, parse_networks, succeeded_from_address, wait_s
+from .domain import (
+    ThrottlePolicy,
+    attempt,
+    current,
+    parse_networks,
+    refresh_verdict,
+    succeeded_from_address,
+    wait_s,
+)
 from .keyring import KeyRing
-from .repository import Credentials, Throttle
+from .repository import Credentials, RefreshTokens, Throttle
 
 log = logging.getLogger("team_svc")
 PRUNE_EVERY_S = 60.0
@@ -112,10 +126,91 @@ async def check_credentials(runtime: Runtime, email: str, password: str, client_
     return row
 
 
-async def issue_token(runtime: Runtime, email: str, password: str, client_address: str) -> tuple[str, int]:
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = None
+
+
+INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+_REFUSED = {
+    "unknown": "refresh_token is not a valid refresh token",
+    "revoked": "refresh_token was revoked (signed out, password changed, deactivated or revoked by an admin); "
+               "sign in again",
+    "reused": "refresh_token was already used: every session token of this sign-in is now revoked; sign in again",
+    "expired": "refresh_token has expired; sign in again",
+    "user_deactivated": "this user is deactivated",
+    "password_change_required": "the password must be changed first; sign in again",
+}
+
+
+async def issue_token(runtime: Runtime, email: str, password: str, client_address: str) -> TokenPair:
+    """grant_type=password: an access token and the first refresh token of a new family (none while
+    the password must be changed: that token opens one route only)."""
     row = await check_credentials(runtime, email, password, client_address)
     if row is None:
         raise Unauthorized("wrong email or password", headers={"WWW-Authenticate": "Bearer"})
+    access, lifetime = await _access_token(runtime, row)
+    if row["must_change_password"]:
+        return TokenPair(access, lifetime)
+    await _prune_refresh_tokens_now_and_then(runtime)
+    async with runtime.uow() as uow:
+        refresh, refresh_lifetime = await _new_refresh_token(uow.session, runtime, row["id"], uuid.uuid4())
+    return TokenPair(access, lifetime, refresh, refresh_lifetime)
+
+
+async def refresh_token_grant(runtime: Runtime, presented: str) -> TokenPair:
+    """grant_type=refresh_token: the presented token is used up and the next of its family issued
+    with a fresh access token (the user's current role). A token presented a second time revokes the
+    family; one of a deactivated user, or of one who must change their password, likewise."""
+    token_hash = _hash(presented)
+    now = utcnow()
+    async with runtime.uow() as uow:
+        repo = RefreshTokens(uow.session)
+        row, state = await repo.presented(token_hash)
+        verdict = refresh_verdict(state, now)
+        if verdict == "ok":
+            await repo.mark_used(token_hash, now)
+            refresh, refresh_lifetime = await _new_refresh_token(uow.session, runtime, row["user_id"],
+                                                                 row["family_id"])
+            user = await Credentials(uow.session).by_id(row["user_id"])
+        elif verdict in ("reused", "user_deactivated", "password_change_required"):
+            await repo.revoke_family(row["family_id"], now, verdict)
+    # The revocation above is committed before the refusal: a replayed token ends its family for good.
+    if verdict != "ok":
+        if verdict == "reused":
+            log.warning("refresh token reused: family %s of user %s revoked", row["family_id"], row["user_id"])
+        raise Unauthorized(_REFUSED[verdict], field="refresh_token", reason=verdict, headers=INVALID_TOKEN)
+    access, lifetime = await _access_token(runtime, user)
+    return TokenPair(access, lifetime, refresh, refresh_lifetime)
+
+
+async def revoke_sessions(session: AsyncSession, user_id: uuid.UUID, reason: str) -> int:
+    """End every refresh token of the user, in the caller's transaction (deactivation, password change
+    or reset, an admin's revoke): the number of sessions ended. Access tokens stop at their expiry
+    (KAM_TOKEN_LIFETIME_S), a deactivated user's at once on every service (the user replica)."""
+    ended = await RefreshTokens(session).revoke_user(user_id, utcnow(), reason)
+    log.info("refresh tokens of user %s revoked (%s): %d sessions", user_id, reason, ended)
+    return ended
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def _new_refresh_token(session: AsyncSession, runtime: Runtime, user_id: uuid.UUID,
+                             family_id: uuid.UUID) -> tuple[str, int]:
+    token = secrets.token_urlsafe(32)
+    lifetime = runtime.settings.kam_refresh_token_lifetime_s
+    now = utcnow()
+    await RefreshTokens(session).add(token_hash=_hash(token), family_id=family_id, user_id=user_id, now=now,
+                                     expires_at=now + dt.timedelta(seconds=lifetime))
+    return token, lifetime
+
+
+async def _access_token(runtime: Runtime, row) -> tuple[str, int]:
     ring = key_ring(runtime)
     key, activated_at = await ring.signer()
     rotate_after = runtime.settings.kam_jwt_rotate_after_s
@@ -128,6 +223,16 @@ async def issue_token(runtime: Runtime, email: str, password: str, client_addres
                       issuer=runtime.settings.kam_jwt_issuer, audience=runtime.settings.kam_jwt_audience,
                       lifetime_s=lifetime, must_change_password=bool(row["must_change_password"]))
     return token, lifetime
+
+
+async def _prune_refresh_tokens_now_and_then(runtime: Runtime) -> None:
+    """Expired refresh tokens (kept a day, so a late replay is still recognised) go, at most once a
+    minute per replica."""
+    if time.monotonic() - runtime.refresh_tokens_pruned_at < PRUNE_EVERY_S:
+        return
+    runtime.refresh_tokens_pruned_at = time.monotonic()
+    async with runtime.db.session() as session, session.begin():
+        await RefreshTokens(session).prune(utcnow() - dt.timedelta(days=1))
 
 
 async def _rehash(runtime: Runtime, user_id, password: str) -> None:

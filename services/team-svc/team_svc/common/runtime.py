@@ -25,6 +25,7 @@ class TeamRuntime(Runtime):
         self.password_dummy_hash: str | None = None
         self.password_gate: Any = None  # auth.passwords.HashGate, made on first use
         self.signin_throttle_pruned_at = 0.0  # monotonic time of this replica's last prune
+        self.refresh_tokens_pruned_at = 0.0  # likewise for expired refresh tokens
         self.rule_book: Any = None  # territories.service.CachedRuleBook, rebuilt on a revision change
         self.users_of_record = users  # team-svc owns the users: authority comes from its own table
 

@@ -19,6 +19,7 @@ from .schemas import (
     PasswordChange,
     PasswordReset,
     PasswordResetOut,
+    SessionsRevoked,
     Subtree,
     UserCreate,
     UserOut,
@@ -59,6 +60,15 @@ async def reset_password(user_id: uuid.UUID, principal: PrincipalDep, runtime: R
     result = await service.reset_password(runtime, principal, user_id, body.temporary_password if body else None)
     response.headers["Cache-Control"] = "no-store"
     return result
+
+
+@router.post("/v1/users/{user_id}/revoke-sessions", response_model=SessionsRevoked,
+             responses=problems(401, 403, 404),
+             summary="End every session of a user: their refresh tokens are refused from now on, their access "
+                     "tokens at expiry (admin)")
+async def revoke_sessions(user_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep):
+    async with runtime.uow() as uow:
+        return await service.revoke_sessions(uow, principal, user_id)
 
 
 @router.get("/v1/users/{user_id}", response_model=UserOut)

@@ -89,6 +89,11 @@ class PasswordReset(BaseModel):
     temporary_password: str | None = Field(default=None, min_length=12, max_length=200, description=PASSWORD_RULES)
 
 
+class SessionsRevoked(BaseModel):
+    user_id: uuid.UUID
+    revoked_sessions: int = Field(description="sign-ins whose refresh tokens were live and are now revoked")
+
+
 class PasswordResetOut(BaseModel):
     user_id: uuid.UUID
     must_change_password: bool

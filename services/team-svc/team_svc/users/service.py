@@ -133,22 +133,42 @@ async def update_user(uow: UnitOfWork, principal: Principal, user_id: uuid.UUID,
         await _check_nothing_left_behind(session, user.id)
     changes = change(user, chain_of_new_superior=chain, active_direct_reports=active_reports, **fields)
     if changes:
-        if "superior_id" in changes:
-            await move_subtree(session, users, row["path"], paths.path_of(user.id, superior_path))
-        saved = await Users(session).save(user.id, row["version"], {
-            **{k: getattr(user, k) for k in changes}, "version": user.version, "updated_at": utcnow()})
-        if not saved:
-            raise PreconditionFailed("user changed concurrently; reload and retry")
-        await log_changes(session, "user", user.events, principal.user_id)
-        uow.publish(*user.events)
+        await _save(uow, principal, user, row, changes, superior_path)
     return await get_user(session, user.id)
+
+
+async def _save(uow: UnitOfWork, principal: Principal, user: User, row, changes, superior_path) -> None:
+    session = uow.session
+    if "superior_id" in changes:
+        await move_subtree(session, users, row["path"], paths.path_of(user.id, superior_path))
+    saved = await Users(session).save(user.id, row["version"], {
+        **{k: getattr(user, k) for k in changes}, "version": user.version, "updated_at": utcnow()})
+    if not saved:
+        raise PreconditionFailed("user changed concurrently; reload and retry")
+    await log_changes(session, "user", user.events, principal.user_id)
+    uow.publish(*user.events)
+    if "active" in changes and not user.active:
+        await signin.revoke_sessions(session, user.id, "deactivated")  # in the same transaction
+
+
+async def revoke_sessions(uow: UnitOfWork, principal: Principal, user_id: uuid.UUID) -> dict:
+    """An admin ends every session of a user (a lost laptop, a leaked token): their refresh tokens stop
+    at once, their access tokens at expiry."""
+    if not principal.is_admin:
+        raise Forbidden("only an admin can revoke a user's sessions")
+    if await Credentials(uow.session).by_id(user_id) is None:
+        raise NotFound(f"user {user_id} not found")
+    ended = await signin.revoke_sessions(uow.session, user_id, "admin")
+    log.info("admin %s revoked the sessions of user %s", principal.user_id, user_id)
+    return {"user_id": user_id, "revoked_sessions": ended}
 
 
 async def change_password(runtime: Runtime, principal: Principal, current_password: str, new_password: str,
                           client_address: str) -> None:
     """The signed-in user picks a new password: the current one proves it is them (throttled like a
     sign-in, so a stolen token cannot guess it fast), the new one meets the policy. Clears
-    must_change_password; the client signs in again for an unrestricted token."""
+    must_change_password and ends every refresh token of the user (other devices sign in again); the
+    client signs in again for an unrestricted token."""
     async with runtime.db.session() as session:
         row = await Credentials(session).by_id(principal.user_id)
     if row is None:
@@ -162,6 +182,7 @@ async def change_password(runtime: Runtime, principal: Principal, current_passwo
     new_hash = await passwords.hash_password(runtime, new_password)
     async with runtime.db.session() as session, session.begin():
         await Credentials(session).set_password_hash(row["id"], new_hash, must_change_password=False)
+        await signin.revoke_sessions(session, row["id"], "password_changed")
     log.info("user %s changed their password", row["id"])
 
 
@@ -182,6 +203,7 @@ async def reset_password(runtime: Runtime, principal: Principal, user_id: uuid.U
     new_hash = await passwords.hash_password(runtime, password)
     async with runtime.db.session() as session, session.begin():
         await Credentials(session).set_password_hash(user_id, new_hash, must_change_password=True)
+        await signin.revoke_sessions(session, user_id, "password_reset")
     log.info("admin %s reset the password of user %s", principal.user_id, user_id)
     return {"user_id": user_id, "must_change_password": True, "temporary_password": password if generated else None}
 
