@@ -9,7 +9,7 @@ from alembic import op
 from kam_shared.tables import UtcDateTime
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
