@@ -1,6 +1,6 @@
 """forecast-svc's other nodes and currencies on the real stack: an org unit made in team-svc and a
 territory with its rule roll up the opportunities made in opportunity-svc (accounts from account-svc),
-a USD opportunity is converted at the rate an admin set, and a rebuild from the owners' snapshots
+a foreign-currency (EUR) opportunity is converted at the rate an admin set, and a rebuild from the owners' snapshots
 gives the same answers."""
 import uuid
 
@@ -86,32 +86,34 @@ def test_org_unit_and_territory_rollups_and_a_rebuild_gives_the_same(stack, org)
             {k: view[k] for k in ("open_count", "open_amount", "weighted_amount", "stages", "node_kind")}
 
 
-def test_a_usd_opportunity_is_converted_at_the_rate_an_admin_set(stack, org):
+def test_a_foreign_currency_opportunity_is_converted_at_the_rate_an_admin_set(stack, org):
+    # EUR, not USD: the demo seed (tests/test_demo_seed.py, same stack) sets monthly USD→CNY rates, and a
+    # rate stays in force after its date; no other test sets EUR.
     api, shared, _ = org
     admin = shared["admin"]
     auth, ids, tag = _team_with_unit(api, admin)
     account = api.call("POST", "account-svc", "/v1/accounts", auth["rep"], json={"name": f"FX {tag}"}).json()
-    _opportunity(api, auth["rep"], ids["rep"], account["id"], "1000.00", currency="USD", close="2029-03-15")
+    _opportunity(api, auth["rep"], ids["rep"], account["id"], "1000.00", currency="EUR", close="2029-03-15")
     _opportunity(api, auth["rep"], ids["rep"], account["id"], "500.00", close="2029-03-20")
     before, _ = wait_for(lambda: api.rollup(auth["manager"], ids["team"], "2029-Q1"),
-                         lambda r: r.get("open_count") == 1 and r.get("other_currencies") == ["USD"], timeout=60)
+                         lambda r: r.get("open_count") == 1 and r.get("other_currencies") == ["EUR"], timeout=60)
     assert before["open_amount"] == "500.00" and before["rates_used"] == []
 
     bad = api.call("PUT", "forecast-svc", "/v1/exchange-rates", admin, json=[
-        {"from": "USD", "to": "CNY", "rate": "0", "effective_date": "2029-03-01"}])
+        {"from": "EUR", "to": "CNY", "rate": "0", "effective_date": "2029-03-01"}])
     assert bad.status_code == 422 and "rate" in bad.text
     resp = api.call("PUT", "forecast-svc", "/v1/exchange-rates", admin, json=[
-        {"from": "USD", "to": "CNY", "rate": "7.125", "effective_date": "2029-03-01"}])
+        {"from": "EUR", "to": "CNY", "rate": "7.125", "effective_date": "2029-03-01"}])
     assert resp.status_code == 200, resp.text
     assert api.call("PUT", "forecast-svc", "/v1/exchange-rates", auth["manager"], json=[
-        {"from": "USD", "to": "CNY", "rate": "9", "effective_date": "2029-03-01"}]).status_code == 403
+        {"from": "EUR", "to": "CNY", "rate": "9", "effective_date": "2029-03-01"}]).status_code == 403
 
     # No rebuild, no event to wait for: the next read converts.
     for who, node in ((auth["manager"], ids["team"]), (auth["manager"], ids["manager"]), (auth["rep"], ids["rep"])):
         view = api.rollup(who, node, "2029-Q1")
         assert view["open_amount"] == "7625.00" and view["open_count"] == 2 and view["other_currencies"] == []
         assert [(u["from"], u["to"], u["rate"], u["effective_date"]) for u in view["rates_used"]] == [
-            ("USD", "CNY", "7.125", "2029-03-01")]
+            ("EUR", "CNY", "7.125", "2029-03-01")]
     listed = api.call("GET", "forecast-svc", "/v1/exchange-rates", auth["rep"]).json()
-    assert {"from": "USD", "to": "CNY", "rate": "7.125", "effective_date": "2029-03-01"}.items() <= \
-        next(r for r in listed["rates"] if r["effective_date"] == "2029-03-01" and r["from"] == "USD").items()
+    assert {"from": "EUR", "to": "CNY", "rate": "7.125", "effective_date": "2029-03-01"}.items() <= \
+        next(r for r in listed["rates"] if r["effective_date"] == "2029-03-01" and r["from"] == "EUR").items()

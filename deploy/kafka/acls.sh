@@ -36,6 +36,7 @@ if [ -n "${ADMIN_CONFIG:-}" ]; then args+=(--command-config "$ADMIN_CONFIG"); fi
 "$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:account-svc --operation Read --operation Describe --topic kam.team.events
 "$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:account-svc --operation Write --operation Describe --operation Create --operation Alter --topic kam.team.events.dlq
 "$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:account-svc --operation Read --operation Describe --group account-svc
+"$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:account-svc --operation Describe --group forecast-svc
 "$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:account-svc --operation Describe --group opportunity-svc
 "$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:account-svc --operation Describe --group team-svc
 "$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:account-svc --operation IdempotentWrite --cluster
@@ -58,6 +59,8 @@ if [ -n "${ADMIN_CONFIG:-}" ]; then args+=(--command-config "$ADMIN_CONFIG"); fi
 "$BIN/kafka-configs.sh" "${args[@]}" --alter --entity-type users --entity-name forecast-svc \
   --add-config "SCRAM-SHA-512=[iterations=8192,password=${KAM_KAFKA_FORECAST_SVC_PASSWORD:?set KAM_KAFKA_FORECAST_SVC_PASSWORD}]"
 "$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:forecast-svc --operation Write --operation Describe --operation Create --operation Alter --operation DescribeConfigs --topic kam.forecast.events
+"$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:forecast-svc --operation Read --operation Describe --topic kam.account.events
+"$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:forecast-svc --operation Write --operation Describe --operation Create --operation Alter --topic kam.account.events.dlq
 "$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:forecast-svc --operation Read --operation Describe --topic kam.opportunity.events
 "$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:forecast-svc --operation Write --operation Describe --operation Create --operation Alter --topic kam.opportunity.events.dlq
 "$BIN/kafka-acls.sh" "${args[@]}" --add --allow-principal User:forecast-svc --operation Read --operation Describe --topic kam.team.events

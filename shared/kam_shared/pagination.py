@@ -15,6 +15,11 @@ def decode_cursor(cursor: str | None, parse=str, field: str = "cursor"):
     if not cursor:
         return None
     try:
-        return parse(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
+        # validate=True: characters outside the URL-safe alphabet are an error, not silently dropped
+        # (which turned "!!!" into an empty cursor, a valid key for a text-sorted list).
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+        if not text:
+            raise ValueError("empty cursor")
+        return parse(text)
     except (ValueError, UnicodeDecodeError):
         raise ValidationProblem("cursor is not one this API issued", field=field) from None

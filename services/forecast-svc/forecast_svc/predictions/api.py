@@ -9,7 +9,7 @@ from kam_shared.auth import PrincipalDep
 from kam_shared.contract import problem_responses
 
 from . import service
-from .schemas import AccuracyOut, PredictionOut
+from .schemas import PredictionAccuracyOut, PredictionOut
 
 router = APIRouter(tags=["predictions"])
 
@@ -26,7 +26,7 @@ async def get_prediction(principal: PrincipalDep, runtime: RuntimeDep, node: Nod
         return await service.prediction_for(session, runtime, principal, node, period, currency)
 
 
-@router.get("/v1/predictions/accuracy", response_model=AccuracyOut, responses=problem_responses(404, 422),
+@router.get("/v1/predictions/accuracy", response_model=PredictionAccuracyOut, responses=problem_responses(404, 422),
             summary="Backtest: the method at past periods' start and midpoint against actual won (MAPE), "
                     "beside submitted forecasts")
 async def get_accuracy(principal: PrincipalDep, runtime: RuntimeDep, node: NodeQuery,

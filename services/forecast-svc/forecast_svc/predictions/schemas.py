@@ -61,7 +61,7 @@ class PeriodBacktestOut(BaseModel):
     ape_submitted_pct: Decimal | None = Percent
 
 
-class AccuracyOut(BaseModel):
+class PredictionAccuracyOut(BaseModel):
     node: uuid.UUID
     currency: str
     kind: Literal["quarter", "month"]

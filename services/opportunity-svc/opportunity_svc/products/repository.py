@@ -6,9 +6,10 @@ from collections.abc import Iterable
 
 from sqlalchemy import or_, select, update
 
+from kam_shared.pagination import decode_cursor
 from kam_shared.repository import Repository
 
-from .domain import Product
+from .domain import CODE, Product
 from .models import products
 
 _COLUMNS = ("id", "code", "name", "family", "active", "version", "created_at", "updated_at")
@@ -16,6 +17,14 @@ _COLUMNS = ("id", "code", "name", "family", "active", "version", "created_at", "
 
 def to_domain(row) -> Product:
     return Product(**{c: row[c] for c in _COLUMNS})
+
+
+def _product_cursor(text: str) -> str:
+    code, _, product_id = text.partition("|")
+    if not CODE.match(code):
+        raise ValueError("not a product code")
+    uuid.UUID(product_id)
+    return text
 
 
 class ProductRepository(Repository):
@@ -26,7 +35,11 @@ class ProductRepository(Repository):
             query = query.where(products.c.family == family)
         if active is not None:
             query = query.where(products.c.active.is_(active))
-        return await self.paginate(query, keys=[products.c.code], limit=limit, cursor=cursor, present=to_domain)
+        # (code, id): the code alone is free text, so any string would pass as a cursor; with the id
+        # beside it (and the code checked against the code rule) a cursor this API never issued is a 422.
+        decode_cursor(cursor, _product_cursor)
+        return await self.paginate(query, keys=[products.c.code, products.c.id], limit=limit, cursor=cursor,
+                                   present=to_domain)
 
     async def one(self, code_or_id: str, *, lock: bool = False) -> Product | None:
         """By code, or by id when the text is a UUID (a code may look like one: the code wins)."""

@@ -11,7 +11,16 @@ from kam_shared.contract import problem_responses
 from kam_shared.http import IfMatch, with_etag
 
 from . import service
-from .schemas import PlanCreate, PlanOut, PlanPage, PlanPatch, Proposal, ReasonIn, RebalanceIn, RebalanceOut
+from .schemas import (
+    Proposal,
+    ReasonIn,
+    RebalanceIn,
+    RebalanceOut,
+    TerritoryPlanCreate,
+    TerritoryPlanOut,
+    TerritoryPlanPage,
+    TerritoryPlanPatch,
+)
 
 router = APIRouter(tags=["territory plans"])
 
@@ -43,17 +52,17 @@ async def get_rebalance(rebalance_id: uuid.UUID, principal: PrincipalDep, runtim
         return await service.get_rebalance(session, principal, rebalance_id)
 
 
-@router.post("/v1/territory-plans", status_code=201, response_model=PlanOut,
+@router.post("/v1/territory-plans", status_code=201, response_model=TerritoryPlanOut,
              summary="Draft a territory's plan for a fiscal period (its manager, anyone above them, or an admin)",
              responses=problem_responses(409))
-async def create_plan(body: PlanCreate, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
+async def create_plan(body: TerritoryPlanCreate, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
     async with runtime.uow() as uow:
         plan = await service.create_plan(uow, runtime, principal, body.model_dump())
     response.headers["Location"] = f"/v1/territory-plans/{plan['id']}"
     return with_etag(response, plan)
 
 
-@router.get("/v1/territory-plans", response_model=PlanPage,
+@router.get("/v1/territory-plans", response_model=TerritoryPlanPage,
             summary="Plans of the territories you may see (yours and your team's)")
 async def list_plans(principal: PrincipalDep, runtime: RuntimeDep,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100, cursor: str | None = None,
@@ -64,17 +73,17 @@ async def list_plans(principal: PrincipalDep, runtime: RuntimeDep,
                                         territory_id=territory_id, period=period, status=status)
 
 
-@router.get("/v1/territory-plans/{plan_id}", response_model=PlanOut,
+@router.get("/v1/territory-plans/{plan_id}", response_model=TerritoryPlanOut,
             summary="A plan with its territory's quota for the period and its coverage against capacity now")
 async def get_plan(plan_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
     async with runtime.db.session() as session:
         return with_etag(response, await service.get_plan(session, runtime, principal, plan_id))
 
 
-@router.patch("/v1/territory-plans/{plan_id}", response_model=PlanOut,
+@router.patch("/v1/territory-plans/{plan_id}", response_model=TerritoryPlanOut,
               summary="Change a draft (or rejected) plan: only the fields sent; If-Match",
               responses=problem_responses(409))
-async def patch_plan(plan_id: uuid.UUID, body: PlanPatch, principal: PrincipalDep, runtime: RuntimeDep,
+async def patch_plan(plan_id: uuid.UUID, body: TerritoryPlanPatch, principal: PrincipalDep, runtime: RuntimeDep,
                      response: Response, if_match: IfMatch = None):
     async with runtime.uow() as uow:
         plan = await service.update_plan(uow, runtime, principal, plan_id, body.model_dump(exclude_unset=True),
@@ -82,7 +91,8 @@ async def patch_plan(plan_id: uuid.UUID, body: PlanPatch, principal: PrincipalDe
     return with_etag(response, plan)
 
 
-@router.post("/v1/territory-plans/{plan_id}/submit", response_model=PlanOut, summary="draft | rejected → submitted",
+@router.post("/v1/territory-plans/{plan_id}/submit", response_model=TerritoryPlanOut,
+             summary="draft | rejected → submitted",
              responses=problem_responses(409))
 async def submit(plan_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response,
                  if_match: IfMatch = None):
@@ -91,7 +101,7 @@ async def submit(plan_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDe
                                                           if_match=if_match))
 
 
-@router.post("/v1/territory-plans/{plan_id}/approve", response_model=PlanOut,
+@router.post("/v1/territory-plans/{plan_id}/approve", response_model=TerritoryPlanOut,
              summary="submitted → approved, by someone above the territory's manager or an admin (never the "
                      "manager)", responses=problem_responses(403, 409))
 async def approve(plan_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response,
@@ -101,7 +111,7 @@ async def approve(plan_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeD
                                                           if_match=if_match))
 
 
-@router.post("/v1/territory-plans/{plan_id}/reject", response_model=PlanOut,
+@router.post("/v1/territory-plans/{plan_id}/reject", response_model=TerritoryPlanOut,
              summary="submitted → rejected with a reason (it can be changed and submitted again)",
              responses=problem_responses(403, 409))
 async def reject(plan_id: uuid.UUID, body: ReasonIn, principal: PrincipalDep, runtime: RuntimeDep,

@@ -33,12 +33,12 @@ class PlanContent(BaseModel):
                                           description="how many accounts the territory's people can cover")
 
 
-class PlanCreate(PlanContent):
+class TerritoryPlanCreate(PlanContent):
     territory_id: uuid.UUID
     period: str = Field(max_length=12, description="a fiscal period: FY2026, FY2026-Q3 or 2026-11")
 
 
-class PlanPatch(BaseModel):
+class TerritoryPlanPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     objectives: list[Objective] | None = Field(default=None, max_length=100)
     target_account_ids: list[uuid.UUID] | None = Field(default=None, max_length=5000)
@@ -60,7 +60,7 @@ class Covered(BaseModel):
     full_time_equivalent: float = Field(description="sum of coverage capacity_percent / 100")
 
 
-class PlanOut(BaseModel):
+class TerritoryPlanOut(BaseModel):
     id: uuid.UUID
     territory_id: uuid.UUID
     territory_name: str
@@ -87,8 +87,8 @@ class PlanOut(BaseModel):
     updated_at: dt.datetime
 
 
-class PlanPage(BaseModel):
-    items: list[PlanOut]
+class TerritoryPlanPage(BaseModel):
+    items: list[TerritoryPlanOut]
     next_cursor: str | None
 
 
