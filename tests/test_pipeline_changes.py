@@ -62,12 +62,21 @@ def test_waterfall_since_a_recorded_instant_ends_at_both_rollups_and_survives_a_
     admin = shared_auth["admin"]
     auth, ids = _team(api, admin)
     rep, mgr = auth["rep"], auth["manager"]
-    account = api.call("POST", "account-svc", "/v1/accounts", rep, json={"name": f"Changes {uuid.uuid4().hex[:6]}"})
+    # The rep owns the account explicitly: other tests on the shared stack add territory rules that
+    # would otherwise assign a new account to their territory's manager.
+    account = api.call("POST", "account-svc", "/v1/accounts", rep,
+                       json={"name": f"Changes {uuid.uuid4().hex[:6]}", "owner_id": ids["rep"]})
     assert account.status_code == 201, account.text
 
+    # The peer's own account: a reference to an account the caller may not see is refused (issue 13).
+    peers_account = api.call("POST", "account-svc", "/v1/accounts", auth["peer"],
+                             json={"name": f"Changes peer {uuid.uuid4().hex[:6]}", "owner_id": ids["peer"]})
+    assert peers_account.status_code == 201, peers_account.text
+
     def opportunity(owner, amount, close="2026-11-30", who=rep):
+        on = peers_account if who is auth["peer"] else account
         resp = api.call("POST", "opportunity-svc", "/v1/opportunities", who, json={
-            "account_id": account.json()["id"], "name": f"deal {amount}", "amount": amount, "currency": "CNY",
+            "account_id": on.json()["id"], "name": f"deal {amount}", "amount": amount, "currency": "CNY",
             "close_date": close, "owner_id": owner})
         assert resp.status_code == 201, resp.text
         return resp.json()["id"]

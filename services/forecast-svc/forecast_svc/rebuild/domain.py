@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pydantic import ValidationError
+
 from kam_shared.events import UserState
 from kam_shared.events.opportunity import OpportunityState
 
@@ -70,7 +72,11 @@ def replay_history(events: list[tuple[dt.datetime, str, dict]]) -> tuple[list[di
             continue
         if "opportunity" not in data:
             continue
-        fact = fact_row(OpportunityState.model_validate(data["opportunity"]), model)
+        try:
+            state = OpportunityState.model_validate(data["opportunity"])
+        except ValidationError:
+            continue  # a payload the live consumer dead-letters: the replay skips it too
+        fact = fact_row(state, model)
         prev = last.get(fact["id"])
         if prev is not None and prev["version"] >= fact["version"]:
             continue

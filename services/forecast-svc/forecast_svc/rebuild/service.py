@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from kam_shared.app import Runtime
 from kam_shared.auth import Principal
 from kam_shared.broker import read_topic
+from kam_shared.consumer import foreign_event
 from kam_shared.domain_errors import Forbidden, UpstreamUnavailable
 from kam_shared.events import TOPICS, CloudEvent, utcnow
 from kam_shared.peers import peer_client, snapshot
@@ -47,6 +48,8 @@ async def opportunity_stream(runtime: Runtime) -> list[tuple]:
             event = CloudEvent.model_validate_json(m.value or b"")
         except (ValueError, ValidationError):
             continue  # what the live consumer dead-letters, the replay skips
+        if foreign_event(m.topic, event) is not None or not isinstance(event.data, dict):
+            continue  # a forged source or type, or no payload: dead-lettered live, skipped here
         out.append((event.time, event.type, event.data))
     return out
 
