@@ -32,7 +32,6 @@ import asyncio
 import json
 import logging
 import random
-import statistics
 import sys
 import time
 import uuid
@@ -47,6 +46,7 @@ from account_svc.accounts.domain.names import normalise
 from account_svc.accounts.models import accounts as accounts_table
 from kam_shared.devstack import VAR, Stack, add_broker_option, free_port, measure_broker_round_trip
 from kam_shared.events import utcnow
+from kam_shared.figures import summary
 from kam_shared.migrations import upgrade_async
 from kam_shared.services import SERVICES
 from kam_shared.testing import fresh_database, jwks_json_for_tests, token_for
@@ -133,18 +133,7 @@ FULL_WIDTH = {c: c + 0xFEE0 for c in range(0x21, 0x7F)}
 # ---------------------------------------------------------------------------------------------
 # figures
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))
-    return ordered[int(rank) - 1]
-
-
-def summary(values: list[float]) -> dict:
-    if not values:
-        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
-    ms = [v * 1000 for v in values]
-    return {"n": len(ms), "p50": round(pct(ms, 50), 2), "p95": round(pct(ms, 95), 2), "p99": round(pct(ms, 99), 2),
-            "max": round(max(ms), 2), "mean": round(statistics.fmean(ms), 2)}
+# pct and summary: kam_shared.figures (shared with the other benchmarks)
 
 
 # ---------------------------------------------------------------------------------------------
