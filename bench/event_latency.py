@@ -75,7 +75,9 @@ CLOSE_DATE = "2026-12-15"
 OPP_TOPIC = "kam.opportunity.events"
 FLOOR_TOPIC = "bench.roundtrip"
 PROBABILITY = {1: 10, 2: 20, 3: 30, 4: 40, 5: 50, 6: 70, 7: 90}  # opportunity-svc's default stage model
-TARGET_P99_MS = 100
+# Issue 15's target is on Apache Kafka; Tansu answers fetches only after the full wait, so its
+# figure is context (the earlier, looser target).
+TARGET_P99_MS = {"kafka": 50, "tansu": 100}
 PASSWORD = "tiger-lamp-river-7"  # the policy: 12+ characters, not the user's name or email
 
 log = logging.getLogger("bench.event_latency")
@@ -472,8 +474,9 @@ def report(results: Results, args) -> dict:
           f"   polls per change: median {statistics.median(polls) if polls else 0:g}, max {max(polls, default=0)}"
           f"   tap missed: {len(results.latencies) - len(results.to_topic)}"
           f"   floor lost: {results.floor_lost}")
-    verdict = "met" if lat["p99"] is not None and lat["p99"] < TARGET_P99_MS else "NOT met"
-    print(f"target p99 < {TARGET_P99_MS} ms: {verdict}   (service logs: {results.log_dir})")
+    target = TARGET_P99_MS[args.broker]
+    verdict = "met" if lat["p99"] is not None and lat["p99"] < target else "NOT met"
+    print(f"target p99 < {target} ms: {verdict}   (service logs: {results.log_dir})")
     floor = summary(results.floor)
     return {
         "bench": "event_latency", "database": results.database, "broker": args.broker,
@@ -487,7 +490,7 @@ def report(results: Results, args) -> dict:
         "floor_default_fetch_p50_ms": summary(results.floor_default)["p50"],
         "floor_default_fetch_p99_ms": summary(results.floor_default)["p99"],
         "load_1m": [round(x, 2) for x in results.load], "cpus": os.cpu_count(),
-        "target_p99_ms": TARGET_P99_MS,
+        "target_p99_ms": TARGET_P99_MS[args.broker],
     }
 
 

@@ -22,7 +22,7 @@ _HISTORY_COLUMNS = [c for c in journeys.c if c.name != "id"]
 class PredictionRepository(Repository):
     # ------------------------------------------------------------------ writes (consumer, rebuild)
     async def journeys_for_update(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
-        query = self.for_update(select(journeys).where(journeys.c.id.in_(ids)))
+        query = self.for_update(select(journeys).where(self.among(journeys.c.id, ids)))
         return {r["id"]: dict(r) for r in (await self.session.execute(query)).mappings().all()}
 
     async def save_journeys(self, rows: list[dict]) -> None:

@@ -112,7 +112,7 @@ class RollupRepository(Repository):
         return {r.stage: r.probability for r in model}, (model[0].hierarchy if model else None)
 
     async def facts_for_update(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict]:
-        query = self.for_update(select(facts).where(facts.c.id.in_(ids)))
+        query = self.for_update(select(facts).where(self.among(facts.c.id, ids)))
         return {r["id"]: dict(r) for r in (await self.session.execute(query)).mappings().all()}
 
     async def save_facts(self, rows: list[dict]) -> None:
@@ -387,7 +387,7 @@ class RollupRepository(Repository):
     async def territories_of(self, accounts: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
         return dict((await self.session.execute(
             select(account_territories.c.account_id, account_territories.c.territory_id)
-            .where(account_territories.c.account_id.in_(accounts)))).all())
+            .where(self.among(account_territories.c.account_id, accounts)))).all())
 
     async def cover(self, account: uuid.UUID, territory: uuid.UUID | None) -> None:
         await self.session.execute(delete(account_territories).where(account_territories.c.account_id == account))
