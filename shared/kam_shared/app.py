@@ -141,7 +141,6 @@ def create_service_app(
     on_startup: Sequence[Callable[[Runtime], Awaitable[None]]] = (),
     resources: Sequence[Callable[[Runtime], AbstractAsyncContextManager]] = (),
     runtime_class: type[Runtime] = Runtime,
-    after_events: Callable[[Runtime, list], None] | None = None,
 ) -> FastAPI:
     """`runtime_class`: a Runtime subclass with the service's own typed attributes (a key ring, a
     read pool, caches). `resources`: async context managers entered in order at start-up (after
@@ -165,7 +164,7 @@ def create_service_app(
         if all_handlers:
             runtime.consumer = ConsumerRunner(
                 settings, runtime.db, tables, all_handlers,
-                after_commit=(lambda evs: after_events(runtime, evs)) if after_events else None)
+                outbox_written=runtime.relay.kick)
         if settings.run_background_workers:
             runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
             if runtime.consumer:

@@ -48,6 +48,7 @@ from .observability import (
     EVENTS_CONSUMED,
     EVENTS_DEAD_LETTERED,
 )
+from .outbox import OUTBOX_WRITTEN
 from .replicas import ImplausibleVersion, version_jump_guard
 from .services import source_of, topic_owner
 from .settings import ServiceSettings
@@ -262,7 +263,7 @@ def _runs(items: list[Item], batchers: dict[str, BatchHandler]) -> Iterator[tupl
 class ConsumerRunner:
     def __init__(self, settings: ServiceSettings, db: Database, tables: PlumbingTables,
                  handlers: dict[str, Handler], *, group_id: str | None = None,
-                 after_commit: Callable[[list[CloudEvent]], None] | None = None):
+                 outbox_written: Callable[[], None] | None = None):
         """Every handler transaction takes `read_model_lock` in shared mode (PostgreSQL), so an
         exclusive holder (`exclusive_read_model_lock`, e.g. a rebuild) sees no event half-applied
         on any replica of the service."""
@@ -276,7 +277,7 @@ class ConsumerRunner:
         self._batchers = {t: wrapped.setdefault(id(h), as_batch_handler(h)) for t, h in handlers.items()}
         self.group_id = group_id or settings.service_name
         self.topics = sorted({CATALOGUE[t].topic for t in handlers})
-        self.after_commit = after_commit
+        self.outbox_written = outbox_written
         self._consumer = None
         self._dlq_producer = None
         self._lost: set = set()  # partitions the probe found rewound, re-read by the poll loop
@@ -382,13 +383,11 @@ class ConsumerRunner:
                 # Every partition's messages of this poll in one transaction: under a steady trickle
                 # each partition brings one or two events, and a transaction per partition would cap
                 # the rate at what six small commits cost. Per-key order holds: a key has one partition.
-                handled = await self._handle_batch([m for messages in batches.values() for m in messages])
+                await self._handle_batch([m for messages in batches.values() for m in messages])
                 self._progressed = time.monotonic()
                 self._broker_answered = self._progressed
                 # The DB transactions above are committed; now the offsets may be.
                 await self._commit(consumer, {tp: messages[-1].offset + 1 for tp, messages in batches.items()})
-                if handled and self.after_commit:
-                    self.after_commit(handled)
         finally:
             probe.cancel()
             await asyncio.gather(probe, return_exceptions=True)
@@ -576,13 +575,18 @@ class ConsumerRunner:
         """Apply events in one transaction, each at most once (the inbox claim); returns the
         events applied now (not those processed before)."""
         with _applying(self.group_id), version_jump_guard(self.settings.consumer_max_version_jump):
-            async with self.db.session() as session, session.begin():
-                await self._share_read_model_lock(session)
-                fresh = await self._claim_fresh(session, items)
-                for batcher, run in _runs(fresh, self._batchers):
-                    await batcher.apply_many(session, run)
-                if fresh:
-                    await self._touch_status(session, fresh[-1][0], len(fresh))
+            async with self.db.session() as session:
+                async with session.begin():
+                    await self._share_read_model_lock(session)
+                    fresh = await self._claim_fresh(session, items)
+                    for batcher, run in _runs(fresh, self._batchers):
+                        await batcher.apply_many(session, run)
+                    if fresh:
+                        await self._touch_status(session, fresh[-1][0], len(fresh))
+                # Handlers that publish (a merge, a health band, a re-assignment) wrote outbox rows in
+                # this transaction: start the relay now rather than at its next poll.
+                if session.info.pop(OUTBOX_WRITTEN, False) and self.outbox_written:
+                    self.outbox_written()
         for event, _ in fresh:
             EVENTS_CONSUMED.labels(self.settings.service_name, event.type).inc()
             # The line an operator follows a change by: it carries the trace the event brought

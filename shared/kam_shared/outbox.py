@@ -78,6 +78,9 @@ def shard_of(key: str) -> int:
     return zlib.crc32(key.encode()) % OUTBOX_SHARDS
 
 
+OUTBOX_WRITTEN = "kam_outbox_written"
+
+
 async def add_to_outbox(session: AsyncSession, tables: PlumbingTables, source: str,
                         events: Iterable[DomainEvent]) -> list[str]:
     """The events as outbox rows, and (where the service keeps an audit trail, kam_shared.audit) the
@@ -92,6 +95,8 @@ async def add_to_outbox(session: AsyncSession, tables: PlumbingTables, source: s
         audit.append(audit_row(ce))
     if rows:
         await session.execute(insert(tables.outbox), rows)
+        # Whoever commits this session (a consumer's batch) can tell that the relay has work now.
+        session.info[OUTBOX_WRITTEN] = True
         if tables.audit is not None:
             await session.execute(insert(tables.audit), audit)
     return [r["event_id"] for r in rows]

@@ -20,6 +20,7 @@ from kam_shared.db import Database
 from kam_shared.devstack import VAR, TansuBroker
 from kam_shared.events import TOPICS, CloudEvent, DomainEvent, UserCreated, UserState, UserUpdated
 from kam_shared.hierarchy import user_replica_handlers
+from kam_shared.outbox import add_to_outbox
 from kam_shared.settings import ServiceSettings
 from kam_shared.tables import plumbing_tables
 from kam_shared.testing import bearer, fresh_database, outbox_rows, service_client, user_event
@@ -271,3 +272,28 @@ async def test_a_broker_that_goes_away_mid_stream_counts_no_attempt_on_any_row(p
         await runtime.db.dispose()
         if not stopped:
             own.stop()
+
+
+async def test_a_batch_whose_handlers_publish_wakes_the_relay_and_a_silent_one_does_not(plumbing_db):
+    """A consumer's handler that writes outbox rows (a merge, a health band) has the relay started
+    as soon as its transaction commits, not at the relay's next poll; nothing else does."""
+    url, tables, db = plumbing_db
+    settings = ServiceSettings(database_url=url, service_name=f"kick-test-{uuid.uuid4().hex[:6]}")
+    kicks: list[int] = []
+
+    async def republish(session, event, payload):
+        await add_to_outbox(session, tables, "/kam/kick-test", [_user_change(payload.user.id, 2, "echo")])
+
+    async def ignore(session, event, payload):
+        return None
+
+    runner = ConsumerRunner(settings, db, tables, {"kam.team.user_created.v1": republish,
+                                                   "kam.team.user_updated.v1": ignore},
+                            outbox_written=lambda: kicks.append(1))
+    user = uuid.uuid4()
+    assert await runner.handle(user_event(user, "rep", None, version=1, created=False))
+    assert kicks == []  # applied, nothing published
+    assert await runner.handle(user_event(user, "rep", None))
+    assert kicks == [1]
+    async with db.session() as session:
+        assert len((await session.execute(select(tables.outbox))).all()) == 1

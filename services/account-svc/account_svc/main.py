@@ -14,7 +14,6 @@ from .classification.consumers import HANDLERS as CLASSIFICATION_HANDLERS
 from .common.runtime import AccountRuntime
 from .health.api import router as health_router
 from .health.consumers import HANDLERS as HEALTH_HANDLERS
-from .health.consumers import kick_relay_after_recompute
 from .health.service import recompute_after
 from .merge.api import router as merge_router
 from .models import plumbing
@@ -37,4 +36,4 @@ def create_app(settings: Settings | None = None):
         tables=plumbing, routers=[classification_router, accounts_router, merge_router, records_router,
                                   health_router, account_team_router, whitespace_router, audit_router],
         handlers={**CLASSIFICATION_HANDLERS, **ASSIGNMENT_HANDLERS, **WHITESPACE_HANDLERS, **HEALTH_HANDLERS},
-        runtime_class=AccountServiceRuntime, after_events=kick_relay_after_recompute)
+        runtime_class=AccountServiceRuntime)

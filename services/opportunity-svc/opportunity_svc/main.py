@@ -32,5 +32,4 @@ def create_app(settings: Settings | None = None):
                   "kam.account.reassigned.v1": accounts.on_account_state,
                   "kam.account.classified.v1": accounts.on_account_state,
                   "kam.account.team_changed.v1": accounts.on_account_team_changed,
-                  "kam.account.merged.v1": opportunities.on_account_merged},
-        after_events=opportunities.kick_relay_after_merges)
+                  "kam.account.merged.v1": opportunities.on_account_merged})

@@ -7,7 +7,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.app import Runtime
 from kam_shared.events import CloudEvent, utcnow
 from kam_shared.outbox import add_to_outbox
 
@@ -32,12 +31,6 @@ async def on_opportunity(session: AsyncSession, event: CloudEvent, payload) -> N
         if changed is not None:
             events.append(changed)
     await add_to_outbox(session, plumbing, SOURCE, events)
-
-
-def kick_relay_after_recompute(runtime: Runtime, handled: list[CloudEvent]) -> None:
-    """A band change published from the consumer: start the relay now rather than at its next poll."""
-    if any(e.type in HANDLERS for e in handled):
-        runtime.relay.kick()
 
 
 # Replaces classification's handlers for the same event types (it applies the same ReadModel first).

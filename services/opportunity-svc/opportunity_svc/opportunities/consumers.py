@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kam_shared.app import Runtime
 from kam_shared.events import AccountMerged, CloudEvent, DomainEvent, utcnow
 from kam_shared.outbox import add_to_outbox
 
@@ -36,8 +35,3 @@ async def on_account_merged(session: AsyncSession, event: CloudEvent, payload: A
             events.extend(opp.events)
     await add_to_outbox(session, plumbing, SOURCE, events)
 
-
-def kick_relay_after_merges(runtime: Runtime, handled: list[CloudEvent]) -> None:
-    """Merges publish from the consumer; start the relay now rather than at its next poll."""
-    if any(e.type == "kam.account.merged.v1" for e in handled):
-        runtime.relay.kick()
