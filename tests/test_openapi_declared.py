@@ -133,7 +133,7 @@ def test_every_operation_declares_problem_json_and_bearer_security(stack, servic
     assert document["components"]["securitySchemes"] == {"bearer": {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "JWT from team-svc `POST /v1/auth/token`"}}
-    public = {"/healthz", "/readyz", "/metrics", "/.well-known/jwks.json", "/v1/auth/token"}
+    public = {"/healthz", "/readyz", "/metrics", "/.well-known/jwks.json", "/v1/auth/token", "/v1/auth/revoke"}
     for path, item in document["paths"].items():
         for method, operation in item.items():
             errors = {s: r for s, r in operation["responses"].items() if s[0] in "45"}

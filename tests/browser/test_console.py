@@ -202,6 +202,22 @@ def test_a_refused_refresh_goes_to_a_clean_sign_in(org, new_page):
     assert page.evaluate("sessionStorage.getItem('kam.session')") is None
 
 
+def test_sign_out_ends_the_sign_in_on_the_server_too(org, new_page):
+    """The refresh token the console held cannot be exchanged after sign-out (RFC 7009 revocation)."""
+    api = org[0]
+    page = new_page()
+    sign_in(page, REP)
+    held = page.evaluate("JSON.parse(sessionStorage.getItem('kam.session')).refreshToken")
+    assert held
+    with page.expect_response(lambda r: r.url.endswith("/v1/auth/revoke")) as revoked:
+        page.get_by_role("button", name="退出登录").click()
+    assert revoked.value.status == 200
+    expect(page).to_have_url(re.compile(r"/signin"))
+    resp = api.call("POST", "team-svc", "/v1/auth/token", {},
+                    data={"grant_type": "refresh_token", "refresh_token": held})
+    assert resp.status_code == 401, resp.text
+
+
 def test_the_language_switch_changes_texts_and_the_lang_attribute(org, new_page):
     page = new_page()
     sign_in(page, REP)

@@ -158,3 +158,24 @@ async def test_two_refreshes_racing_with_one_token_cannot_both_win(api):
     pair = await sign_in(api, rep["email"])
     answers = await asyncio.gather(*[refresh(api, pair["refresh_token"]) for _ in range(4)])
     assert sorted(r.status_code for r in answers) == [200, 401, 401, 401], [r.text for r in answers]
+
+
+async def test_revocation_signs_out_the_whole_sign_in_and_says_nothing_about_unknown_tokens(api, problem):
+    """RFC 7009, the console's sign-out: the refresh token and its whole rotation end; another sign-in
+    of the same user goes on; an unknown token is answered the same 200."""
+    rep = await api.user("rep")
+    pair = await sign_in(api, rep["email"])
+    other_device = await sign_in(api, rep["email"])
+    rotated = (await refresh(api, pair["refresh_token"])).json()
+    resp = await api.client.post("/v1/auth/revoke", data={"token": rotated["refresh_token"],
+                                                          "token_type_hint": "refresh_token"})
+    assert resp.status_code == 200 and resp.headers["cache-control"] == "no-store"
+    refused(await refresh(api, rotated["refresh_token"]), problem, "refresh")
+    assert (await refresh(api, other_device["refresh_token"])).status_code == 200
+    unknown = await api.client.post("/v1/auth/revoke", data={"token": "not-a-token-we-issued"})
+    assert unknown.status_code == 200 and unknown.content == b""
+    body = problem(await api.client.post("/v1/auth/revoke", data={"token": pair["access_token"][:200],
+                                                                  "token_type_hint": "access_token"}),
+                   422, "access tokens")
+    assert body["reason"] == "unsupported_token_type" and body["field"] == "token_type_hint"
+    problem(await api.client.post("/v1/auth/revoke", data={}), 422, "token")

@@ -85,6 +85,18 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const signOut = useCallback(() => {
+    // RFC 7009: the sign-in ends on the server too (its refresh token cannot be used again). The
+    // user leaves at once whatever the answer; the access token ends at its expiry (15 min).
+    const refreshToken = readSession()?.refreshToken;
+    if (refreshToken) {
+      void team
+        .POST("/v1/auth/revoke", {
+          body: { token: refreshToken, token_type_hint: "refresh_token" },
+          bodySerializer: (body) => new URLSearchParams(body as Record<string, string>),
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        })
+        .catch(() => undefined);
+    }
     writeSession(null);
     setUser(null);
     navigate("/signin", { replace: true });

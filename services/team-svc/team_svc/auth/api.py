@@ -46,6 +46,21 @@ async def token(request: Request, runtime: RuntimeDep, response: Response,
                  refresh_expires_in=pair.refresh_expires_in)
 
 
+@router.post("/v1/auth/revoke", status_code=200, response_class=Response, responses=problems(422),
+             summary="OAuth2 token revocation (RFC 7009), for signing out: the refresh token's whole sign-in "
+                     "ends (every token of its rotation). 200 whether or not the token was known; access tokens "
+                     "cannot be revoked (422, reason unsupported_token_type): they end at their expiry "
+                     "(15 minutes), or at once on every service when the user is deactivated")
+async def revoke(runtime: RuntimeDep,
+                 token: Annotated[str, Form(min_length=1, max_length=200)],
+                 token_type_hint: Annotated[Literal["refresh_token", "access_token"] | None, Form()] = None):
+    if token_type_hint == "access_token":
+        raise ValidationProblem("access tokens cannot be revoked here: they expire (15 minutes), and a deactivated "
+                         "user's stop at once", field="token_type_hint", reason="unsupported_token_type")
+    await service.revoke_refresh_token(runtime, token)
+    return Response(status_code=200, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
 @router.get("/.well-known/jwks.json", summary="Public keys that verify KAM tokens (current and still-valid old keys)")
 async def jwks(runtime: RuntimeDep, response: Response):
     response.headers["Cache-Control"] = "public, max-age=60"

@@ -137,6 +137,10 @@ class RefreshTokens(Repository):
         await self.session.execute(update(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
                                    .values(used_at=now))
 
+    async def family_of(self, token_hash: str) -> uuid.UUID | None:
+        return await self.session.scalar(select(refresh_tokens.c.family_id)
+                                         .where(refresh_tokens.c.token_hash == token_hash))
+
     async def revoke_family(self, family_id: uuid.UUID, now: dt.datetime, reason: str) -> None:
         await self.session.execute(update(refresh_tokens).where(
             refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))

@@ -187,6 +187,19 @@ async def refresh_token_grant(runtime: Runtime, presented: str) -> TokenPair:
     return TokenPair(access, lifetime, refresh, refresh_lifetime)
 
 
+async def revoke_refresh_token(runtime: Runtime, presented: str) -> None:
+    """RFC 7009 revocation (sign-out): the presented refresh token's whole sign-in (its family) ends.
+    An unknown, expired or already revoked token changes nothing and is not an error (§2.2): the
+    answer says nothing about which tokens exist."""
+    async with runtime.uow() as uow:
+        repo = RefreshTokens(uow.session)
+        family = await repo.family_of(_hash(presented))
+        if family is not None:
+            await repo.revoke_family(family, utcnow(), "signed_out")
+    if family is not None:
+        log.info("refresh token family %s revoked (signed out)", family)
+
+
 async def revoke_sessions(session: AsyncSession, user_id: uuid.UUID, reason: str) -> int:
     """End every refresh token of the user, in the caller's transaction (deactivation, password change
     or reset, an admin's revoke): the number of sessions ended. Access tokens stop at their expiry
