@@ -19,6 +19,9 @@ sent). Phases:
    every 50 ms from /proc) minus its idle RSS, and what the attackers were answered (401 = a
    password was checked, 429 = throttled without one; an exception's name if no answer came).
 
+Also reported per phase: team-svc's CPU (share of a core) and how busy the whole machine was (other
+helpers' work included), so that a slow phase can be told apart from a busy machine.
+
 Targets (issue 13): legitimate sign-ins 100% with p99 < 1.5 s, GET p99 < 3x idle, RSS growth < 100 MiB.
 Prints a table, then as its last stdout line one JSON object with the figures and the targets.
 """
@@ -59,6 +62,32 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs: the whole machine's load, other helpers' included."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+class Phase:
+    """team-svc's share of a core and the machine's busy share over one phase: what the attack costs
+    team-svc, apart from how busy the shared machine happened to be."""
+
+    def __init__(self, pid: int):
+        self.pid, self.wall, self.cpu, self.machine = pid, time.monotonic(), cpu_s(pid), machine_busy()
+
+    def shares(self) -> dict:
+        busy, total = machine_busy()
+        return {"svc_cpu_pct": 100 * (cpu_s(self.pid) - self.cpu) / (time.monotonic() - self.wall),
+                "machine_busy_pct": 100 * (busy - self.machine[0]) / max(1, total - self.machine[1])}
 
 
 class Run:
@@ -164,9 +193,10 @@ async def measure(base: str, pid: int, args) -> dict:
         await asyncio.gather(run.get_loop(reader), run.signin_loop(owner))
         run.reset()
         run.stop_at = time.monotonic() + IDLE_S
+        phase = Phase(pid)
         await asyncio.gather(run.get_loop(reader), run.signin_loop(owner), run.rss_loop())
         out["idle"] = {"get_p99_s": p99(run.gets), "signin_p99_s": p99([s for _, s in run.signins]),
-                       "rss_mib": max(run.rss), "gets": len(run.gets)}
+                       "rss_mib": max(run.rss), "gets": len(run.gets), **phase.shares()}
         run.reset()
         # spawn, not fork: this process has an event loop and open sockets the child must not share.
         ours, theirs = multiprocessing.get_context("spawn").Pipe()
@@ -180,7 +210,9 @@ async def measure(base: str, pid: int, args) -> dict:
                 raise RuntimeError("the attackers' process did not start")
             ours.send(args.seconds)
             run.stop_at = time.monotonic() + args.seconds
+            phase = Phase(pid)
             await asyncio.gather(run.get_loop(reader), run.signin_loop(owner), run.rss_loop())
+            shares = phase.shares()
             attacker_answers = await asyncio.to_thread(ours.recv)
         finally:
             await asyncio.to_thread(worker.join, 60)
@@ -191,7 +223,7 @@ async def measure(base: str, pid: int, args) -> dict:
                      "signins": len(run.signins), "signins_ok": len(ok),
                      "signin_statuses": dict(collections.Counter(st for st, _ in run.signins)),
                      "signin_p99_s": p99([s for _, s in run.signins]), "rss_peak_mib": max(run.rss),
-                     "attacker_answers": attacker_answers}
+                     "attacker_answers": attacker_answers, **shares}
     return out
 
 
@@ -206,6 +238,8 @@ def report(out: dict, args, database: str) -> dict:
     print(f"{'legitimate sign-in p99 (ms)':34}{idle['signin_p99_s'] * 1000:12.1f}{attack['signin_p99_s'] * 1000:12.1f}")
     print(f"{'legitimate sign-ins ok':34}{'':12}{attack['signins_ok']:>7}/{attack['signins']:<4}")
     print(f"{'team-svc RSS (MiB)':34}{idle['rss_mib']:12.1f}{attack['rss_peak_mib']:12.1f}")
+    print(f"{'team-svc CPU (% of a core)':34}{idle['svc_cpu_pct']:12.0f}{attack['svc_cpu_pct']:12.0f}")
+    print(f"{'machine CPU busy (%, all helpers)':34}{idle['machine_busy_pct']:12.0f}{attack['machine_busy_pct']:12.0f}")
     print(f"attackers were answered: {attack['attacker_answers']}; GET errors: {attack['get_errors']}")
     return {"bench": "signin", "database": database, "attackers": args.attackers,
             "attacker_addresses": args.attacker_addresses, "seconds": args.seconds,
@@ -214,6 +248,9 @@ def report(out: dict, args, database: str) -> dict:
             "get_p99_ratio": round(attack["get_p99_s"] / idle["get_p99_s"], 2),
             "rss_idle_mib": round(idle["rss_mib"], 1), "rss_growth_mib": round(growth, 1),
             "attacker_answers": attack["attacker_answers"],
+            "svc_cpu_pct_idle": round(idle["svc_cpu_pct"], 1), "svc_cpu_pct_attack": round(attack["svc_cpu_pct"], 1),
+            "machine_busy_pct_idle": round(idle["machine_busy_pct"], 1),
+            "machine_busy_pct_attack": round(attack["machine_busy_pct"], 1),
             "target_legit_success_rate": 1.0, "target_legit_p99_ms": 1500, "target_get_p99_ratio": 3.0,
             "target_rss_growth_mib": 100}
 

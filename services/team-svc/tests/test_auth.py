@@ -363,6 +363,19 @@ async def test_a_sign_in_that_waits_too_long_for_a_hash_gets_429_with_retry_afte
     assert await gate.run(lambda: "free again") == "free again"
 
 
+async def test_a_held_attempt_whose_wait_ends_meanwhile_goes_to_the_database(api, tight, problem):
+    """Held until the block ends (sooner than the tarpit's 10 s), then checked like any attempt."""
+    tight.kam_signin_tarpit_after, tight.kam_signin_tarpit_s = 0, 10.0
+    rep = await api.user("rep")
+    wrong = {"username": rep["email"], "password": "nope"}
+    for _ in range(3):  # the third failure: the pair waits 2 s
+        problem(await api.client.post("/v1/auth/token", data=wrong), 401, "wrong")
+    began = time.monotonic()
+    problem(await api.client.post("/v1/auth/token", data=wrong), 401, "wrong email or password")
+    assert 0.5 <= time.monotonic() - began < 8
+    assert api.runtime.signin_blocks.held == 0
+
+
 async def test_the_hash_gate_takes_turns_between_addresses_and_no_address_holds_every_slot():
     """The owner's check waits behind at most one of the attacker's queued checks, not all of them;
     with 2 slots the attacker's address runs one hash at a time and the owner's starts at once."""

@@ -173,14 +173,14 @@ def test_block_memory_is_bounded_oldest_record_first():
     assert [_refusal(memory, f"k{n}", T0, 1.0) is not None for n in range(5)] == [False, False, True, True, True]
 
 
-def test_tarpit_holds_only_a_key_that_keeps_hammering_and_never_past_a_second_before_the_block_ends():
+def test_tarpit_holds_only_a_key_that_keeps_hammering_and_never_past_the_block_end():
     memory, until = BlockMemory(), T0 + dt.timedelta(seconds=10)
     memory.learn("k", "account", until, now=T0, mono=0.0, trust_s=30, since=memory.generation)
     tarpit = {"tarpit_after": 2, "tarpit_s": 2.0, "max_held": 1}
     holds = [_refusal(memory, "k", T0, 1.0, **tarpit).hold_s for _ in range(4)]
     assert holds == [0, 0, 2.0, 2.0]  # the first answers at once, then each is held
-    assert _refusal(memory, "k", until - dt.timedelta(seconds=2.5), 1.0, **tarpit).hold_s == 1.5
-    assert _refusal(memory, "k", until - dt.timedelta(seconds=0.5), 1.0, **tarpit).hold_s == 0  # Retry-After >= 1
+    assert _refusal(memory, "k", until - dt.timedelta(seconds=2.5), 1.0, **tarpit).hold_s == 2.0
+    assert _refusal(memory, "k", until - dt.timedelta(seconds=0.5), 1.0, **tarpit).hold_s == 0.5  # until it ends
     memory.held = 1  # max_held answers are being held: the next is answered at once
     assert _refusal(memory, "k", T0, 1.0, **tarpit).hold_s == 0
     memory.held = 0

@@ -14,9 +14,11 @@ attempt and forgets the pair). This replica forgets its record at once when that
 another replica trusts its record at most `KAM_SIGNIN_MEMORY_S` more, then asks the database again.
 
 Tarpit: an address that keeps sending attempts for a key while it is blocked (more than
-`tarpit_after` answered from memory in one block) gets each further 429 only after a hold of
-`tarpit_s`, never past one second before the block ends (so its Retry-After stays true). At most
-`max_held` answers are held at once per replica; beyond that they are answered at once, so held
+`tarpit_after` answered from memory in one block) has each further attempt held for `tarpit_s`,
+or until the block ends if that is sooner, and then looked at again: still blocked, 429 with the
+wait that is left; over, it goes to the database like any attempt. (Answering at once in a
+block's last second instead made every ignored Retry-After a busy loop for that second.) At most
+`max_held` attempts are held at once per replica; beyond that they are answered at once, so held
 connections cannot grow memory without bound. A client that honours Retry-After is never held.
 
 Turns: on one replica, attempts for the same key ask the database one after the other (`Turns`),
@@ -53,7 +55,7 @@ class Block:
 class Refusal:
     scope: str
     blocked_until: dt.datetime
-    hold_s: float  # how long to hold the answer (0 = at once)
+    hold_s: float  # how long to hold the attempt before looking again (0 = answer at once)
 
 
 class BlockMemory:
@@ -111,8 +113,7 @@ class BlockMemory:
     def _hold_s(self, block: Block, now: dt.datetime, *, tarpit_after: int, tarpit_s: float, max_held: int) -> float:
         if tarpit_s <= 0 or block.hits <= tarpit_after or self.held >= max_held:
             return 0.0
-        # Never past one second before the block ends: the Retry-After sent after the hold is >= 1.
-        return max(0.0, min(tarpit_s, (block.blocked_until - now).total_seconds() - 1.0))
+        return max(0.0, min(tarpit_s, (block.blocked_until - now).total_seconds()))
 
 
 def retry_after_s(blocked_until: dt.datetime, now: dt.datetime) -> int:

@@ -93,17 +93,24 @@ class Attempt:
 
     async def claim(self) -> None:
         """Refuse (429) while either key must wait; otherwise count the attempt as a failure now.
-        A key this replica already knows to be blocked is refused from memory, without the database;
-        attempts for the same key on this replica ask the database one at a time."""
-        memory = blocks(self.runtime)
-        refusal = self._remembered(memory)
-        if refusal is None:
-            async with turns(self.runtime).turn(self.address_key, self.pair_key):
-                refusal = self._remembered(memory)  # what the attempt ahead of this one learned
-                if refusal is None:
-                    await self._count()  # else the database (429 while it says wait)
-        if refusal is not None:
-            await self._answer(memory, refusal)
+        A key this replica already knows to be blocked is refused from memory, without the database
+        (held first by the tarpit when it keeps being tried); attempts for the same key on this
+        replica ask the database one at a time."""
+        memory, held = blocks(self.runtime), False
+        while True:
+            refusal = self._remembered(memory)
+            if refusal is None:
+                async with turns(self.runtime).turn(self.address_key, self.pair_key):
+                    refusal = self._remembered(memory)  # what the attempt ahead of this one learned
+                    if refusal is None:
+                        await self._count()  # else the database (429 while it says wait)
+                        break
+            if held or not refusal.hold_s:
+                raise _too_many(_BLOCKED[refusal.scope], retry_after_s(refusal.blocked_until, utcnow()))
+            # Held (outside any turn: a held attempt never delays another's), then looked at again:
+            # still blocked, 429 with the wait that is left; over, the database as for anyone.
+            await self._hold(memory, refusal.hold_s)
+            held = True
         await self._prune_now_and_then()
 
     async def _count(self) -> None:
@@ -142,16 +149,12 @@ class Attempt:
                               max_held=settings.kam_signin_tarpit_max_held)
 
     @staticmethod
-    async def _answer(memory: BlockMemory, refusal: Refusal) -> None:
-        """429 for a remembered block: at once, or after the tarpit's hold (outside any turn, so a
-        held answer never delays another attempt's)."""
-        if refusal.hold_s:
-            memory.held += 1
-            try:
-                await asyncio.sleep(refusal.hold_s)
-            finally:
-                memory.held -= 1
-        raise _too_many(_BLOCKED[refusal.scope], retry_after_s(refusal.blocked_until, utcnow()))
+    async def _hold(memory: BlockMemory, seconds: float) -> None:
+        memory.held += 1  # before the first await: the bound counts this hold at once
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            memory.held -= 1
 
     async def succeeded(self) -> None:
         policy = address_policy(self.runtime.settings)
