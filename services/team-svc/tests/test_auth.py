@@ -404,3 +404,33 @@ async def test_the_hash_gate_takes_turns_between_addresses_and_no_address_holds_
     release.set()
     assert await asyncio.gather(*guesses) == [True] * 3
     assert gate.free == 2 and not gate.running
+
+
+async def test_attempts_for_one_key_take_turns_and_other_keys_do_not_wait():
+    from team_svc.auth.blocks import Turns
+
+    turns, inside, peak, order = Turns(), [0], [0], []
+
+    async def attempt(address: str, pair: str, name: str):
+        async with turns.turn(address, pair):
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+            order.append(name)
+            await asyncio.sleep(0.05)
+            inside[0] -= 1
+
+    await asyncio.gather(*[attempt("attacker", "attacker+owner@x", f"a{n}") for n in range(4)])
+    assert peak[0] == 1 and order == ["a0", "a1", "a2", "a3"] and len(turns) == 0  # one at a time, in order
+    peak[0] = 0
+    await asyncio.gather(attempt("attacker", "attacker+owner@x", "a"), attempt("owner", "owner+owner@x", "o"))
+    assert peak[0] == 2  # the owner's address never waits for the attacker's turn
+    # A waiter that gives up (its request cancelled) leaves nothing behind.
+    holder = asyncio.create_task(attempt("attacker", "p", "holder"))
+    await asyncio.sleep(0.01)
+    waiter = asyncio.create_task(attempt("attacker", "p", "waiter"))
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    await holder
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert len(turns) == 0
