@@ -12,9 +12,15 @@ sent). Phases:
    from 127.0.0.3: the idle p99 of both, and team-svc's idle RSS;
 2. attack (--seconds): --attackers concurrent loops of wrong passwords for the legitimate user's
    account, from --attacker-addresses addresses (127.0.1.x), while the same GETs and sign-ins go
-   on. Reported: the legitimate sign-ins' success rate and p99, the GET p99 beside the idle p99,
-   team-svc's peak RSS (sampled every 50 ms from /proc) minus its idle RSS, and what the attackers
-   were answered (401 = a password was checked, 429 = throttled without one).
+   on. The attackers run in a process of their own (a real attacker is another machine): in the
+   probes' event loop their busy loop delayed the probes' own requests and inflated the very
+   latencies measured. They send back what they were answered. Reported: the legitimate
+   sign-ins' success rate and p99, the GET p99 beside the idle p99, team-svc's peak RSS (sampled
+   every 50 ms from /proc) minus its idle RSS, and what the attackers were answered (401 = a
+   password was checked, 429 = throttled without one; an exception's name if no answer came).
+
+Also reported per phase: team-svc's CPU (share of a core) and how busy the whole machine was (other
+helpers' work included), so that a slow phase can be told apart from a busy machine.
 
 Targets (issue 13): legitimate sign-ins 100% with p99 < 1.5 s, GET p99 < 3x idle, RSS growth < 100 MiB.
 Prints a table, then as its last stdout line one JSON object with the figures and the targets.
@@ -25,6 +31,7 @@ import argparse
 import asyncio
 import collections
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -57,6 +64,32 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs: the whole machine's load, other helpers' included."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+class Phase:
+    """team-svc's share of a core and the machine's busy share over one phase: what the attack costs
+    team-svc, apart from how busy the shared machine happened to be."""
+
+    def __init__(self, pid: int):
+        self.pid, self.wall, self.cpu, self.machine = pid, time.monotonic(), cpu_s(pid), machine_busy()
+
+    def shares(self) -> dict:
+        busy, total = machine_busy()
+        return {"svc_cpu_pct": 100 * (cpu_s(self.pid) - self.cpu) / (time.monotonic() - self.wall),
+                "machine_busy_pct": 100 * (busy - self.machine[0]) / max(1, total - self.machine[1])}
+
+
 class Run:
     def __init__(self, base: str, pid: int, user: dict, token: str):
         self.base, self.pid, self.user, self.token = base, pid, user, token
@@ -65,7 +98,6 @@ class Run:
         self.get_errors = 0
         self.signins: list[tuple[int, float]] = []
         self.rss: list[float] = []
-        self.attacker_answers: collections.Counter = collections.Counter()
 
     async def get_loop(self, http: httpx.AsyncClient) -> None:
         """Open loop: one GET every 1/GET_RATE s, whether or not the previous ones have answered."""
@@ -101,14 +133,38 @@ class Run:
             self.rss.append(rss_mib(self.pid))
             await asyncio.sleep(0.05)
 
-    async def attacker(self, http: httpx.AsyncClient) -> None:
-        while time.monotonic() < self.stop_at:
-            resp = await http.post(f"{self.base}/v1/auth/token",
-                                   data={"username": self.user["email"], "password": "not-the-password"})
-            self.attacker_answers[resp.status_code] += 1  # no attacker honours Retry-After
-
     def reset(self) -> None:
         self.gets, self.get_errors, self.signins, self.rss = [], 0, [], []
+
+
+async def attacker(http: httpx.AsyncClient, base: str, email: str, stop_at: float,
+                   answers: collections.Counter) -> None:
+    while time.monotonic() < stop_at:
+        try:
+            resp = await http.post(f"{base}/v1/auth/token", data={"username": email, "password": "not-the-password"})
+            answers[resp.status_code] += 1  # no attacker honours Retry-After
+        except httpx.HTTPError as exc:
+            answers[type(exc).__name__] += 1
+
+
+async def attack(base: str, email: str, args, conn) -> dict:
+    attackers = [client(f"127.0.1.{1 + n % args.attacker_addresses}", 4) for n in range(args.attackers)]
+    answers: collections.Counter = collections.Counter()
+    try:
+        conn.send("ready")
+        seconds = await asyncio.to_thread(conn.recv)  # "go": the probes' clock starts with ours
+        stop_at = time.monotonic() + seconds
+        await asyncio.gather(*[attacker(a, base, email, stop_at, answers) for a in attackers])
+    finally:
+        for a in attackers:
+            await a.aclose()
+    return {str(k): v for k, v in answers.items()}
+
+
+def attack_process(base: str, email: str, args, conn) -> None:
+    """The attackers' own process: its answers go back through `conn`."""
+    conn.send(asyncio.run(attack(base, email, args, conn)))
+    conn.close()
 
 
 def client(source: str, connections: int = 20) -> httpx.AsyncClient:
@@ -137,24 +193,37 @@ async def measure(base: str, pid: int, args) -> dict:
         await asyncio.gather(run.get_loop(reader), run.signin_loop(owner))
         run.reset()
         run.stop_at = time.monotonic() + IDLE_S
+        phase = Phase(pid)
         await asyncio.gather(run.get_loop(reader), run.signin_loop(owner), run.rss_loop())
         out["idle"] = {"get_p99_s": p99(run.gets), "signin_p99_s": p99([s for _, s in run.signins]),
-                       "rss_mib": max(run.rss), "gets": len(run.gets)}
+                       "rss_mib": max(run.rss), "gets": len(run.gets), **phase.shares()}
         run.reset()
-        attackers = [client(f"127.0.1.{1 + n % args.attacker_addresses}", 4) for n in range(args.attackers)]
+        # spawn, not fork: this process has an event loop and open sockets the child must not share.
+        ours, theirs = multiprocessing.get_context("spawn").Pipe()
+        worker = multiprocessing.get_context("spawn").Process(
+            target=attack_process, args=(base, user["email"], args, theirs), daemon=True)
+        worker.start()
         try:
+            if await asyncio.to_thread(ours.poll, 60):
+                assert ours.recv() == "ready"
+            else:
+                raise RuntimeError("the attackers' process did not start")
+            ours.send(args.seconds)
             run.stop_at = time.monotonic() + args.seconds
-            await asyncio.gather(run.get_loop(reader), run.signin_loop(owner), run.rss_loop(),
-                                 *[run.attacker(a) for a in attackers])
+            phase = Phase(pid)
+            await asyncio.gather(run.get_loop(reader), run.signin_loop(owner), run.rss_loop())
+            shares = phase.shares()
+            attacker_answers = await asyncio.to_thread(ours.recv)
         finally:
-            for a in attackers:
-                await a.aclose()
+            await asyncio.to_thread(worker.join, 60)
+            if worker.is_alive():
+                worker.kill()
     ok = [s for status, s in run.signins if status == 200]
     out["attack"] = {"get_p99_s": p99(run.gets), "get_errors": run.get_errors, "gets": len(run.gets),
                      "signins": len(run.signins), "signins_ok": len(ok),
                      "signin_statuses": dict(collections.Counter(st for st, _ in run.signins)),
                      "signin_p99_s": p99([s for _, s in run.signins]), "rss_peak_mib": max(run.rss),
-                     "attacker_answers": dict(run.attacker_answers)}
+                     "attacker_answers": attacker_answers, **shares}
     return out
 
 
@@ -169,6 +238,8 @@ def report(out: dict, args, database: str) -> dict:
     print(f"{'legitimate sign-in p99 (ms)':34}{idle['signin_p99_s'] * 1000:12.1f}{attack['signin_p99_s'] * 1000:12.1f}")
     print(f"{'legitimate sign-ins ok':34}{'':12}{attack['signins_ok']:>7}/{attack['signins']:<4}")
     print(f"{'team-svc RSS (MiB)':34}{idle['rss_mib']:12.1f}{attack['rss_peak_mib']:12.1f}")
+    print(f"{'team-svc CPU (% of a core)':34}{idle['svc_cpu_pct']:12.0f}{attack['svc_cpu_pct']:12.0f}")
+    print(f"{'machine CPU busy (%, all helpers)':34}{idle['machine_busy_pct']:12.0f}{attack['machine_busy_pct']:12.0f}")
     print(f"attackers were answered: {attack['attacker_answers']}; GET errors: {attack['get_errors']}")
     return {"bench": "signin", "database": database, "attackers": args.attackers,
             "attacker_addresses": args.attacker_addresses, "seconds": args.seconds,
@@ -177,6 +248,9 @@ def report(out: dict, args, database: str) -> dict:
             "get_p99_ratio": round(attack["get_p99_s"] / idle["get_p99_s"], 2),
             "rss_idle_mib": round(idle["rss_mib"], 1), "rss_growth_mib": round(growth, 1),
             "attacker_answers": attack["attacker_answers"],
+            "svc_cpu_pct_idle": round(idle["svc_cpu_pct"], 1), "svc_cpu_pct_attack": round(attack["svc_cpu_pct"], 1),
+            "machine_busy_pct_idle": round(idle["machine_busy_pct"], 1),
+            "machine_busy_pct_attack": round(attack["machine_busy_pct"], 1),
             "target_legit_success_rate": 1.0, "target_legit_p99_ms": 1500, "target_get_p99_ratio": 3.0,
             "target_rss_growth_mib": 100}
 

@@ -10,10 +10,13 @@ trusted proxy. The broker is the session stack's.
 
 Delays there are 60x the default (2 min, 4 min, …), so that a busy machine's slowness never
 lets a wait run out in the middle of a test; where a test needs a wait to be over, it moves the
-throttle rows back in time in the replicas' database instead of sleeping.
+throttle rows back in time in the replicas' database instead of sleeping. Each replica trusts its
+memory of a block for 1 s only (KAM_SIGNIN_MEMORY_S) and then asks the database again, so moving
+time in the database is followed by a 1 s pause; held 429s (the tarpit) last 0.5 s.
 """
 import asyncio
 import datetime as dt
+import time
 import uuid
 
 import httpx
@@ -28,6 +31,7 @@ from team_svc.auth.models import signin_throttle
 PASSWORD = "lamp-tiger-7"
 PROXY = "127.0.0.9"
 BASE_DELAY_S = 60
+MEMORY_S = 1
 _next_address = iter(range(10, 250))
 
 
@@ -51,7 +55,8 @@ def replicas(stack, tmp_path_factory):
     urls, cleanup = stack_database_urls("signin")
     log_dir = tmp_path_factory.mktemp("signin-logs")
     env = {"KAM_SIGNIN_ACCOUNT_FREE_FAILURES": "3", "KAM_SIGNIN_ADDRESS_FREE_FAILURES": "8",
-           "KAM_SIGNIN_BASE_DELAY_S": str(BASE_DELAY_S), "KAM_TRUSTED_PROXIES": f"{PROXY}/32"}
+           "KAM_SIGNIN_BASE_DELAY_S": str(BASE_DELAY_S), "KAM_TRUSTED_PROXIES": f"{PROXY}/32",
+           "KAM_SIGNIN_MEMORY_S": str(MEMORY_S), "KAM_SIGNIN_TARPIT_S": "0.5"}
     started: list[Stack] = []
     try:
         for n in range(2):  # one after the other: the first applies the migrations
@@ -78,6 +83,8 @@ def time_passes(database_url: str, seconds: float) -> None:
             await engine.dispose()
 
     asyncio.run(shift())
+    # The replicas remember blocks as of the real clock; after MEMORY_S they ask the database again.
+    time.sleep(MEMORY_S)
 
 
 def sign_in(base: str, email: str, password: str, source: str = "127.0.0.1", **headers) -> httpx.Response:

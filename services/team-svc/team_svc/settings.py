@@ -40,5 +40,14 @@ class Settings(ServiceSettings):
     kam_signin_base_delay_s: int = 1
     kam_signin_max_delay_s: int = 900
     kam_signin_forget_after_s: int = 86400
+    # Each replica remembers for this long (at most until the block ends) that the database said a key
+    # is blocked, and answers its attempts 429 without the database (0 = always ask the database).
+    kam_signin_memory_s: float = 30.0
+    # Tarpit: past this many attempts answered from memory during one block, each further attempt for
+    # that key is held KAM_SIGNIN_TARPIT_S (0 = never) or until the block ends, then looked at again;
+    # at most KAM_SIGNIN_TARPIT_MAX_HELD held at once per replica.
+    kam_signin_tarpit_after: int = 3
+    kam_signin_tarpit_s: float = 10.0
+    kam_signin_tarpit_max_held: int = 500
     # kam_trusted_proxies (kam_shared's ServiceSettings): the proxies whose X-Forwarded-For the
     # throttle believes; uvicorn applies the same list before the request reaches us.

@@ -1,6 +1,7 @@
 """Auth hardening over HTTP: key rotation (JWKS with kids, old keys kept until their tokens
 expire, several replicas on one database), sign-in rate limits, argon2 re-hashing."""
 import asyncio
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -10,7 +11,7 @@ import httpx
 import jwt
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, event, insert, select, update
 
 from kam_shared.domain_errors import TooManyRequests
 from team_svc.auth.models import signin_throttle, signing_keys
@@ -90,7 +91,9 @@ async def test_a_second_replica_on_the_same_database_shares_the_key_ring(api, tm
 
 
 async def _time_passes(api, seconds: float) -> None:
-    """Moves every throttle row back in time (the throttle reads the real clock)."""
+    """Moves every throttle row back in time (the throttle reads the real clock). The replica's
+    memory of blocks saw the real clock: it forgets them, so the next attempts ask the database."""
+    api.runtime.signin_blocks.clear()
     shift = dt.timedelta(seconds=seconds)
     async with api.runtime.db.session() as session, session.begin():
         for row in (await session.execute(select(signin_throttle))).mappings().all():
@@ -137,8 +140,117 @@ async def test_sign_in_failures_slow_the_account_from_that_address_and_the_addre
         assert 1 <= int(blocked.headers["retry-after"]) <= 2**3
     finally:
         settings.kam_signin_account_free_failures, settings.kam_signin_address_free_failures = saved
-        async with api.runtime.db.session() as session, session.begin():
-            await session.execute(delete(signin_throttle))
+        await _forget_every_failure(api)
+
+
+async def _forget_every_failure(api) -> None:
+    """No test's failures slow the next test (they all sign in from the same test address)."""
+    async with api.runtime.db.session() as session, session.begin():
+        await session.execute(delete(signin_throttle))
+    if api.runtime.signin_blocks is not None:
+        api.runtime.signin_blocks.clear()
+
+
+@contextlib.contextmanager
+def sign_in_statements(api):
+    """The SQL statements sign-in runs (throttle and credentials) while the block is open."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "signin_throttle" in statement or "password_hash" in statement:
+            seen.append(statement)
+
+    engine = api.runtime.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def _throttle_rows(api) -> list[dict]:
+    async with api.runtime.db.session() as session:
+        return [dict(r) for r in (await session.execute(select(signin_throttle).order_by(signin_throttle.c.key))
+                                  ).mappings().all()]
+
+
+@pytest.fixture
+async def tight(api):
+    """3 free failures per (account, address); tarpit off unless a test turns it on."""
+    settings = api.runtime.settings
+    names = ("kam_signin_account_free_failures", "kam_signin_base_delay_s", "kam_signin_memory_s",
+             "kam_signin_tarpit_after", "kam_signin_tarpit_s", "kam_signin_tarpit_max_held")
+    saved = {n: getattr(settings, n) for n in names}
+    settings.kam_signin_account_free_failures, settings.kam_signin_tarpit_s = 3, 0.0
+    await _forget_every_failure(api)
+    try:
+        yield settings
+    finally:
+        for n, value in saved.items():
+            setattr(settings, n, value)
+        await _forget_every_failure(api)
+
+
+async def test_a_blocked_attempt_is_answered_from_memory_without_the_database_until_the_record_lapses(
+        api, tight, problem):
+    rep, other = await api.user("rep"), await api.user("rep")
+    token, wrong, right = "/v1/auth/token", {"username": rep["email"], "password": "nope"}, \
+        {"username": rep["email"], "password": "lamp-tiger-7"}
+    for _ in range(3):  # the third failure blocks the pair for 2 s (in the database, and remembered)
+        problem(await api.client.post(token, data=wrong), 401, "wrong email or password")
+    rows = await _throttle_rows(api)
+    with sign_in_statements(api) as statements:
+        for data in (wrong, wrong, right):
+            refused = await api.client.post(token, data=data)
+            body = problem(refused, 429, "failed sign-ins for this account from this address")
+            assert refused.headers["retry-after"] in ("1", "2") and body["retry_after"] in (1, 2)
+    assert statements == [] and await _throttle_rows(api) == rows  # not one query, nothing written
+    # The same memory never refuses anyone the database would not: another account from this address.
+    with sign_in_statements(api) as statements:
+        assert (await api.client.post(token, data={"username": other["email"], "password": "lamp-tiger-7"})
+                ).status_code == 200
+    assert statements
+    # The block ends: the next attempt goes to the database again (and its password is checked).
+    await asyncio.sleep(int(refused.headers["retry-after"]) + 0.1)
+    tight.kam_signin_memory_s = 0.3
+    with sign_in_statements(api) as statements:
+        problem(await api.client.post(token, data=wrong), 401, "wrong")  # the 4th failure: 4 s
+    assert statements
+    # A record is trusted for KAM_SIGNIN_MEMORY_S at most: then the database is asked (and still blocks).
+    await asyncio.sleep(0.4)
+    with sign_in_statements(api) as statements:
+        problem(await api.client.post(token, data=right), 429, "for this account")
+    assert any("signin_throttle" in s for s in statements)
+    with sign_in_statements(api) as statements:  # ... and what it said is remembered again
+        problem(await api.client.post(token, data=right), 429, "for this account")
+    assert statements == []
+
+
+async def test_an_address_that_keeps_hammering_a_blocked_account_is_held_a_bounded_number_at_a_time(
+        api, tight, problem):
+    tight.kam_signin_base_delay_s = 30  # a 60 s block: every hold below fits inside it
+    tight.kam_signin_tarpit_after, tight.kam_signin_tarpit_s, tight.kam_signin_tarpit_max_held = 2, 2.0, 1
+    rep = await api.user("rep")
+    wrong = {"username": rep["email"], "password": "nope"}
+
+    async def timed():
+        began = time.monotonic()
+        resp = await api.client.post("/v1/auth/token", data=wrong)
+        return resp, time.monotonic() - began
+
+    for _ in range(3):
+        problem(await api.client.post("/v1/auth/token", data=wrong), 401, "wrong")
+    for _ in range(2):  # a person retrying once or twice is answered at once
+        resp, took = await timed()
+        assert resp.status_code == 429 and took < 1.5
+    # Hammering on: one answer is held (the bound is 1 here), the others are answered at once.
+    answers = await asyncio.gather(*[timed() for _ in range(3)])
+    took = sorted(t for _, t in answers)
+    assert took[-1] >= 1.9 and took[1] < 1.5, took
+    for resp, _ in answers:
+        body = problem(resp, 429, "for this account from this address")
+        assert 50 <= int(resp.headers["retry-after"]) <= 60 and body["retry_after"] == int(resp.headers["retry-after"])
+    assert api.runtime.signin_blocks.held == 0
 
 
 async def test_throttle_rows_nobody_touched_for_the_forget_period_are_pruned(api):
@@ -239,7 +351,7 @@ async def test_a_sign_in_that_waits_too_long_for_a_hash_gets_429_with_retry_afte
     gate = HashGate(1, queue_timeout_s=0.2)
     release = threading.Event()
     busy = asyncio.create_task(gate.run(release.wait, 60))
-    while not gate.admitted.locked():  # the busy hash holds the one slot
+    while gate.free:  # the busy hash holds the one slot
         await asyncio.sleep(0.01)
     try:
         with pytest.raises(TooManyRequests) as refused:
@@ -249,3 +361,76 @@ async def test_a_sign_in_that_waits_too_long_for_a_hash_gets_429_with_retry_afte
         release.set()
         await busy
     assert await gate.run(lambda: "free again") == "free again"
+
+
+async def test_a_held_attempt_whose_wait_ends_meanwhile_goes_to_the_database(api, tight, problem):
+    """Held until the block ends (sooner than the tarpit's 10 s), then checked like any attempt."""
+    tight.kam_signin_tarpit_after, tight.kam_signin_tarpit_s = 0, 10.0
+    rep = await api.user("rep")
+    wrong = {"username": rep["email"], "password": "nope"}
+    for _ in range(3):  # the third failure: the pair waits 2 s
+        problem(await api.client.post("/v1/auth/token", data=wrong), 401, "wrong")
+    began = time.monotonic()
+    problem(await api.client.post("/v1/auth/token", data=wrong), 401, "wrong email or password")
+    assert 0.5 <= time.monotonic() - began < 8
+    assert api.runtime.signin_blocks.held == 0
+
+
+async def test_the_hash_gate_takes_turns_between_addresses_and_no_address_holds_every_slot():
+    """The owner's check waits behind at most one of the attacker's queued checks, not all of them;
+    with 2 slots the attacker's address runs one hash at a time and the owner's starts at once."""
+    gate = HashGate(1, queue_timeout_s=60)
+    release, order = threading.Event(), []
+    busy = asyncio.create_task(gate.run(release.wait, 60, key="attacker"))
+    while gate.free:
+        await asyncio.sleep(0.01)
+    queued = [asyncio.create_task(gate.run(order.append, f"guess{n}", key="attacker")) for n in range(5)]
+    while len(gate.waiting.get("attacker", ())) < 5:
+        await asyncio.sleep(0.01)
+    owner = asyncio.create_task(gate.run(order.append, "owner", key="owner"))
+    while "owner" not in gate.waiting:
+        await asyncio.sleep(0.01)
+    release.set()
+    await asyncio.gather(busy, owner, *queued)
+    assert order[:2] == ["guess0", "owner"] and sorted(order[2:]) == [f"guess{n}" for n in range(1, 5)]
+    assert gate.free == 1 and not gate.waiting and not gate.running
+
+    gate, release = HashGate(2, queue_timeout_s=60), threading.Event()
+    guesses = [asyncio.create_task(gate.run(release.wait, 60, key="attacker")) for _ in range(3)]
+    while len(gate.waiting.get("attacker", ())) < 2:
+        await asyncio.sleep(0.01)
+    assert gate.running == {"attacker": 1} and gate.free == 1  # the second slot stays free ...
+    assert await gate.run(lambda: "in at once", key="owner") == "in at once"  # ... for another address
+    release.set()
+    assert await asyncio.gather(*guesses) == [True] * 3
+    assert gate.free == 2 and not gate.running
+
+
+async def test_attempts_for_one_key_take_turns_and_other_keys_do_not_wait():
+    from team_svc.auth.blocks import Turns
+
+    turns, inside, peak, order = Turns(), [0], [0], []
+
+    async def attempt(address: str, pair: str, name: str):
+        async with turns.turn(address, pair):
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+            order.append(name)
+            await asyncio.sleep(0.05)
+            inside[0] -= 1
+
+    await asyncio.gather(*[attempt("attacker", "attacker+owner@x", f"a{n}") for n in range(4)])
+    assert peak[0] == 1 and order == ["a0", "a1", "a2", "a3"] and len(turns) == 0  # one at a time, in order
+    peak[0] = 0
+    await asyncio.gather(attempt("attacker", "attacker+owner@x", "a"), attempt("owner", "owner+owner@x", "o"))
+    assert peak[0] == 2  # the owner's address never waits for the attacker's turn
+    # A waiter that gives up (its request cancelled) leaves nothing behind.
+    holder = asyncio.create_task(attempt("attacker", "p", "holder"))
+    await asyncio.sleep(0.01)
+    waiter = asyncio.create_task(attempt("attacker", "p", "waiter"))
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    await holder
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert len(turns) == 0

@@ -14,6 +14,7 @@ from kam_shared.events.team import (
     TerritoryState,
     size_band_for,
 )
+from team_svc.auth.blocks import BlockMemory, retry_after_s
 from team_svc.auth.domain import (
     ThrottlePolicy,
     ThrottleState,
@@ -125,6 +126,68 @@ def test_throttle_forgets_after_a_quiet_spell_and_a_success_uncounts_one_attempt
     assert after_success.failures == 1 and wait_s(after_success, T0) == 0
     deep = ThrottleState(failures=9, blocked_until=T0 + dt.timedelta(seconds=60), last_attempt_at=T0)
     assert succeeded_from_address(policy, deep).blocked_until == deep.blocked_until  # still throttled
+
+
+def _refusal(memory, key, now, mono, **tarpit):
+    return memory.refusal([key], now=now, mono=mono, **{"tarpit_after": 1000, "tarpit_s": 0.0, "max_held": 10,
+                                                        **tarpit})
+
+
+def test_block_memory_refuses_only_what_the_database_said_and_no_longer_than_it_or_its_trust():
+    memory, until = BlockMemory(), T0 + dt.timedelta(seconds=8)
+    memory.learn("k", "account", None, now=T0, mono=0.0, trust_s=30, since=memory.generation)  # not blocked
+    memory.learn("past", "account", T0, now=T0, mono=0.0, trust_s=30, since=memory.generation)  # already over
+    memory.learn("off", "account", until, now=T0, mono=0.0, trust_s=0, since=memory.generation)  # memory off
+    assert len(memory) == 0 and _refusal(memory, "k", T0, 0.0) is None
+    memory.learn("k", "account", until, now=T0, mono=100.0, trust_s=30, since=memory.generation)
+    refusal = _refusal(memory, "k", T0 + dt.timedelta(seconds=3), 103.0)
+    assert refusal.scope == "account" and refusal.blocked_until == until and refusal.hold_s == 0
+    assert retry_after_s(refusal.blocked_until, T0 + dt.timedelta(seconds=3)) == 5
+    assert _refusal(memory, "other", T0, 100.0) is None  # another key (the owner's address): never refused
+    # The block is over (wall clock): the database is asked again, and the record is gone.
+    assert _refusal(memory, "k", until, 101.0) is None and len(memory) == 0
+    # Trusted for at most trust_s (monotonic) even while the database's block lasts longer.
+    memory.learn("k", "account", until, now=T0, mono=100.0, trust_s=2, since=memory.generation)
+    assert _refusal(memory, "k", T0, 101.9) is not None
+    assert _refusal(memory, "k", T0, 102.0) is None
+
+
+def test_block_memory_forgets_on_success_and_never_writes_back_a_read_older_than_it():
+    memory, until = BlockMemory(), T0 + dt.timedelta(seconds=60)
+    before = memory.generation  # an attempt reads the database ...
+    memory.learn("pair", "account", until, now=T0, mono=0.0, trust_s=30, since=before)
+    memory.forget("pair")  # ... a success from that address lifts the block ...
+    assert _refusal(memory, "pair", T0, 1.0) is None
+    memory.learn("pair", "account", until, now=T0, mono=0.0, trust_s=30, since=before)  # ... the older read
+    assert _refusal(memory, "pair", T0, 1.0) is None
+    memory.learn("pair", "account", until, now=T0, mono=0.0, trust_s=30, since=memory.generation)
+    memory.clear()
+    assert len(memory) == 0
+
+
+def test_block_memory_is_bounded_oldest_record_first():
+    memory, until = BlockMemory(max_records=3), T0 + dt.timedelta(seconds=60)
+    for n in range(5):
+        memory.learn(f"k{n}", "address", until, now=T0, mono=0.0, trust_s=30, since=memory.generation)
+    assert len(memory) == 3
+    assert [_refusal(memory, f"k{n}", T0, 1.0) is not None for n in range(5)] == [False, False, True, True, True]
+
+
+def test_tarpit_holds_only_a_key_that_keeps_hammering_and_never_past_the_block_end():
+    memory, until = BlockMemory(), T0 + dt.timedelta(seconds=10)
+    memory.learn("k", "account", until, now=T0, mono=0.0, trust_s=30, since=memory.generation)
+    tarpit = {"tarpit_after": 2, "tarpit_s": 2.0, "max_held": 1}
+    holds = [_refusal(memory, "k", T0, 1.0, **tarpit).hold_s for _ in range(4)]
+    assert holds == [0, 0, 2.0, 2.0]  # the first answers at once, then each is held
+    assert _refusal(memory, "k", until - dt.timedelta(seconds=2.5), 1.0, **tarpit).hold_s == 2.0
+    assert _refusal(memory, "k", until - dt.timedelta(seconds=0.5), 1.0, **tarpit).hold_s == 0.5  # until it ends
+    memory.held = 1  # max_held answers are being held: the next is answered at once
+    assert _refusal(memory, "k", T0, 1.0, **tarpit).hold_s == 0
+    memory.held = 0
+    assert _refusal(memory, "k", T0, 1.0, **{**tarpit, "tarpit_s": 0}).hold_s == 0  # tarpit off
+    # Learning the same block again (a parallel attempt that asked the database) keeps the count.
+    memory.learn("k", "account", until, now=T0, mono=0.0, trust_s=30, since=memory.generation)
+    assert _refusal(memory, "k", T0, 1.0, **tarpit).hold_s == 2.0
 
 
 def test_client_address_believes_the_forwarded_chain_only_from_a_trusted_proxy():

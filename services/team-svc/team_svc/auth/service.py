@@ -2,6 +2,7 @@
 refresh tokens (stored hashed; reuse revokes the family) and their revocation."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import hashlib
@@ -18,8 +19,10 @@ from kam_shared.domain_errors import TooManyRequests, Unauthorized
 from kam_shared.events import utcnow
 
 from . import passwords
+from .blocks import BlockMemory, Refusal, Turns, retry_after_s
 from .domain import (
     ThrottlePolicy,
+    ThrottleState,
     attempt,
     current,
     parse_networks,
@@ -57,9 +60,27 @@ def _key(scope: str, *parts: str) -> str:
     return hashlib.sha256("\0".join((scope, *parts)).encode()).hexdigest()
 
 
+_BLOCKED = {"address": "too many failed sign-ins from this address",
+            "account": "too many failed sign-ins for this account from this address"}
+
+
 def _too_many(detail: str, seconds: int) -> TooManyRequests:
     return TooManyRequests(f"{detail}; try again in {seconds} s", retry_after=seconds,
                            headers={"Retry-After": str(seconds)})
+
+
+def blocks(runtime: Runtime) -> BlockMemory:
+    found = runtime.signin_blocks
+    if found is None:
+        found = runtime.signin_blocks = BlockMemory()
+    return found
+
+
+def turns(runtime: Runtime) -> Turns:
+    found = runtime.signin_turns
+    if found is None:
+        found = runtime.signin_turns = Turns()
+    return found
 
 
 class Attempt:
@@ -71,22 +92,69 @@ class Attempt:
         self.address_key = _key("address", address)
 
     async def claim(self) -> None:
-        """Refuse (429) while either key must wait; otherwise count the attempt as a failure now."""
+        """Refuse (429) while either key must wait; otherwise count the attempt as a failure now.
+        A key this replica already knows to be blocked is refused from memory, without the database
+        (held first by the tarpit when it keeps being tried); attempts for the same key on this
+        replica ask the database one at a time."""
+        memory, held = blocks(self.runtime), False
+        while True:
+            refusal = self._remembered(memory)
+            if refusal is None:
+                async with turns(self.runtime).turn(self.address_key, self.pair_key):
+                    refusal = self._remembered(memory)  # what the attempt ahead of this one learned
+                    if refusal is None:
+                        await self._count()  # else the database (429 while it says wait)
+                        break
+            if held or not refusal.hold_s:
+                raise _too_many(_BLOCKED[refusal.scope], retry_after_s(refusal.blocked_until, utcnow()))
+            # Held (outside any turn: a held attempt never delays another's), then looked at again:
+            # still blocked, 429 with the wait that is left; over, the database as for anyone.
+            await self._hold(memory, refusal.hold_s)
+            held = True
+        await self._prune_now_and_then()
+
+    async def _count(self) -> None:
+        """The shared throttle: refuse while a key must wait, else count this attempt as a failure."""
         settings = self.runtime.settings
+        memory = blocks(self.runtime)
         per_pair, per_address = account_policy(settings), address_policy(settings)
-        now = utcnow()
+        now, since = utcnow(), memory.generation
         async with self.runtime.db.session() as session, session.begin():
             repo = Throttle(session)
             states = await repo.lock({self.pair_key: "account", self.address_key: "address"}, now)
             pair = current(per_pair, states[self.pair_key], now)
             address = current(per_address, states[self.address_key], now)
-            if wait := wait_s(address, now):
-                raise _too_many("too many failed sign-ins from this address", wait)
-            if wait := wait_s(pair, now):
-                raise _too_many("too many failed sign-ins for this account from this address", wait)
-            await repo.save(self.pair_key, attempt(per_pair, pair, now))
-            await repo.save(self.address_key, attempt(per_address, address, now))
-        await self._prune_now_and_then()
+            for scope, state in (("address", address), ("account", pair)):
+                if wait := wait_s(state, now):
+                    self._learn(memory, now, since, **{scope: state})  # what the database just said
+                    raise _too_many(_BLOCKED[scope], wait)
+            pair, address = attempt(per_pair, pair, now), attempt(per_address, address, now)
+            await repo.save(self.pair_key, pair)
+            await repo.save(self.address_key, address)
+        # Committed: this attempt's own failure may have started a block (the next ones need not ask).
+        self._learn(memory, now, since, account=pair, address=address)
+
+    def _learn(self, memory: BlockMemory, now: dt.datetime, since: int, *, account: ThrottleState | None = None,
+               address: ThrottleState | None = None) -> None:
+        trust_s = self.runtime.settings.kam_signin_memory_s
+        for key, scope, state in ((self.address_key, "address", address), (self.pair_key, "account", account)):
+            if state is not None:
+                memory.learn(key, scope, state.blocked_until, now=now, mono=time.monotonic(), trust_s=trust_s,
+                             since=since)
+
+    def _remembered(self, memory: BlockMemory) -> Refusal | None:
+        settings = self.runtime.settings
+        return memory.refusal([self.address_key, self.pair_key], now=utcnow(), mono=time.monotonic(),
+                              tarpit_after=settings.kam_signin_tarpit_after, tarpit_s=settings.kam_signin_tarpit_s,
+                              max_held=settings.kam_signin_tarpit_max_held)
+
+    @staticmethod
+    async def _hold(memory: BlockMemory, seconds: float) -> None:
+        memory.held += 1  # before the first await: the bound counts this hold at once
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            memory.held -= 1
 
     async def succeeded(self) -> None:
         policy = address_policy(self.runtime.settings)
@@ -96,6 +164,9 @@ class Attempt:
             states = await repo.lock({self.pair_key: "account", self.address_key: "address"}, utcnow())
             await repo.save(self.address_key, succeeded_from_address(policy, states[self.address_key]))
             await repo.forget(self.pair_key)
+        # The pair is forgotten and the address may no longer wait: this replica asks the database
+        # again next time (the address, if still blocked, is learned again on its next attempt).
+        blocks(self.runtime).forget(self.pair_key, self.address_key)
 
     async def _prune_now_and_then(self) -> None:
         """Rows nobody has tried for the forget period mean nothing any more; at most once a minute per
@@ -117,7 +188,7 @@ async def check_credentials(runtime: Runtime, email: str, password: str, client_
     async with runtime.db.session() as session:
         row = await Credentials(session).by_email(email)
     stored = row["password_hash"] if row else await passwords.dummy_hash(runtime)
-    ok = await passwords.verify(runtime, stored, password) and row is not None and row["active"]
+    ok = await passwords.verify(runtime, stored, password, key=client_address) and row is not None and row["active"]
     if not ok:
         return None
     await tries.succeeded()

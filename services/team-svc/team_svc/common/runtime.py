@@ -24,6 +24,8 @@ class TeamRuntime(Runtime):
         self.password_hasher: Any = None  # argon2 PasswordHasher, made on first use
         self.password_dummy_hash: str | None = None
         self.password_gate: Any = None  # auth.passwords.HashGate, made on first use
+        self.signin_blocks: Any = None  # auth.blocks.BlockMemory: what the DB throttle said is blocked
+        self.signin_turns: Any = None  # auth.blocks.Turns: one throttle query per key at a time
         self.signin_throttle_pruned_at = 0.0  # monotonic time of this replica's last prune
         self.refresh_tokens_pruned_at = 0.0  # likewise for expired refresh tokens
         self.rule_book: Any = None  # territories.service.CachedRuleBook, rebuilt on a revision change
