@@ -577,7 +577,6 @@ class ConsumerRunner:
         with _applying(self.group_id), version_jump_guard(self.settings.consumer_max_version_jump):
             async with self.db.session() as session:
                 async with session.begin():
-                    await self._share_read_model_lock(session)
                     fresh = await self._claim_fresh(session, items)
                     for batcher, run in _runs(fresh, self._batchers):
                         await batcher.apply_many(session, run)
@@ -618,11 +617,16 @@ class ConsumerRunner:
         if session.bind.dialect.name == "postgresql":
             # Two arrays, one statement: a 500-row VALUES list costs more to compile in Python
             # than the database needs to apply it.
+            # The statement first takes the read model's lock in shared mode (a rebuild or a hierarchy
+            # move holds it exclusively: see hold_read_model_exclusively), one round trip for both.
             return set((await session.scalars(text(f"""
+                WITH read_model_lock AS (SELECT pg_advisory_xact_lock_shared(:lock_key))
                 INSERT INTO {inbox.name} (consumer, event_id, event_type, processed_at)
-                SELECT :consumer, i, t, :now FROM unnest(CAST(:ids AS varchar[]), CAST(:types AS varchar[])) AS u(i, t)
+                SELECT :consumer, i, t, :now
+                FROM read_model_lock, unnest(CAST(:ids AS varchar[]), CAST(:types AS varchar[])) AS u(i, t)
                 ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id"""),
-                dict(consumer=self.group_id, now=now, ids=ids, types=types))).all())
+                dict(consumer=self.group_id, now=now, ids=ids, types=types,
+                     lock_key=read_model_lock_key(self.group_id)))).all())
         return set((await session.scalars(
             sqlite.insert(inbox).values([dict(consumer=self.group_id, event_id=i, event_type=t, processed_at=now)
                                          for i, t in zip(ids, types, strict=True)])
@@ -633,11 +637,6 @@ class ConsumerRunner:
         """Apply one event exactly once, by the same path as a batch (one attempt, no DLQ).
         Returns False when it had been applied before."""
         return bool(await self._apply_together([(event, _payload_of(event))]))
-
-    async def _share_read_model_lock(self, session: AsyncSession) -> None:
-        if not self.db.sqlite:  # SQLite has one writer at a time anyway
-            await session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"),
-                                  {"k": read_model_lock_key(self.group_id)})
 
     async def _touch_status(self, session: AsyncSession, event: CloudEvent, count: int = 1) -> None:
         status = self.tables.read_model_status
