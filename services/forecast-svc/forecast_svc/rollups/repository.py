@@ -320,7 +320,13 @@ class RollupRepository(Repository):
             ) {self._insert_cells_sql("covers", "account_id")}"""))
 
     async def clear_territory_cells(self) -> None:
-        await self.session.execute(delete(cells).where(cells.c.node_id.in_(select(territory_replica.c.id))))
+        """The cells recompute_territories writes: every territory's and every parent's a territory
+        names. A parent the replica does not know yet (its event is on another partition, still
+        behind) gets cells from its children's accounts too: left in place, the next territory
+        event's recompute would insert them again (a duplicate key, the event dead-lettered)."""
+        parents = select(territory_replica.c.parent_id).where(territory_replica.c.parent_id.is_not(None))
+        await self.session.execute(delete(cells).where(or_(cells.c.node_id.in_(select(territory_replica.c.id)),
+                                                           cells.c.node_id.in_(parents))))
 
     async def shift_facts(self, where, out_of: list[uuid.UUID], into: list[uuid.UUID]) -> None:
         """Move the contribution of the facts matching `where` (one user's, one account's) out of
