@@ -149,6 +149,9 @@ opportunity_history = Table(
     Index("ix_history_owner_close_time", "owner_id", "close_date", "valid_from"),
     Index("ix_history_prev_owner_close_time", "prev_owner_id", "prev_close_date", "valid_from"),
     Index("ix_history_time", "valid_from"),
+    # A top node's subtree is every owner: the period's states of one currency after T (0015).
+    Index("ix_history_currency_close_time", "currency", "close_date", "valid_from"),
+    Index("ix_history_prev_currency_close_time", "prev_currency", "prev_close_date", "valid_from"),
 )
 
 # One row (id 1): states before `starts_at` are not known (the history was started on existing
