@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, null, or_, select, true
+from sqlalchemy import BigInteger, String, Uuid, and_, case, cast, func, literal, null, or_, select, true
 
 from kam_shared.repository import Repository
 
@@ -35,10 +35,11 @@ class ChangesRepository(Repository):
                    cells.c.month < end)
             .group_by(cells.c.status, cells.c.stage, cells.c.category_override))).all()
 
-    def _ends(self, tree, scope: Scope, since):
-        """One row per opportunity that was or became the owners' and the period's after `since`:
-        its state at `since` (prev_* of its first state after `since`; null: it did not exist),
-        today's (its fact), its last change and whether each end's owner is in the set."""
+    def _ends(self, tree, scope: Scope, since, ids: list[uuid.UUID] | None = None):
+        """One row per opportunity that was or became the owners' and the period's after `since`
+        (or per one of `ids`): its state at `since` (prev_* of its first state after `since`; null:
+        it did not exist), today's (its fact), its last change and whether each end's owner is in
+        the set."""
         c = history.c
         owners = select(tree.c.id)
 
@@ -46,8 +47,14 @@ class ChangesRepository(Repository):
             return and_(c[f"{prefix}owner_id"].in_(owners), c[f"{prefix}currency"] == scope.currency,
                         c[f"{prefix}close_date"] >= scope.start, c[f"{prefix}close_date"] < scope.end)
 
-        touched = (select(c.opportunity_id).where(c.valid_from > since, or_(scoped(""), scoped("prev_")))
-                   .distinct().subquery("touched"))
+        if ids is None:
+            # A UNION of the two ends, not one OR: each is an index-only scan of its index (0015),
+            # where an OR combines bitmaps and fetches every state from the heap.
+            touched = select(c.opportunity_id).where(c.valid_from > since, scoped("")).union(
+                select(c.opportunity_id).where(c.valid_from > since, scoped("prev_"))).subquery("touched")
+        else:
+            touched = (select(c.opportunity_id).where(c.valid_from > since, c.opportunity_id.in_(ids))
+                       .distinct().subquery("touched"))
         prev = [c[f"prev_{k}"] for k in STATE_COLUMNS]
         if self.postgres:
             # Each one's first state after `since` by the primary key (opportunity, valid_from,
@@ -76,25 +83,30 @@ class ChangesRepository(Repository):
         today's cells back to those at `since` per (status, stage, ov): (count, cents, weighted);
         and the first `limit` changes in the listing's order (kind, largest move, id), each row
         the opportunity, the 9 prev_* columns, the fact's 9 state columns, its last change,
-        in_tree and prev_in_tree (changes/service.py reads them by position). Two statements:
-        the sums (both kinds in one, told apart by `part`) and the page."""
+        in_tree and prev_in_tree (changes/service.py reads them by position).
+
+        One statement classifies every change once (the CTEs it reads twice are materialized) and
+        returns the sums of both kinds and the page's ids, told apart by `part`; a second one reads
+        the page's opportunities by id."""
         ends = self._ends(tree, scope, since)
         k = _classified(ends, scope, mapping)
-        none_text, none_int = cast(null(), String), cast(null(), Integer)
-        totals = (select(literal("kind").label("part"), k.c.kind, none_text, none_int, none_text, func.count(),
+        text_, int_, id_ = cast(null(), String), cast(null(), BigInteger), cast(null(), Uuid)
+        totals = (select(literal("kind").label("part"), id_.label("id"), k.c.kind, text_, int_, text_, func.count(),
                          *[func.sum(k.c[e]) for e in EFFECTS])
                   .where(k.c.kind.is_not(None)).group_by(k.c.kind))
         a = _adjustments(ends, scope)
-        adjust = select(literal("cell"), none_text, a.c.status, a.c.stage, a.c.ov, func.sum(a.c.n),
-                        func.sum(a.c.cents), func.sum(a.c.weighted), *[none_int] * (len(EFFECTS) - 2)
+        adjust = select(literal("cell"), id_, text_, a.c.status, a.c.stage, a.c.ov, func.sum(a.c.n),
+                        func.sum(a.c.cents), func.sum(a.c.weighted), *[int_] * (len(EFFECTS) - 2)
                         ).group_by(a.c.status, a.c.stage, a.c.ov)
-        sums = (await self.session.execute(totals.union_all(adjust))).all()
         rank = case({kind: i for i, kind in enumerate(KINDS)}, value=k.c.kind)
         move = func.abs(k.c.open_cents) + func.abs(k.c.won_cents)
-        page = (select(*[k.c[col.name] for col in ends.c]).where(k.c.kind.is_not(None))
-                .order_by(rank, move.desc(), k.c.opportunity_id).limit(limit))
-        return ([r[1:2] + r[5:] for r in sums if r[0] == "kind"], [r[2:8] for r in sums if r[0] == "cell"],
-                (await self.session.execute(page)).all())
+        page = (select(k.c.opportunity_id).where(k.c.kind.is_not(None))
+                .order_by(rank, move.desc(), k.c.opportunity_id).limit(limit).subquery("page"))
+        ids = select(literal("page"), page.c.opportunity_id, text_, text_, int_, text_, *[int_] * (len(EFFECTS) + 1))
+        sums = (await self.session.execute(totals.union_all(adjust, ids))).all()
+        listed = [r[1] for r in sums if r[0] == "page"]
+        rows = (await self.session.execute(select(self._ends(tree, scope, since, listed)))).all() if listed else []
+        return ([r[2:3] + r[6:] for r in sums if r[0] == "kind"], [r[3:9] for r in sums if r[0] == "cell"], rows)
 
 
 def _in_scope(ends, prefix: str, in_tree, scope: Scope):
@@ -149,7 +161,7 @@ def _classified(ends, scope: Scope, mapping: dict[int, str]):
     after = _contribution(ends, "", now, commit_stages)
     before = _contribution(ends, "prev_", was, commit_stages)
     return select(*ends.c, _kind(ends, was, now, scope).label("kind"),
-                  *[(after[e] - before[e]).label(e) for e in EFFECTS]).subquery("classified")
+                  *[(after[e] - before[e]).label(e) for e in EFFECTS]).cte("classified")
 
 
 def _adjustments(ends, scope: Scope):
