@@ -166,3 +166,8 @@ async def test_the_listing_is_a_page_of_the_exact_totals(forecast):
     assert page["changes"] == full["changes"][:3]
     assert page["waterfall"] == full["waterfall"] and page["start"] == full["start"]
     assert sum(s["count"] for s in page["waterfall"]) == page["changes_total"]
+    rest = (await forecast.get("/v1/pipeline-changes", params={**params, "limit": 3, "offset": 3},
+                               headers=bearer(MGR, "manager"))).json()
+    assert rest["changes"] == full["changes"][3:6] and rest["waterfall"] == full["waterfall"]
+    beyond = await forecast.get("/v1/pipeline-changes", params={**params, "offset": -1}, headers=bearer(MGR, "manager"))
+    assert beyond.status_code == 422 and beyond.headers["content-type"].startswith("application/problem+json")

@@ -78,10 +78,10 @@ class ChangesRepository(Repository):
                              .outerjoin(now_owner, now_owner.c.id == facts.c.owner_id)
                              .outerjoin(prev_owner, prev_owner.c.id == first.c.prev_owner_id))).cte("ends")
 
-    async def changes(self, tree, scope: Scope, since, mapping: dict[int, str], limit: int):
+    async def changes(self, tree, scope: Scope, since, mapping: dict[int, str], limit: int, offset: int = 0):
         """(totals, cells, page): per kind its count and Σ of each effect; the adjustments from
         today's cells back to those at `since` per (status, stage, ov): (count, cents, weighted);
-        and the first `limit` changes in the listing's order (kind, largest move, id), each row
+        and `limit` changes from `offset` in the listing's order (kind, largest move, id), each row
         the opportunity, the 9 prev_* columns, the fact's 9 state columns, its last change,
         in_tree and prev_in_tree (changes/service.py reads them by position).
 
@@ -101,7 +101,7 @@ class ChangesRepository(Repository):
         rank = case({kind: i for i, kind in enumerate(KINDS)}, value=k.c.kind)
         move = func.abs(k.c.open_cents) + func.abs(k.c.won_cents)
         page = (select(k.c.opportunity_id).where(k.c.kind.is_not(None))
-                .order_by(rank, move.desc(), k.c.opportunity_id).limit(limit).subquery("page"))
+                .order_by(rank, move.desc(), k.c.opportunity_id).offset(offset).limit(limit).subquery("page"))
         ids = select(literal("page"), page.c.opportunity_id, text_, text_, int_, text_, *[int_] * (len(EFFECTS) + 1))
         sums = (await self.session.execute(totals.union_all(adjust, ids))).all()
         listed = [r[1] for r in sums if r[0] == "page"]

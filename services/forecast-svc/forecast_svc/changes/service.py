@@ -55,11 +55,13 @@ def _item(c: Classified, mapping: dict[int, str]) -> dict:
 
 
 async def pipeline_changes(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
-                           period_text: str, since_text: str, currency: str | None, limit: int) -> dict:
+                           period_text: str, since_text: str, currency: str | None, limit: int,
+                           offset: int = 0) -> dict:
     """The node's opportunities that changed the period's roll-up since `since`, classified, and the
     waterfall from the roll-up then to today's (both ends exactly the roll-up at those times).
     The database classifies and sums every change (a top node's quarter has 10^4); the first
-    `limit` of the listing come back and are classified again here, with the pure functions."""
+    `limit` of the listing after `offset` come back and are classified again here, with the pure
+    functions; the totals are always every change's."""
     repo = HistoryRepository(session)
     await repo.consistent_reads()
     now = utcnow()
@@ -73,7 +75,7 @@ async def pipeline_changes(session: AsyncSession, runtime: Runtime, principal: P
     mapping = await CategoryRepository(session).category_map()
     changes = ChangesRepository(session)
     now_rows = now_cells(await changes.now_groups(node, currency, period.start, period.end))
-    totals_rows, adjust_rows, page_rows = await changes.changes(tree, scope, since, mapping, limit)
+    totals_rows, adjust_rows, page_rows = await changes.changes(tree, scope, since, mapping, limit, offset)
     totals = {r[0]: Effect(*(int(v or 0) for v in r[2:])) for r in totals_rows}
     counts = {r[0]: int(r[1]) for r in totals_rows}
     start = domain.adjusted(now_rows, now_cells(adjust_rows))
