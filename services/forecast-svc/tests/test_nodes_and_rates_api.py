@@ -176,6 +176,24 @@ async def test_a_territory_rolls_up_the_accounts_it_covers(forecast):
     await live_equals_recomputed(forecast)
 
 
+async def test_territories_before_their_parent_with_opportunities_already_in(forecast):
+    """Territory events are keyed by territory: two children can be applied before their parent
+    (other partitions), while opportunities on their accounts are already in. Each one is applied
+    (none dead-lettered) and the parent rolls up both children once it is known."""
+    region_a, region_b = f"r-{uuid.uuid4().hex[:6]}", f"r-{uuid.uuid4().hex[:6]}"
+    parent, child_a, child_b = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    a1, a2 = uuid.uuid4(), uuid.uuid4()
+    await feed(forecast.runtime, account(a1, region_a), account(a2, region_b),
+               opportunity(REP_N, "10.00", account_id=a1), opportunity(REP_S, "5.00", account_id=a2))
+    await feed(forecast.runtime, territory(child_a, REP_N, [region_a], parent=parent))
+    await feed(forecast.runtime, territory(child_b, REP_N, [region_b], parent=parent))
+    assert (await rollup(forecast, child_b)).json()["open_amount"] == "5.00"
+    await feed(forecast.runtime, territory(parent, MGR_N, []))
+    assert (await rollup(forecast, parent)).json()["open_amount"] == "15.00"
+    assert (await rollup(forecast, child_a)).json()["open_amount"] == "10.00"
+    await live_equals_recomputed(forecast)
+
+
 async def test_random_stream_of_moves_keeps_every_kind_of_node_exact(forecast):
     rng = random.Random(11)
     units = [uuid.uuid4() for _ in range(5)]

@@ -21,6 +21,9 @@ async def get_pipeline_changes(
         since: Annotated[str, Query(max_length=40, description="a date (its midnight, UTC) or an ISO 8601 date-time; "
                                                               "within the retained history, not in the future")],
         currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
-        limit: Annotated[int, Query(ge=1, le=1000, description="how many changes to list")] = 200):
+        limit: Annotated[int, Query(ge=1, le=1000, description="how many changes to list")] = 200,
+        offset: Annotated[int, Query(ge=0, le=10**7, description="how many of the listing to skip (the next page: "
+                                                                 "offset + limit, while below changes_total)")] = 0):
     async with runtime.db.session() as session:
-        return await service.pipeline_changes(session, runtime, principal, node, period, since, currency, limit)
+        return await service.pipeline_changes(session, runtime, principal, node, period, since, currency, limit,
+                                              offset)

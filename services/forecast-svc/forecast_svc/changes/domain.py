@@ -218,15 +218,26 @@ def _money(cents: int) -> Decimal:
     return (Decimal(int(cents)) / 100).quantize(Decimal("0.01"))
 
 
-def waterfall(start: list[Group], classified: list[Classified], mapping: dict[int, str]) -> list[dict]:
-    """One step per kind (every kind listed, zero when nothing happened), in KINDS order. Weighted
-    steps are differences of the cumulative figure rounded once, so they add up to the ends."""
-    raw = sum(g.weighted_cents_x100 for g in start if g.status == "open")
+def kind_totals(classified: list[Classified]) -> tuple[dict[str, Effect], dict[str, int]]:
+    """Per kind: the sum of the effects and how many (what the database sums for the service)."""
     totals = {kind: Effect() for kind in KINDS}
     counts = dict.fromkeys(KINDS, 0)
     for c in classified:
         totals[c.kind].add(c.effect)
         counts[c.kind] += 1
+    return totals, counts
+
+
+def waterfall(start: list[Group], classified: list[Classified], mapping: dict[int, str]) -> list[dict]:
+    return steps_of(start, *kind_totals(classified))
+
+
+def steps_of(start: list[Group], totals: dict[str, Effect], counts: dict[str, int]) -> list[dict]:
+    """One step per kind (every kind listed, zero when nothing happened), in KINDS order. Weighted
+    steps are differences of the cumulative figure rounded once, so they add up to the ends."""
+    raw = sum(g.weighted_cents_x100 for g in start if g.status == "open")
+    totals = {kind: totals.get(kind, Effect()) for kind in KINDS}
+    counts = {kind: counts.get(kind, 0) for kind in KINDS}
     steps = []
     for kind in KINDS:
         total, count = totals[kind], counts[kind]
@@ -239,11 +250,22 @@ def waterfall(start: list[Group], classified: list[Classified], mapping: dict[in
     return steps
 
 
-def changes_summary(start: list[Group], end: list[Group], classified: list[Classified],
+def changes_summary(start: list[Group], end: list[Group], totals: dict[str, Effect], counts: dict[str, int],
                     mapping: dict[int, str]) -> dict:
     """The two ends (each exactly the roll-up's figures at that time) and the steps between."""
     return {"start": figures(rollup_from_groups(start, mapping)), "end": figures(rollup_from_groups(end, mapping)),
-            "waterfall": waterfall(start, classified, mapping)}
+            "waterfall": steps_of(start, totals, counts)}
+
+
+def adjusted(now: dict[tuple, list[int]], adjustments: dict[tuple, list[int]]) -> list[Group]:
+    """The roll-up's cells at `since`: today's plus the adjustments the database summed (each
+    change's state today taken out, its state then put back; see groups_before)."""
+    cells = {k: list(v) for k, v in now.items()}
+    for key, delta in adjustments.items():
+        cell = cells.setdefault(key, [0, 0, 0])
+        for i in range(3):
+            cell[i] += delta[i]
+    return to_groups(cells)
 
 
 def ordered(classified: list[Classified]) -> list[Classified]:

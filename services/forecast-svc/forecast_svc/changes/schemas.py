@@ -67,5 +67,7 @@ class PipelineChangesOut(BaseModel):
     start: FiguresOut = Field(description="the roll-up at `since`")
     end: FiguresOut = Field(description="the roll-up now (equal to GET /v1/rollups)")
     waterfall: list[StepOut] = Field(description="start + Σ steps = end, for every figure")
-    changes_total: int
-    changes: list[ChangeOut] = Field(description="by kind in waterfall order, the largest first; at most `limit`")
+    changes_total: int = Field(description="every change the waterfall counts; `changes` is one page of them")
+    changes: list[ChangeOut] = Field(description="by kind in waterfall order, the largest first; at most `limit` "
+                                                 "from `offset`: fewer than changes_total means truncated, the next "
+                                                 "page is offset + limit")

@@ -17,12 +17,13 @@ from ..rollups.domain.rollup import Group
 from ..rollups.repository import HistoryRepository
 from ..rollups.service import history_limit, node_owners
 from . import domain
-from .domain import Change, Classified, Scope, State
+from .domain import Change, Classified, Effect, Scope, State
+from .repository import ChangesRepository
 
 
 def _changes(rows) -> list[Change]:
     """Each opportunity's state at `since` (prev_*) and today (its fact), from the rows of
-    HistoryRepository.changed_since: the id, the nine prev_* columns, the fact's nine state columns,
+    ChangesRepository.changes' page: the id, the nine prev_* columns, the fact's nine state columns,
     its last change, in_tree and prev_in_tree (by position: 10k+ rows a quarter)."""
     out = []
     for t in rows:
@@ -54,9 +55,13 @@ def _item(c: Classified, mapping: dict[int, str]) -> dict:
 
 
 async def pipeline_changes(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID,
-                           period_text: str, since_text: str, currency: str | None, limit: int) -> dict:
+                           period_text: str, since_text: str, currency: str | None, limit: int,
+                           offset: int = 0) -> dict:
     """The node's opportunities that changed the period's roll-up since `since`, classified, and the
-    waterfall from the roll-up then to today's (both ends exactly the roll-up at those times)."""
+    waterfall from the roll-up then to today's (both ends exactly the roll-up at those times).
+    The database classifies and sums every change (a top node's quarter has 10^4); the first
+    `limit` of the listing after `offset` come back and are classified again here, with the pure
+    functions; the totals are always every change's."""
     repo = HistoryRepository(session)
     await repo.consistent_reads()
     now = utcnow()
@@ -68,12 +73,15 @@ async def pipeline_changes(session: AsyncSession, runtime: Runtime, principal: P
     domain.check_since(since, now, limit_at)
     scope = Scope(currency, period.start, period.end)
     mapping = await CategoryRepository(session).category_map()
-    now_rows = now_cells(await repo.now_groups(tree, currency, period.start, period.end))
-    changes = _changes(await repo.changed_since(tree, currency, period.start, period.end, since))
-    classified = domain.ordered(domain.classify(changes, scope, mapping))
-    start = domain.groups_before(now_rows, changes, scope)
+    changes = ChangesRepository(session)
+    now_rows = now_cells(await changes.now_groups(node, currency, period.start, period.end))
+    totals_rows, adjust_rows, page_rows = await changes.changes(tree, scope, since, mapping, limit, offset)
+    totals = {r[0]: Effect(*(int(v or 0) for v in r[2:])) for r in totals_rows}
+    counts = {r[0]: int(r[1]) for r in totals_rows}
+    start = domain.adjusted(now_rows, now_cells(adjust_rows))
     end: list[Group] = domain.to_groups(now_rows)
+    listed = domain.ordered(domain.classify(_changes(page_rows), scope, mapping))
     return {"node": node, "period": period.label, "period_start": period.start, "period_end": period.end,
             "currency": currency, "since": since, "until": now, "history_starts_at": limit_at,
-            **domain.changes_summary(start, end, classified, mapping),
-            "changes_total": len(classified), "changes": [_item(c, mapping) for c in classified[:limit]]}
+            **domain.changes_summary(start, end, totals, counts, mapping),
+            "changes_total": sum(counts.values()), "changes": [_item(c, mapping) for c in listed]}

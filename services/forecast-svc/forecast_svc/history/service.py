@@ -13,6 +13,7 @@ from kam_shared.events import utcnow
 from kam_shared.money import from_cents, validate_currency
 
 from ..categories.repository import CategoryRepository
+from ..changes.repository import ChangesRepository
 from ..changes.service import now_cells
 from ..periods.repository import period_of
 from ..rollups.repository import HistoryRepository
@@ -59,7 +60,7 @@ async def forecast_history(session: AsyncSession, runtime: Runtime, principal: P
     series = []
     if at:
         mapping = await CategoryRepository(session).category_map()
-        cells = now_cells(await repo.now_groups(tree, currency, period.start, period.end))
+        cells = now_cells(await ChangesRepository(session).now_groups(node, currency, period.start, period.end))
         deltas = _deltas(await repo.deltas_by_day(tree, currency, period.start, period.end,
                                                   domain.midnight_after(at[0].day)))
         series = domain.series(cells, deltas, at, mapping)

@@ -61,27 +61,17 @@ class PredictionRepository(Repository):
             return func.date(func.timezone("UTC", journeys.c.stage_entered_at))
         return func.date(journeys.c.stage_entered_at)
 
-    async def open_by_stage_and_entry_day(self, users: Table, node: uuid.UUID, currency: str,
-                                          start: dt.date, end: dt.date) -> list:
-        """The node's subtree's open pipeline closing in [start, end), in one currency, summed per
-        (stage, day the stage was entered): (stage, day, count, cents, Σ cents²)."""
+    async def period_pipeline(self, users: Table, node: uuid.UUID, start: dt.date, end: dt.date) -> list:
+        """The node's subtree's open and won journeys closing in [start, end), every currency, in
+        one read of the close-date index (0015): per (currency, status, stage, day the stage was
+        entered), (currency, status, stage, day, count, cents, Σ cents²)."""
         tree = subtree_cte(users, node)
         day = self._entered_day()
         square = cast(journeys.c.amount_cents, Numeric(38, 0)) * journeys.c.amount_cents
         return (await self.session.execute(
-            select(journeys.c.stage, day.label("day"), func.count(), func.sum(journeys.c.amount_cents),
-                   func.sum(square))
+            select(journeys.c.currency, journeys.c.status, journeys.c.stage, day.label("day"), func.count(),
+                   func.sum(journeys.c.amount_cents), func.sum(square))
             .join(tree, journeys.c.owner_id == tree.c.id)
-            .where(journeys.c.status == "open", journeys.c.currency == currency,
-                   journeys.c.close_date >= start, journeys.c.close_date < end)
-            .group_by(journeys.c.stage, day))).all()
-
-    async def won_and_currencies(self, users: Table, node: uuid.UUID, start: dt.date, end: dt.date) -> list:
-        """Per currency: the subtree's won cents and open count closing in [start, end)."""
-        tree = subtree_cte(users, node)
-        won = func.sum(journeys.c.amount_cents).filter(journeys.c.status == "won")
-        opened = func.count().filter(journeys.c.status == "open")
-        return (await self.session.execute(
-            select(journeys.c.currency, won, opened).join(tree, journeys.c.owner_id == tree.c.id)
-            .where(journeys.c.close_date >= start, journeys.c.close_date < end, journeys.c.status != "lost")
-            .group_by(journeys.c.currency))).all()
+            .where(journeys.c.close_date >= start, journeys.c.close_date < end,
+                   journeys.c.status.in_(("open", "won")))
+            .group_by(journeys.c.currency, journeys.c.status, journeys.c.stage, day))).all()

@@ -138,13 +138,12 @@ async def prediction_for(session: AsyncSession, runtime: Runtime, principal: Pri
     repo = PredictionRepository(session)
     users = runtime.tables.user_replica
     conversions, _ = await _conversions(session, runtime, node)
+    rows = await repo.period_pipeline(users, node, period.start, period.end)
     groups = [domain.OpenGroup(stage, domain.age_days(_day(day), now.date()), int(count), int(cents),
                                int(Decimal(str(square))))
-              for stage, day, count, cents, square in
-              await repo.open_by_stage_and_entry_day(users, node, currency, period.start, period.end)]
-    per_currency = await repo.won_and_currencies(users, node, period.start, period.end)
-    won = sum(int(r[1] or 0) for r in per_currency if r[0] == currency)
-    others = sorted(r[0] for r in per_currency if r[0] != currency and (r[1] or r[2]))
+              for cur, status, stage, day, count, cents, square in rows if cur == currency and status == "open"]
+    won = sum(int(r[5] or 0) for r in rows if r[0] == currency and r[1] == "won")
+    others = sorted({r[0] for r in rows if r[0] != currency and (r[5] if r[1] == "won" else r[4])})
     result = domain.predict(groups, won, conversions, domain.horizon_days(period.end, now))
     return {"node": node, "period": period.label, "period_start": period.start, "period_end": period.end,
             "currency": currency, "as_of": now, "other_currencies": others, "interval": "90%",

@@ -121,6 +121,7 @@ account_territories = Table(
 # dates. Rebuilt from the retained event stream by POST /v1/admin/rebuild.
 STATE_COLUMNS = ("owner_id", "stage", "probability", "amount_cents", "currency", "close_date", "status",
                  "category_override", "confirmed")
+_HISTORY_READ = ["owner_id", "status", "stage", "category_override", "amount_cents", "probability"]
 opportunity_history = Table(
     "opportunity_history", metadata,
     Column("opportunity_id", Uuid, primary_key=True),
@@ -149,6 +150,12 @@ opportunity_history = Table(
     Index("ix_history_owner_close_time", "owner_id", "close_date", "valid_from"),
     Index("ix_history_prev_owner_close_time", "prev_owner_id", "prev_close_date", "valid_from"),
     Index("ix_history_time", "valid_from"),
+    # A top node's subtree is every owner: the period's states of one currency after T, with what
+    # the history views read of them (index-only on PostgreSQL; 0015).
+    Index("ix_history_currency_close_time", "currency", "close_date", "valid_from",
+          postgresql_include=["opportunity_id", *_HISTORY_READ]),
+    Index("ix_history_prev_currency_close_time", "prev_currency", "prev_close_date", "valid_from",
+          postgresql_include=["opportunity_id", *[f"prev_{c}" for c in _HISTORY_READ]]),
 )
 
 # One row (id 1): states before `starts_at` are not known (the history was started on existing

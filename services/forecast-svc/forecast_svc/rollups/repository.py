@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Date, Table, and_, cast, delete, func, literal, or_, select, text, update
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import Date, Table, cast, delete, func, literal, or_, select, text, update
 
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 from kam_shared.repository import Repository
@@ -320,7 +319,13 @@ class RollupRepository(Repository):
             ) {self._insert_cells_sql("covers", "account_id")}"""))
 
     async def clear_territory_cells(self) -> None:
-        await self.session.execute(delete(cells).where(cells.c.node_id.in_(select(territory_replica.c.id))))
+        """The cells recompute_territories writes: every territory's and every parent's a territory
+        names. A parent the replica does not know yet (its event is on another partition, still
+        behind) gets cells from its children's accounts too: left in place, the next territory
+        event's recompute would insert them again (a duplicate key, the event dead-lettered)."""
+        parents = select(territory_replica.c.parent_id).where(territory_replica.c.parent_id.is_not(None))
+        await self.session.execute(delete(cells).where(or_(cells.c.node_id.in_(select(territory_replica.c.id)),
+                                                           cells.c.node_id.in_(parents))))
 
     async def shift_facts(self, where, out_of: list[uuid.UUID], into: list[uuid.UUID]) -> None:
         """Move the contribution of the facts matching `where` (one user's, one account's) out of
@@ -491,47 +496,6 @@ class HistoryRepository(Repository):
         return (await self.session.execute(
             select(day, u.c.status, u.c.stage, u.c[_OV], func.sum(u.c.n), func.sum(u.c.cents), func.sum(u.c.weighted))
             .group_by(day, u.c.status, u.c.stage, u.c[_OV]))).all()
-
-    async def now_groups(self, tree, currency: str, start, end) -> list:
-        """Today's facts of the owners, closing in the period: (status, stage, ov, count, cents, weighted)."""
-        ov = func.coalesce(facts.c.category_override, "")
-        return (await self.session.execute(
-            select(facts.c.status, facts.c.stage, ov, func.count(), func.sum(facts.c.amount_cents),
-                   func.sum(facts.c.amount_cents * facts.c.probability))
-            .where(facts.c.owner_id.in_(select(tree.c.id)), facts.c.currency == currency,
-                   facts.c.close_date >= start, facts.c.close_date < end)
-            .group_by(facts.c.status, facts.c.stage, ov))).all()
-
-    async def changed_since(self, tree, currency: str, start, end, since) -> list:
-        """For each opportunity that was or became the owners' and the period's after `since`: its
-        first state after `since` (whose prev_* is the state at `since`) and today's (its fact),
-        with whether each one's owner is in the set (`prev_in_tree`, `in_tree`). One row each:
-        prev_* and the fact's columns, `valid_from` being its last change."""
-        c = history.c
-        owners = select(tree.c.id)
-
-        def scoped(prefix: str):
-            return and_(c[f"{prefix}owner_id"].in_(owners), c[f"{prefix}currency"] == currency,
-                        c[f"{prefix}close_date"] >= start, c[f"{prefix}close_date"] < end)
-
-        touched = select(c.opportunity_id).where(c.valid_from > since, or_(scoped(""), scoped("prev_")))
-        prev = [c[f"prev_{k}"] for k in STATE_COLUMNS]
-        if self.postgres:  # the first row after `since` of each, by the primary key's order
-            first = (select(c.opportunity_id, *prev).ext(distinct_on(c.opportunity_id))
-                     .where(c.valid_from > since, c.opportunity_id.in_(touched))
-                     .order_by(c.opportunity_id, c.valid_from, c.version))
-        else:
-            ranked = select(c.opportunity_id, *prev, func.row_number().over(
-                partition_by=c.opportunity_id, order_by=(c.valid_from, c.version)).label("n")
-            ).where(c.valid_from > since, c.opportunity_id.in_(touched)).subquery()
-            first = select(*[ranked.c[k] for k in ("opportunity_id", *[f"prev_{k}" for k in STATE_COLUMNS])]
-                           ).where(ranked.c.n == 1)
-        first = first.subquery()
-        return (await self.session.execute(
-            select(first, *[facts.c[k] for k in STATE_COLUMNS], facts.c.updated_at.label("valid_from"),
-                   facts.c.owner_id.in_(owners).label("in_tree"),
-                   first.c.prev_owner_id.in_(owners).label("prev_in_tree"))
-            .join(facts, facts.c.id == first.c.opportunity_id))).all()
 
     # ------------------------------------------------------------------ rebuilding it
     async def replace_history(self, rows: list[dict], starts_at) -> None:
