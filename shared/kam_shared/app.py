@@ -96,7 +96,7 @@ class Runtime:
         users = self.users_of_record
         if users is None:
             return None
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             row = (await session.execute(select(users.c.role, users.c.active)
                                          .where(users.c.id == user_id))).first()
         return (row.role, row.active) if row else None
@@ -122,7 +122,9 @@ class Runtime:
         return checks
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a hand-off to a
+    # worker thread and back on every request of every route (about a millisecond on a busy host).
     return request.app.state.runtime
 
 

@@ -33,7 +33,7 @@ class OutboxRetried(BaseModel):
     retried: int
 
 
-def _relay(request: Request) -> OutboxRelay:
+async def _relay(request: Request) -> OutboxRelay:  # async: no thread-pool hop (see app.get_runtime)
     return request.app.state.runtime.relay
 
 
