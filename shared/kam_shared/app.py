@@ -96,7 +96,7 @@ class Runtime:
         users = self.users_of_record
         if users is None:
             return None
-        async with self.db.session() as session:
+        async with self.db.read_session() as session:
             row = (await session.execute(select(users.c.role, users.c.active)
                                          .where(users.c.id == user_id))).first()
         return (row.role, row.active) if row else None

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Table, literal, select
+from sqlalchemy import Table, exists, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from .auth import Principal
 from .events import CloudEvent, UserCreated, UserUpdated
@@ -52,6 +53,17 @@ async def is_above(session: AsyncSession, users: Table, superior: uuid.UUID, sub
     return False
 
 
+def above_clause(users: Table, superior: uuid.UUID, subordinate: ColumnElement) -> ColumnElement[bool]:
+    """`is_above` as an SQL boolean, to ask in the statement that reads a record rather than in one
+    query per step up the chain after it: `subordinate` is an expression for the record's owner
+    that does not refer to the outer query (a scalar subquery such as `SELECT owner_id FROM accounts
+    WHERE id = :id`), since the recursive CTE it starts is rendered at the statement's top.
+    UNION, not UNION ALL: a cycle in the replica stops the recursion."""
+    chain = select(users.c.superior_id.label("id")).where(users.c.id == subordinate).cte("chain", recursive=True)
+    chain = chain.union(select(users.c.superior_id).where(users.c.id == chain.c.id))
+    return exists(select(chain.c.id).where(chain.c.id == superior))
+
+
 class Visibility:
     def __init__(self, users: Table):
         self.users = users
@@ -68,3 +80,10 @@ class Visibility:
         if owner_id is None:
             return False
         return await is_above(session, self.users, principal.user_id, owner_id)
+
+    def can_see_clause(self, principal: Principal, owner: ColumnElement) -> ColumnElement[bool]:
+        """`can_see` as an SQL boolean, for a read that asks it with the record in one statement;
+        `owner` as for `above_clause` (a NULL owner is seen by admins only, as in `can_see`)."""
+        if principal.is_admin:
+            return true()
+        return (owner == principal.user_id) | above_clause(self.users, principal.user_id, owner)

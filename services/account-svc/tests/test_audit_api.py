@@ -2,7 +2,15 @@
 actor, keyset paging, 404 for a record the caller may not see, the admin query across records."""
 import uuid
 
+from kam_shared.audit import AuditPage
 from kam_shared.testing import bearer
+
+
+def as_documented(body: dict) -> dict:
+    """The page is serialised as built, not through its response model: it must be exactly what the
+    model would have answered (valid, and unchanged by a validate-and-dump round trip)."""
+    assert AuditPage.model_validate(body).model_dump(mode="json", by_alias=True) == body
+    return body
 
 
 async def _account(accounts, who):
@@ -26,7 +34,8 @@ async def test_account_history_says_who_changed_which_field_from_what_to_what(ac
 
     resp = await accounts.get(f"{path}/history", headers=bearer(people.rep))
     assert resp.status_code == 200, resp.text
-    created, first, second = resp.json()["items"]
+    assert resp.headers["content-type"] == "application/json"
+    created, first, second = as_documented(resp.json())["items"]
     assert created["event_type"] == "kam.account.created.v1" and created["version"] == 1
     assert created["actor_id"] == str(people.rep)
     assert {"field": "region", "from": None, "to": "north"} in created["changes"]
@@ -40,8 +49,8 @@ async def test_account_history_says_who_changed_which_field_from_what_to_what(ac
     # Keyset paging: one entry per page, each diffed against the state before it, not against nothing.
     page1 = (await accounts.get(f"{path}/history?limit=2", headers=bearer(people.rep))).json()
     assert len(page1["items"]) == 2 and page1["next_cursor"]
-    page2 = (await accounts.get(f"{path}/history?limit=2&cursor={page1['next_cursor']}",
-                                headers=bearer(people.rep))).json()
+    page2 = as_documented((await accounts.get(f"{path}/history?limit=2&cursor={page1['next_cursor']}",
+                                             headers=bearer(people.rep))).json())
     assert page2["items"] == [second] and page2["next_cursor"] is None
 
 
@@ -90,7 +99,7 @@ async def test_admin_queries_the_trail_across_records_by_actor_time_and_type(acc
     resp = await accounts.get("/v1/admin/audit", headers=bearer(people.admin), params={
         "actor": str(people.peer), "from": since, "type": "kam.account.updated.v1"})
     assert resp.status_code == 200, resp.text
-    mine = [i for i in resp.json()["items"] if i["subject"] == account["id"]]
+    mine = [i for i in as_documented(resp.json())["items"] if i["subject"] == account["id"]]
     assert len(mine) == 1 and mine[0]["changes"] == [{"field": "region", "from": "north", "to": "west"}]
     assert all(i["actor_id"] == str(people.peer) and i["event_type"] == "kam.account.updated.v1"
                for i in resp.json()["items"])

@@ -60,7 +60,7 @@ async def list_accounts(principal: PrincipalDep, runtime: RuntimeDep, limit: Lim
                         health: Annotated[HealthBand | None, Query(
                             description="only accounts in this health band, worst score first "
                                         "(GET /v1/accounts/{id}/health explains a score)")] = None):
-    async with runtime.db.session() as session:
+    async with runtime.db.read_session() as session:  # reads only: no BEGIN/ROLLBACK round trips
         return await service.list_accounts(session, runtime, principal, limit=limit, cursor=cursor, q=q,
                                            include_merged=include_merged, health=health, owner_id=owner_id,
                                            tier=tier, type=type,
@@ -90,7 +90,7 @@ async def account_snapshot(principal: PrincipalDep, runtime: RuntimeDep, limit: 
 @router.get("/v1/accounts/{account_id}", response_model=AccountOut,
             summary="An account; a merged one is a tombstone with merged_into_id")
 async def get_account(account_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep, response: Response):
-    async with runtime.db.session() as session:
+    async with runtime.db.read_session() as session:  # reads only: no BEGIN/ROLLBACK round trips
         return with_etag(response, await service.get_account(session, runtime, principal, account_id))
 
 

@@ -27,22 +27,25 @@ from .repository import AccountRepository, present, to_domain
 # --- reading ------------------------------------------------------------------------------------
 
 
-async def access(session: AsyncSession, runtime: Runtime, principal: Principal, row) -> str | None:
+def standing(can_see: bool, on_team: bool) -> str | None:
     """"manage" (the owner's line or an admin), "team" (on the account team: sees it, its records and
     its opportunities) or None (may not see it). The one rule every account read goes through."""
+    return "manage" if can_see else "team" if on_team else None
+
+
+async def access(session: AsyncSession, runtime: Runtime, principal: Principal, row) -> str | None:
+    """`standing` of the caller for a row already read, asked query by query."""
     if await runtime.visibility.can_see(session, principal, row["owner_id"]):
-        return "manage"
-    if await AccountRepository(session).is_team_member(row["id"], principal.user_id):
-        return "team"
-    return None
+        return standing(True, False)
+    return standing(False, await AccountRepository(session).is_team_member(row["id"], principal.user_id))
 
 
 async def visible_account(session: AsyncSession, runtime: Runtime, principal: Principal, account_id: uuid.UUID,
                           *, field: str | None = None):
     """The account's row if the caller may see it (owner's line, admin or account team), else 404
-    (naming `field`, if given)."""
-    row = await AccountRepository(session).row(account_id)
-    if row is None or await access(session, runtime, principal, row) is None:
+    (naming `field`, if given). The row and the caller's standing come in one statement."""
+    row, can_see, on_team = await AccountRepository(session).row_seen_by(account_id, runtime.visibility, principal)
+    if row is None or standing(can_see, on_team) is None:
         raise NotFound(f"account {account_id} not found", field=field)
     return row
 

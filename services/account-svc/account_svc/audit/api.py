@@ -12,14 +12,14 @@ from ..records.service import get_record
 
 
 async def _visible_account(account_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep) -> uuid.UUID:
-    async with runtime.db.session() as session:
+    async with runtime.db.read_session() as session:
         await visible_account(session, runtime, principal, account_id)
     return account_id
 
 
 def _visible_record(kind: str):
     async def visible(record_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep) -> uuid.UUID:
-        async with runtime.db.session() as session:
+        async with runtime.db.read_session() as session:
             await get_record(session, runtime, principal, kind, record_id)
         return record_id
     return visible

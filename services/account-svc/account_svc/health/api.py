@@ -18,8 +18,7 @@ router = APIRouter(tags=["health"])
 @router.get("/v1/accounts/{account_id}/health", response_model=HealthOut,
             summary="Health and churn risk (流失): 0-100 with each part explained and the facts behind it")
 async def get_health(account_id: uuid.UUID, principal: PrincipalDep, runtime: RuntimeDep):
-    async with runtime.uow() as uow:
-        return await service.account_health(uow, runtime, principal, account_id)
+    return await service.account_health(runtime, principal, account_id)  # its own sessions: read, then write
 
 
 @router.get("/v1/health-model", response_model=HealthModelOut, summary="The weights of the account health score")

@@ -7,7 +7,9 @@ When the score is recomputed:
   (`recompute_after`, run by the unit of work before it commits), and a won/lost opportunity
   arriving in the replica (`consumers.py`, in the consumer's inbox transaction);
 * at read: `GET /v1/accounts/{id}/health` computes with `now` and stores the result when it differs,
-  so time-based parts (recency ageing, complaint age, overdue actions) are current whenever read;
+  so time-based parts (recency ageing, complaint age, overdue actions) are current whenever read.
+  The read itself runs without a transaction (facts in two statements); only a result that differs
+  from the stored one opens a unit of work, which scores again under the stored row's lock;
 * by `POST /v1/health-model/recompute` (admin, meant for a periodic job): accounts never scored or
   last computed before `stale_hours`, so ageing reaches the at-risk list for accounts nobody opens;
 * on a model change: every stored score is re-weighted from its stored part scores (no re-read).
@@ -87,14 +89,19 @@ def _event(account: dict, previous, stored: dict, health: Health, cause: str) ->
         computed_at=stored["computed_at"], cause=cause[:100]))
 
 
+def _same(stored, health: Health, model_version: int) -> bool:
+    """Whether the stored health is this one (score, parts with their facts, model)."""
+    return stored is not None and stored["score"] == health.score and stored["model_version"] == model_version \
+        and stored["parts"] == jsonable(health.parts)
+
+
 async def _store(repo: HealthRepository, account: dict, health: Health, model_version: int, now: dt.datetime,
                  cause: str, *, touch: bool = False) -> DomainEvent | None:
     """Store the health when it differs from what is stored (`touch`: else note when it was checked);
     the band-change event, if any."""
     previous = await repo.stored(account["id"], lock=True)
     parts = jsonable(health.parts)
-    if previous is not None and previous["score"] == health.score and previous["parts"] == parts \
-            and previous["model_version"] == model_version:
+    if _same(previous, health, model_version):
         if touch:
             await repo.touch(account["id"], now)
         return None
@@ -111,9 +118,15 @@ async def recompute(session: AsyncSession, account_id: uuid.UUID, *, now: dt.dat
     account = await repo.account(account_id)
     if account is None or account["merged_into_id"] is not None:
         return None  # a tombstone keeps its last score; its facts moved to the survivor
-    model = model or await current_model(repo)
-    health = score_health(await repo.inputs(dict(account), now), model["weights"], now)
+    facts = await repo.facts(dict(account), now)
+    model = model or _model_of(facts)
+    health = score_health(facts.inputs, model["weights"], now)
     return await _store(repo, dict(account), health, model["version"], now, cause, touch=touch)
+
+
+def _model_of(facts) -> dict:
+    # as current_model: a database migrated before 0006 seeded the row cannot exist; be safe anyway
+    return facts.model or {"weights": dict(DEFAULT_WEIGHTS), "version": 1, "updated_by": None, "updated_at": None}
 
 
 def _accounts_touched(events: list[DomainEvent]) -> dict[uuid.UUID, str]:
@@ -152,14 +165,28 @@ def present_health(row) -> dict:
             "bands": {"healthy": HEALTHY, "watch": WATCH, "at_risk": 0}}
 
 
-async def account_health(uow: UnitOfWork, runtime: Runtime, principal: Principal, account_id: uuid.UUID) -> dict:
-    """The health as of now (computed at read; the stored score is refreshed when it moved)."""
-    session = uow.session
-    await visible_account(session, runtime, principal, account_id)
-    event = await recompute(session, account_id, now=utcnow(), cause="read")
-    if event is not None:
-        uow.publish(event)
-    return present_health(await HealthRepository(session).stored(account_id))
+async def account_health(runtime: Runtime, principal: Principal, account_id: uuid.UUID) -> dict:
+    """The health as of now (computed at read; the stored score is refreshed when it moved).
+
+    Scored first in a read session (no transaction: visibility, then the facts, model and stored
+    health in two statements). Mostly the result is what is stored and that is the answer; when it
+    moved, a unit of work scores again (`recompute`: the stored row locked, compared, written, the
+    band change published) and answers what it stored."""
+    now = utcnow()
+    async with runtime.db.read_session() as session:
+        account = await visible_account(session, runtime, principal, account_id)
+        repo = HealthRepository(session)
+        if account["merged_into_id"] is not None:  # a tombstone keeps its last score (`recompute`)
+            return present_health(await repo.stored(account_id))
+        facts = await repo.facts(dict(account), now)
+        model = _model_of(facts)
+        if _same(facts.stored, score_health(facts.inputs, model["weights"], now), model["version"]):
+            return present_health(facts.stored)
+    async with runtime.uow() as uow:
+        event = await recompute(uow.session, account_id, now=now, cause="read")
+        if event is not None:
+            uow.publish(event)
+        return present_health(await HealthRepository(uow.session).stored(account_id))
 
 
 # --- admin: the model and the periodic recompute --------------------------------------------------
