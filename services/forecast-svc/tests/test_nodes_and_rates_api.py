@@ -304,3 +304,44 @@ async def test_only_an_admin_sets_rates(forecast):
     resp = await put_rates(forecast, [{"from": "USD", "to": "CNY", "rate": "7", "effective_date": "2033-01-01"}],
                            who=DIRECTOR, role="manager")
     assert resp.status_code == 403
+
+
+def _figures(rollup):
+    commit = next(c["amount"] for c in rollup["categories"] if c["category"] == "commit")
+    return {"open_count": rollup["open_count"], "open_amount": rollup["open_amount"],
+            "weighted_amount": rollup["weighted_amount"], "commit_amount": commit,
+            "won_count": rollup["won_count"], "won_amount": rollup["won_amount"]}
+
+
+async def test_pipeline_changes_and_forecast_history_take_an_org_unit_node(forecast):
+    """An org unit's history views cover everyone in it or below: the waterfall's ends equal the
+    unit's roll-up then and now, and the history ends today at it; a territory is refused (422)."""
+    before = (await rollup(forecast, BU)).json()
+    since = utcnow()
+    south = opportunity(REP_S, "7.00", stage=3)
+    await feed(forecast.runtime, south, opportunity(OUTSIDER, "9000.00", stage=3))
+    now = (await rollup(forecast, BU)).json()
+    resp = await forecast.get("/v1/pipeline-changes", headers=bearer(ADMIN, "admin"), params={
+        "node": str(BU), "period": "2026-Q4", "since": since.isoformat()})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["start"] == _figures(before) and body["end"] == _figures(now)
+    assert [c["opportunity_id"] for c in body["changes"]] == [str(south.subject)]  # not the other BU's
+    # A manager sees the units inside their subtree; the north team's manager does not see the BU.
+    director = await forecast.get("/v1/pipeline-changes", headers=bearer(DIRECTOR, "manager"), params={
+        "node": str(BU), "period": "2026-Q4", "since": since.isoformat()})
+    assert director.status_code == 200, director.text
+    hidden = await forecast.get("/v1/pipeline-changes", headers=bearer(MGR_N, "manager"), params={
+        "node": str(BU), "period": "2026-Q4", "since": since.isoformat()})
+    assert hidden.status_code == 404
+    history = await forecast.get("/v1/forecast-history", headers=bearer(ADMIN, "admin"), params={
+        "node": str(BU), "period": "2026-Q4", "interval": "day"})
+    assert history.status_code == 200, history.text
+    last = history.json()["points"][-1]
+    for key in ("open_count", "open_amount", "weighted_amount", "won_amount", "categories"):
+        assert last[key] == now[key]
+    tid = uuid.uuid4()
+    await feed(forecast.runtime, territory(tid, MGR_N, ["north"]))
+    refused = await forecast.get("/v1/pipeline-changes", headers=bearer(ADMIN, "admin"), params={
+        "node": str(tid), "period": "2026-Q4", "since": since.isoformat()})
+    assert refused.status_code == 422 and refused.json()["field"] == "node", refused.text

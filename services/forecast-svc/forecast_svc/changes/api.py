@@ -16,7 +16,8 @@ router = APIRouter(tags=["roll-ups"])
             summary="What changed in a node's roll-up since a date or instant: each opportunity and the waterfall")
 async def get_pipeline_changes(
         principal: PrincipalDep, runtime: RuntimeDep,
-        node: Annotated[uuid.UUID, Query(description="user id: the subtree's root")],
+        node: Annotated[uuid.UUID, Query(description="a user id (them and everyone below) or an org unit id "
+                                                           "(everyone in it or below); not a territory (422)")],
         period: Annotated[str, Query(description="2026-11, 2026-Q4, 2026, FY2026-Q1 or FY2026 (fiscal)")],
         since: Annotated[str, Query(max_length=40, description="a date (its midnight, UTC) or an ISO 8601 date-time; "
                                                               "within the retained history, not in the future")],

@@ -72,6 +72,16 @@ class RollupRepository(Repository):
             .where(cells.c.node_id == node, cells.c.month >= start, cells.c.month < end)
             .group_by(cells.c.month, *_CELL_GROUP))).all()
 
+    @staticmethod
+    def unit_members_cte(unit: uuid.UUID, name: str = "tree"):
+        """Everyone whose org unit is `unit` or a unit below it, as a CTE with one column `id` (each
+        user once): exactly the owners whose opportunities the unit's cells hold (an owner's
+        contributions go up their unit's chain)."""
+        units = select(literal(unit, org_unit_replica.c.id.type).label("id")).cte(f"{name}_units", recursive=True)
+        units = units.union(select(org_unit_replica.c.id).where(org_unit_replica.c.parent_id == units.c.id))
+        return (select(user_org_units.c.id.label("id"))
+                .where(user_org_units.c.org_unit_id.in_(select(units.c.id))).cte(name))
+
     async def unit_path(self, unit: uuid.UUID) -> list:
         """The org unit and the units above it: (id, manager_id), the unit first."""
         path, node = [], unit

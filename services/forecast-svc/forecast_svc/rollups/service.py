@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kam_shared.app import Runtime
 from kam_shared.auth import Principal
-from kam_shared.domain_errors import NotFound
+from kam_shared.domain_errors import NotFound, ValidationProblem
 from kam_shared.hierarchy import subtree_cte
 from kam_shared.money import from_cents, validate_currency
 
@@ -79,11 +79,18 @@ async def node_kind(session: AsyncSession, runtime: Runtime, principal: Principa
             return "territory"
     raise NotFound(f"node {node} not found")
 async def node_owners(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID):
-    """The owners a node's history views cover, as a selectable with one column `id` (404 if the
-    node is unknown or not visible). Today a node is a user: they and everyone below them in the
-    replicated hierarchy. The one place the history views resolve a node (other node kinds plug in here)."""
-    await ensure_node_visible(session, runtime, principal, node)
-    return subtree_cte(runtime.tables.user_replica, node)
+    """The owners a node's history views (pipeline changes, forecast history) cover, as a selectable
+    with one column `id` (404 if the node is unknown or not visible): for a user, they and everyone
+    below them in the replicated hierarchy; for an org unit, everyone in it or in a unit below it
+    (the owners its roll-up cells hold). A territory covers accounts, not owners: 422. The one place
+    the history views resolve a node."""
+    kind = await node_kind(session, runtime, principal, node)
+    if kind == "user":
+        return subtree_cte(runtime.tables.user_replica, node)
+    if kind == "org_unit":
+        return RollupRepository.unit_members_cte(node)
+    raise ValidationProblem("a territory is a roll-up node (GET /v1/rollups) only; pipeline changes and "
+                            "forecast history take a user or an org unit", field="node", reason="territory_node")
 
 
 async def history_limit(session: AsyncSession):
