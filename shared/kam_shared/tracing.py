@@ -37,9 +37,14 @@ def tracing_disabled() -> bool:
     return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
 
 
+def _exporter_names() -> list[str]:
+    """The exporters OTEL_TRACES_EXPORTER names (default none)."""
+    return [n.strip() for n in os.environ.get("OTEL_TRACES_EXPORTER", "none").split(",") if n.strip()]
+
+
 def exporting() -> bool:
     """Do spans leave the process (OTEL_TRACES_EXPORTER names an exporter)?"""
-    return any(n.strip() not in ("none", "") for n in os.environ.get("OTEL_TRACES_EXPORTER", "none").split(","))
+    return any(n != "none" for n in _exporter_names())
 
 
 def configure_tracing(service: str) -> None:
@@ -52,7 +57,7 @@ def configure_tracing(service: str) -> None:
         return
     provider = TracerProvider(resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME",
                                                                                        service)}))
-    for name in (n.strip() for n in os.environ.get("OTEL_TRACES_EXPORTER", "none").split(",")):
+    for name in _exporter_names():
         if name == "otlp":
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
