@@ -34,6 +34,18 @@ async function loadUser(token: string): Promise<User> {
   return data!;
 }
 
+// The user of the session the tab holds, asked for once, by main.tsx before the first render: waiting
+// for React's first effect would put a render and the screen's own reads behind it.
+let startingUser: Promise<User> | null = null;
+
+export function loadStartingUser(): void {
+  const s = readSession();
+  if (s && !startingUser) {
+    startingUser = loadUser(s.token);
+    startingUser.catch(() => undefined); // handled by AuthProvider's effect; no unhandled-rejection noise
+  }
+}
+
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null>(null);
   const [loading, setLoading] = useState(true);
@@ -41,15 +53,19 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const location = useLocation();
 
   useEffect(() => {
-    const s = readSession();
-    if (!s) {
+    loadStartingUser();
+    if (!startingUser) {
       setLoading(false);
       return;
     }
-    loadUser(s.token)
-      .then(setUser)
+    let live = true;
+    startingUser
+      .then((u) => live && setUser(u))
       .catch(() => writeSession(null))
-      .finally(() => setLoading(false));
+      .finally(() => live && setLoading(false));
+    return () => {
+      live = false;
+    };
   }, []);
 
   // Back to sign-in on any 401, and back to this page after signing in again.
