@@ -1,6 +1,6 @@
 """Event latency: "stage change accepted" → "the manager's roll-up shows it".
 
-    cd /work/main && .venv/bin/python bench/event_latency.py [--changes 500] [--poll-ms 0] [--samples f.json]
+    cd /work/main && .venv/bin/python bench/event_latency.py [--changes 500] [--read wait|poll] [--samples f.json]
 
 Starts its own stack (`--broker tansu`, the default: Tansu, memory only; `--broker kafka`: Apache
 Kafka; and the four services as processes) on free
@@ -18,9 +18,12 @@ What is measured, one change in flight at a time:
 * before each step a random pause (uniform 0..--gap-ms): back-to-back changes would reach the
   consumers at a fixed phase of their fetch cycle (see TIGHT_FETCH_WAIT_MS) and measure that phase;
 * t0 = the 200 response of `POST /v1/opportunities/{id}/stage` arrives ("accepted");
-  then `GET /v1/rollups` is polled (back to back by default) until the figures match;
-  latency = arrival of the first matching response − t0. The resolution is one GET, whose
-  own duration is reported as context ("roll-up GET", idle and while waiting);
+  then `GET /v1/rollups` is read until the figures match; latency = arrival of the first
+  matching response − t0. `--read wait` (the default) sends the ETag of the figures it holds
+  with `If-None-Match` and `Prefer: wait=<s>`, so forecast-svc answers as soon as its consumer
+  has committed the change (kam_shared.applied), as the console does; `--read poll` reads back
+  to back instead (`--poll-ms` apart), and its resolution is one GET, whose own duration is
+  reported as context ("roll-up GET, while waiting"). "roll-up GET, idle" is a plain read;
 * a wait gives up after --timeout-s; a timed-out step counts at the timeout value in the
   percentiles (so they are never flattering) and the run then lets the stack settle before
   the next step;
@@ -333,8 +336,15 @@ async def measure(stack: Stack, args, results: Results) -> None:
         rollup_params = {"node": manager["id"], "period": PERIOD}
         rollup_headers = {"Authorization": f"Bearer {manager_token}"}
 
-        async def get_rollup() -> tuple[int, dict | None]:
-            resp = await client.get(rollup_url, params=rollup_params, headers=rollup_headers)
+        held = {"tag": None}  # the ETag of the last roll-up read (the waiting read sends it back)
+
+        async def get_rollup(wait_s: float = 0.0) -> tuple[int, dict | None]:
+            headers = rollup_headers
+            if wait_s and held["tag"]:
+                headers = {**rollup_headers, "If-None-Match": held["tag"], "Prefer": f"wait={wait_s:g}"}
+            resp = await client.get(rollup_url, params=rollup_params, headers=headers)
+            if resp.status_code == 200:
+                held["tag"] = resp.headers.get("ETag")
             return resp.status_code, (resp.json() if resp.status_code == 200 else None)
 
         async def shows(expected: tuple):
@@ -394,10 +404,18 @@ async def measure(stack: Stack, args, results: Results) -> None:
                 t_seen = None
                 while True:
                     ts = time.perf_counter()
-                    status, body = await get_rollup()
+                    # --read wait: one request that the server answers when the figures change
+                    # (If-None-Match + Prefer: wait); --read poll: back-to-back plain reads.
+                    left = max(0.5, timeout - (ts - t0))
+                    status, body = await get_rollup(left if args.read == "wait" else 0.0)
                     te = time.perf_counter()
                     polls += 1
-                    results.get_waiting.append(te - ts)
+                    if args.read == "poll":
+                        results.get_waiting.append(te - ts)
+                    if status == 304 and args.read == "wait":
+                        if te - t0 > timeout:
+                            break
+                        continue
                     if status != 200:
                         raise RuntimeError(f"step {step}: GET /v1/rollups → {status}")
                     if observed_stages(body) == expected:
@@ -463,7 +481,8 @@ def report(results: Results, args) -> dict:
     print()
     print(f"event latency — {args.changes} sequential stage changes, {results.opportunities} opportunities, "
           f"database {results.database}, broker {BROKER_LABEL[args.broker]}, pause 0..{args.gap_ms:g} ms, "
-          f"poll interval {args.poll_ms:g} ms, {os.cpu_count()} CPUs, "
+          f"read {args.read}" + (f" (interval {args.poll_ms:g} ms)" if args.read == "poll" else "") +
+          f", {os.cpu_count()} CPUs, "
           f"load average {' → '.join(f'{x:.2f}' for x in results.load)}")
     print(f"{'':{width}}  {'n':>5} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8} {'mean':>8}   (ms)")
     for name, s in rows:
@@ -471,7 +490,7 @@ def report(results: Results, args) -> dict:
         print(f"{name:{width}}  {s['n']:5d} {' '.join(cells)}")
     polls = results.polls
     print(f"timeouts (> {args.timeout_s:g} s, counted at {args.timeout_s:g} s): {results.timeouts}"
-          f"   polls per change: median {statistics.median(polls) if polls else 0:g}, max {max(polls, default=0)}"
+          f"   reads per change: median {statistics.median(polls) if polls else 0:g}, max {max(polls, default=0)}"
           f"   tap missed: {len(results.latencies) - len(results.to_topic)}"
           f"   floor lost: {results.floor_lost}")
     target = TARGET_P99_MS[args.broker]
@@ -480,7 +499,7 @@ def report(results: Results, args) -> dict:
     floor = summary(results.floor)
     return {
         "bench": "event_latency", "database": results.database, "broker": args.broker,
-        "changes": len(results.latencies), "opportunities": results.opportunities,
+        "changes": len(results.latencies), "opportunities": results.opportunities, "read": args.read,
         "p50_ms": lat["p50"], "p95_ms": lat["p95"], "p99_ms": lat["p99"], "max_ms": lat["max"],
         "timeouts": results.timeouts,
         "post_p50_ms": summary(results.post)["p50"],
@@ -499,6 +518,9 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=500)
     parser.add_argument("--opportunities", type=int, default=6)
     parser.add_argument("--poll-ms", type=float, default=0.0, help="sleep between roll-up polls (0: back to back)")
+    parser.add_argument("--read", choices=("wait", "poll"), default="wait",
+                        help="wait: the roll-up read waits for a change (If-None-Match + Prefer: wait), as a "
+                             "screen does; poll: plain reads back to back (each change costs several)")
     parser.add_argument("--gap-ms", type=float, default=500.0,
                         help="random pause, uniform in 0..gap, before each change (de-phases the consumers)")
     parser.add_argument("--timeout-s", type=float, default=5.0)

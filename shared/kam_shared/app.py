@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import select, text
 
 from .actor import ActorScope
+from .applied import AppliedSignal, notify_channel
 from .auth import CurrentAuthority, PrincipalDep, TokenVerifier
 from .consumer import ConsumerRunner, Handler
 from .contract import service_openapi
@@ -84,6 +85,8 @@ class Runtime:
         self.users_of_record = tables.user_replica
         self.authority = CurrentAuthority(self.user_authority)
         self.consumer: ConsumerRunner | None = None
+        # Wakes waiting reads (If-None-Match + Prefer: wait) when the consumer commits a batch.
+        self.applied = AppliedSignal(settings.effective_database_url(), notify_channel(settings.service_name))
         self.tasks: list[asyncio.Task] = []
         # How to reach another service: a client factory per service name; empty means "by the URL
         # in settings" (kam_shared.peers). Tests put a peer's real in-process app here.
@@ -164,7 +167,7 @@ def create_service_app(
         if all_handlers:
             runtime.consumer = ConsumerRunner(
                 settings, runtime.db, tables, all_handlers,
-                outbox_written=runtime.relay.kick)
+                outbox_written=runtime.relay.kick, applied=runtime.applied.notify)
         if settings.run_background_workers:
             runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
             if runtime.consumer:
@@ -174,6 +177,7 @@ def create_service_app(
             yield
         finally:
             await held.aclose()
+            await runtime.applied.stop()
             await runtime.relay.stop()
             if runtime.consumer:
                 await runtime.consumer.stop()

@@ -37,6 +37,7 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .applied import notify_channel
 from .broker import bounded, ensure_topics, make_consumer, make_producer, missing_topics
 from .db import Database
 from .events import CATALOGUE, EVENT_TYPE_HEADER, CloudEvent, dlq_topic, parse_payload, utcnow
@@ -263,7 +264,8 @@ def _runs(items: list[Item], batchers: dict[str, BatchHandler]) -> Iterator[tupl
 class ConsumerRunner:
     def __init__(self, settings: ServiceSettings, db: Database, tables: PlumbingTables,
                  handlers: dict[str, Handler], *, group_id: str | None = None,
-                 outbox_written: Callable[[], None] | None = None):
+                 outbox_written: Callable[[], None] | None = None,
+                 applied: Callable[[], None] | None = None):
         """Every handler transaction takes `read_model_lock` in shared mode (PostgreSQL), so an
         exclusive holder (`exclusive_read_model_lock`, e.g. a rebuild) sees no event half-applied
         on any replica of the service."""
@@ -278,6 +280,10 @@ class ConsumerRunner:
         self.group_id = group_id or settings.service_name
         self.topics = sorted({CATALOGUE[t].topic for t in handlers})
         self.outbox_written = outbox_written
+        # Called after each committed batch that applied something: wakes this replica's waiting
+        # reads (kam_shared.applied); the claim's NOTIFY wakes the other replicas'.
+        self.applied = applied
+        self.notify_channel = notify_channel(self.group_id)
         self._consumer = None
         self._dlq_producer = None
         self._lost: set = set()  # partitions the probe found rewound, re-read by the poll loop
@@ -586,6 +592,8 @@ class ConsumerRunner:
                 # this transaction: start the relay now rather than at its next poll.
                 if session.info.pop(OUTBOX_WRITTEN, False) and self.outbox_written:
                     self.outbox_written()
+                if fresh and self.applied:
+                    self.applied()
         for event, _ in fresh:
             EVENTS_CONSUMED.labels(self.settings.service_name, event.type).inc()
             # The line an operator follows a change by: it carries the trace the event brought
@@ -618,14 +626,17 @@ class ConsumerRunner:
             # Two arrays, one statement: a 500-row VALUES list costs more to compile in Python
             # than the database needs to apply it.
             # The statement first takes the read model's lock in shared mode (a rebuild or a hierarchy
-            # move holds it exclusively: see hold_read_model_exclusively), one round trip for both.
+            # move holds it exclusively: see hold_read_model_exclusively), one round trip for both,
+            # and queues the NOTIFY that wakes other replicas' waiting reads when this commits.
             return set((await session.scalars(text(f"""
-                WITH read_model_lock AS (SELECT pg_advisory_xact_lock_shared(:lock_key))
+                WITH read_model_lock AS (SELECT pg_advisory_xact_lock_shared(:lock_key)),
+                     announced AS (SELECT pg_notify(:channel, ''))
                 INSERT INTO {inbox.name} (consumer, event_id, event_type, processed_at)
                 SELECT :consumer, i, t, :now
-                FROM read_model_lock, unnest(CAST(:ids AS varchar[]), CAST(:types AS varchar[])) AS u(i, t)
+                FROM read_model_lock, announced,
+                     unnest(CAST(:ids AS varchar[]), CAST(:types AS varchar[])) AS u(i, t)
                 ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id"""),
-                dict(consumer=self.group_id, now=now, ids=ids, types=types,
+                dict(consumer=self.group_id, now=now, ids=ids, types=types, channel=self.notify_channel,
                      lock_key=read_model_lock_key(self.group_id)))).all())
         return set((await session.scalars(
             sqlite.insert(inbox).values([dict(consumer=self.group_id, event_id=i, event_type=t, processed_at=now)

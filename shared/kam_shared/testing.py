@@ -82,6 +82,19 @@ async def service_client(service: str, **settings_overrides):
                 yield client
 
 
+@asynccontextmanager
+async def another_replica(client, service: str):
+    """A second instance of the service behind `client`, on the same database and settings (what
+    a second Kubernetes replica is), with its own in-process HTTP client."""
+    module = __import__(f"{SERVICES[service].module}.main", fromlist=["create_app"])
+    app = module.create_app(client.runtime.settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{service}") as other:
+            other.runtime = app.state.runtime  # type: ignore[attr-defined]
+            yield other
+
+
 async def outbox_rows(runtime) -> list[dict]:
     from sqlalchemy import select
 
