@@ -227,7 +227,9 @@ class OutboxRelay:
                        outbox.c.payload, outbox.c.event_type).where(self._waiting())
         if not self.db.sqlite:
             # The shards with work whose lock we got (another replica holds the rest), in one
-            # statement; the locks last until this transaction ends.
+            # statement; the locks last until this transaction ends. The rows are read by the next
+            # statement, never this one: its snapshot is older than the locks, and could still show
+            # as unsent what another relay published and committed just before we got its shard.
             shards = (await session.scalars(text(
                 f"SELECT s.shard FROM (SELECT DISTINCT shard FROM {outbox.name} "
                 "WHERE sent_at IS NULL AND attempts < :n) AS s WHERE pg_try_advisory_xact_lock(:c, s.shard)"),
