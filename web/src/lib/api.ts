@@ -43,7 +43,8 @@ const middleware: Middleware = {
   async onResponse({ request, response, id }) {
     const copy = copies.get(id);
     copies.delete(id);
-    if (response.ok) return response;
+    // 304: a conditional read (If-None-Match) found nothing new, an answer and not a problem.
+    if (response.ok || response.status === 304) return response;
     if (response.status === 401 && !isTokenRoute(request)) {
       const again = await retried(copy);
       if (again === null) {

@@ -1,7 +1,8 @@
 // The forecast: pick a node (yourself or anyone below you) and a period; the roll-up as charts,
-// polled every second while the page is visible (so a change shows within about 2 s), then the
-// submission flow, funnel health and attainment for the same node and period.
-import { useCallback, useEffect, useRef, useState } from "react";
+// kept live by a waiting read while the page is visible (the server answers as soon as an applied
+// change moves the figures: If-None-Match + Prefer: wait), then the submission flow, funnel health
+// and attainment for the same node and period.
+import { useEffect, useRef, useState } from "react";
 
 import { forecasts, team, type ForecastSchemas } from "../../lib/api";
 import { useAuth } from "../../lib/auth";
@@ -17,6 +18,8 @@ import { Submission } from "./Submission";
 
 type Rollup = ForecastSchemas["schemas"]["RollupOut"];
 const POLL_MS = 1000;
+const WAIT_S = 15; // each waiting read: below the gateway's read timeout (30 s)
+const RETRY_MS = 2000; // after a failed read
 
 /** Calls `tick` every `ms` while the page is visible, and at once when it becomes visible again. */
 export function useVisiblePolling(tick: () => void, ms: number): boolean {
@@ -99,29 +102,38 @@ export default function Forecast() {
   const [problem, setProblem] = useState<Problem | null>(null);
   const [tick, setTick] = useState(0);
 
-  const inFlight = useRef(false);
-  const load = useCallback(async () => {
-    if (!node || inFlight.current) return; // a slow answer is not overtaken by the next poll
-    inFlight.current = true;
-    try {
-      const { data } = await forecasts.GET("/v1/rollups", { params: { query: { node, period, confirmed_only: confirmedOnly } } });
-      setRollup(data!);
-      setProblem(null);
-    } catch (err) {
-      setProblem(problemOf(err));
-    } finally {
-      inFlight.current = false;
-    }
-  }, [node, period, confirmedOnly]);
+  // Funnel health and attainment re-read on this tick (they are not part of the roll-up's wait).
+  const visible = useVisiblePolling(() => setTick((t) => t + 1), POLL_MS);
 
+  // The roll-up: one read, then reads that wait for the figures to differ from the ETag held (200
+  // with the new figures, or 304 when nothing changed for WAIT_S); stopped while the tab is hidden
+  // and whenever the node, period or filter changes.
   useEffect(() => {
-    setRollup(null);
-    void load();
-  }, [load]);
-  const visible = useVisiblePolling(() => {
-    void load();
-    setTick((t) => t + 1);
-  }, POLL_MS);
+    if (!node || !visible) return;
+    const stop = new AbortController();
+    let tag: string | null = null;
+    (async () => {
+      while (!stop.signal.aborted) {
+        try {
+          const headers: Record<string, string> = tag ? { "If-None-Match": tag, Prefer: `wait=${WAIT_S}` } : {};
+          const { data, response } = await forecasts.GET("/v1/rollups", {
+            params: { query: { node, period, confirmed_only: confirmedOnly } }, headers, signal: stop.signal,
+          });
+          if (response.status === 200) {
+            tag = response.headers.get("ETag");
+            setRollup(data!);
+          }
+          setProblem(null);
+        } catch (err) {
+          if (stop.signal.aborted) return;
+          setProblem(problemOf(err));
+          await new Promise((done) => window.setTimeout(done, RETRY_MS));
+        }
+      }
+    })();
+    return () => stop.abort();
+  }, [node, period, confirmedOnly, visible]);
+  useEffect(() => setRollup(null), [node, period, confirmedOnly]);
 
   const kindName: Record<PeriodKind, string> = {
     month: m.month, quarter: m.quarter, year: m.year, fiscalQuarter: m.fiscalQuarter, fiscalYear: m.fiscalYear,
