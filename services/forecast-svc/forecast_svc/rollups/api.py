@@ -50,8 +50,9 @@ async def get_rollup(principal: PrincipalDep, runtime: RuntimeDep, response: Res
     wait_s = wait_preference(prefer) if if_none_match else 0.0
 
     async def read() -> dict:
-        # Visibility and the figures are read afresh each time: a wait never outlives the reader's authority.
-        async with runtime.db.session() as session:
+        # Visibility and the figures are read afresh each time: a wait never outlives the reader's
+        # authority. Reads only, each statement its own snapshot (the cells in one): no transaction.
+        async with runtime.db.read_session() as session:
             return await service.rollup_for(session, runtime, principal, node, period, currency, confirmed_only)
 
     body, tag = await read_until_changed(read, figures_tag, runtime.applied, if_none_match, wait_s)
