@@ -67,7 +67,9 @@ class ChangesRepository(Repository):
         # replaced state (side 0), the last the new one (side 1). One ordering gives both: the last
         # row (no next one), with the first row's values carried onto it (one sort, no self-join;
         # first_value and lead need no look-ahead over the whole partition, last_value would).
-        window = dict(partition_by=both.c.opportunity_id, order_by=(both.c.valid_from, both.c.version, both.c.side))
+        # (ROWS: the keys are unique in a partition, so it frames what RANGE would, without peer checks.)
+        window = dict(partition_by=both.c.opportunity_id, order_by=(both.c.valid_from, both.c.version, both.c.side),
+                      rows=(None, 0))
         first = [func.first_value(both.c[k]).over(**window).label(f"first_{k}") for k in ("side", "created", *FIELDS)]
         ranked = select(both, *first, func.lead(both.c.side).over(**window).label("next_side")).subquery("ranked")
         r = ranked.c
