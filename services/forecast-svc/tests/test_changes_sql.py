@@ -171,3 +171,33 @@ async def test_the_listing_is_a_page_of_the_exact_totals(forecast):
     assert rest["changes"] == full["changes"][3:6] and rest["waterfall"] == full["waterfall"]
     beyond = await forecast.get("/v1/pipeline-changes", params={**params, "offset": -1}, headers=bearer(MGR, "manager"))
     assert beyond.status_code == 422 and beyond.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_an_end_out_of_scope_is_looked_up_where_the_kind_needs_it(forecast):
+    """The ends come from the in-scope states after `since`; where the first of them is not the
+    opportunity's first state after `since` (an earlier one was out of scope at both ends), the
+    state at `since` still decides created / pulled_in / transferred_in, and today's close date
+    decides slipped / pulled_out / transferred_out."""
+    rng = random.Random(11)
+    base = dict(owner_id=REP_A, currency="CNY", close_date=dt.date(2026, 11, 20), status="open", stage=3)
+    usd_in_q4 = new_state(rng).model_copy(update={**base, "currency": "USD"})
+    slipping = new_state(rng).model_copy(update=base)
+    await feed(forecast.runtime, created(usd_in_q4), created(slipping))
+    since = await instant()
+    # Out at both ends first (USD, after the quarter), then in: another currency before, not the period.
+    step = usd_in_q4.model_copy(update={"version": 2, "close_date": dt.date(2027, 3, 1), "updated_at": utcnow()})
+    moved_in = step.model_copy(update={"version": 3, "currency": "CNY", "close_date": dt.date(2026, 12, 1),
+                                       "updated_at": utcnow()})
+    late = new_state(rng).model_copy(update={**base, "currency": "USD"})  # created after `since`, out of scope
+    late_in = late.model_copy(update={"version": 2, "currency": "CNY", "updated_at": utcnow()})
+    slipped = slipping.model_copy(update={"version": 2, "close_date": dt.date(2027, 3, 1), "updated_at": utcnow()})
+    await feed(forecast.runtime, updated(step), updated(moved_in), created(late), updated(late_in), updated(slipped))
+    body = (await forecast.get("/v1/pipeline-changes", params={"node": str(MGR), "period": "2026-Q4",
+                                                                "since": since.isoformat(), "limit": 1000},
+                               headers=bearer(MGR, "manager"))).json()
+    kinds = {c["opportunity_id"]: c["kind"] for c in body["changes"]}
+    assert kinds[str(usd_in_q4.id)] == "transferred_in"
+    assert kinds[str(late.id)] == "created"
+    assert kinds[str(slipping.id)] == "slipped"
+    steps = {s["kind"]: s["count"] for s in body["waterfall"]}
+    assert steps["transferred_in"] >= 1 and steps["created"] >= 1 and steps["slipped"] >= 1

@@ -35,11 +35,19 @@ class ChangesRepository(Repository):
                    cells.c.month < end)
             .group_by(cells.c.status, cells.c.stage, cells.c.category_override))).all()
 
-    def _ends(self, tree, scope: Scope, since, ids: list[uuid.UUID] | None = None):
-        """One row per opportunity that was or became the owners' and the period's after `since`
-        (or per one of `ids`): its state at `since` (prev_* of its first state after `since`; null:
-        it did not exist), today's (its fact), its last change and whether each end's owner is in
-        the set."""
+    def _ends(self, tree, scope: Scope, since):
+        """One row per opportunity in scope at either end after `since` (the owners', the currency's
+        and the period's): its first and last state after `since` that the two period indexes
+        return, ordered by (valid_from, version), read from them alone (PostgreSQL: index-only).
+
+        The states chain (each row's prev_* is the row before's state), so of those rows the first
+        is the opportunity's first after `since` whenever it holds the state at `since` in scope
+        (the row before it would be in scope too), and the last is its last (today's: the fact)
+        whenever it holds today's state in scope. Hence `was` (in scope at `since`: the first is a
+        replaced state, `side` 0) with that state in prev_*, and `now` (in scope today: the last is
+        a new state, `side` 1) with today's. An end out of scope needs a look-up only for its kind:
+        the state at `since` of one that came in (none if the first row is a creation: `created`),
+        today's close date of one that went out (_kind)."""
         c = history.c
         owners = select(tree.c.id)
 
@@ -47,18 +55,39 @@ class ChangesRepository(Repository):
             return and_(c[f"{prefix}owner_id"].in_(owners), c[f"{prefix}currency"] == scope.currency,
                         c[f"{prefix}close_date"] >= scope.start, c[f"{prefix}close_date"] < scope.end)
 
-        if ids is None:
-            # A UNION of the two ends, not one OR: each is an index-only scan of its index (0015),
-            # where an OR combines bitmaps and fetches every state from the heap.
-            touched = select(c.opportunity_id).where(c.valid_from > since, scoped("")).union(
-                select(c.opportunity_id).where(c.valid_from > since, scoped("prev_"))).subquery("touched")
-        else:
-            touched = (select(c.opportunity_id).where(c.valid_from > since, c.opportunity_id.in_(ids))
-                       .distinct().subquery("touched"))
+        def end(prefix: str, side: int):
+            created = c.prev_status.is_(None) if side else literal(False)
+            return select(c.opportunity_id, c.valid_from, c.version, literal(side).label("side"),
+                          created.label("created"), *[c[f"{prefix}{k}"].label(k) for k in FIELDS]
+                          ).where(c.valid_from > since, scoped(prefix))
+
+        # A UNION ALL of the two ends, not one OR: each is an index-only scan of its index (0016).
+        both = end("", 1).union_all(end("prev_", 0)).subquery("both")
+        # At one (valid_from, version) both ends of a state may be in scope: the first prefers the
+        # replaced state (side 0), the last the new one (side 1). One ordering gives both: the last
+        # row (no next one), with the first row's values carried onto it (one sort, no self-join;
+        # first_value and lead need no look-ahead over the whole partition, last_value would).
+        # (ROWS: the keys are unique in a partition, so it frames what RANGE would, without peer checks.)
+        window = dict(partition_by=both.c.opportunity_id, order_by=(both.c.valid_from, both.c.version, both.c.side),
+                      rows=(None, 0))
+        first = [func.first_value(both.c[k]).over(**window).label(f"first_{k}") for k in ("side", "created", *FIELDS)]
+        ranked = select(both, *first, func.lead(both.c.side).over(**window).label("next_side")).subquery("ranked")
+        r = ranked.c
+        return (select(r.opportunity_id, (r.first_side == 0).label("was"), (r.side == 1).label("now"),
+                       and_(r.first_side == 1, r.first_created.is_(True)).label("created"),
+                       *[r[f"first_{k}"].label(f"prev_{k}") for k in FIELDS], *[r[k] for k in FIELDS])
+                .where(r.next_side.is_(None))).cte("ends")
+
+    def _page_rows(self, tree, since, ids: list[uuid.UUID]):
+        """The listed opportunities in full: each one's state at `since` (prev_* of its first state
+        after `since`; null: it did not exist), today's (its fact), its last change and whether each
+        end's owner is in the set."""
+        c = history.c
         prev = [c[f"prev_{k}"] for k in STATE_COLUMNS]
+        touched = (select(c.opportunity_id).where(c.valid_from > since, c.opportunity_id.in_(ids))
+                   .distinct().subquery("touched"))
         if self.postgres:
-            # Each one's first state after `since` by the primary key (opportunity, valid_from,
-            # version): one index probe each, not a sort of every state since `since`.
+            # Each one's first state after `since` by the primary key (opportunity, valid_from, version).
             first_after = (select(*prev).where(c.opportunity_id == touched.c.opportunity_id, c.valid_from > since)
                            .order_by(c.valid_from, c.version).limit(1).lateral("first_after"))
             first = (select(touched.c.opportunity_id, *first_after.c)
@@ -69,14 +98,13 @@ class ChangesRepository(Repository):
             ).where(c.valid_from > since, c.opportunity_id.in_(select(touched.c.opportunity_id))).subquery()
             first = select(*[ranked.c[k] for k in ("opportunity_id", *[f"prev_{k}" for k in STATE_COLUMNS])]
                            ).where(ranked.c.n == 1).subquery("first")
-        # Whether each end's owner is in the set: a left join with the (duplicate-free) tree, so the
-        # flag is a plain column; an IN (subquery) column is re-planned wherever the CASEs use it.
-        now_owner, prev_owner = tree.alias("now_owner"), tree.alias("prev_owner")
+        # IN (the tree): a hashed subplan built once; a join with the tree was re-hashed per row.
+        owners = select(tree.c.id)
         return (select(first, *[facts.c[k] for k in STATE_COLUMNS], facts.c.updated_at.label("valid_from"),
-                       now_owner.c.id.is_not(None).label("in_tree"), prev_owner.c.id.is_not(None).label("prev_in_tree"))
-                .select_from(first.join(facts, facts.c.id == first.c.opportunity_id)
-                             .outerjoin(now_owner, now_owner.c.id == facts.c.owner_id)
-                             .outerjoin(prev_owner, prev_owner.c.id == first.c.prev_owner_id))).cte("ends")
+                       facts.c.owner_id.in_(owners).label("in_tree"),
+                       and_(first.c.prev_owner_id.is_not(None),
+                            first.c.prev_owner_id.in_(owners)).label("prev_in_tree"))
+                .select_from(first.join(facts, facts.c.id == first.c.opportunity_id)))
 
     async def changes(self, tree, scope: Scope, since, mapping: dict[int, str], limit: int, offset: int = 0):
         """(totals, cells, page): per kind its count and Σ of each effect; the adjustments from
@@ -89,12 +117,12 @@ class ChangesRepository(Repository):
         returns the sums of both kinds and the page's ids, told apart by `part`; a second one reads
         the page's opportunities by id."""
         ends = self._ends(tree, scope, since)
-        k = _classified(ends, scope, mapping)
+        k = _classified(ends, scope, mapping, since)
         text_, int_, id_ = cast(null(), String), cast(null(), BigInteger), cast(null(), Uuid)
         totals = (select(literal("kind").label("part"), id_.label("id"), k.c.kind, text_, int_, text_, func.count(),
                          *[func.sum(k.c[e]) for e in EFFECTS])
                   .where(k.c.kind.is_not(None)).group_by(k.c.kind))
-        a = _adjustments(ends, scope)
+        a = _adjustments(ends)
         adjust = select(literal("cell"), id_, text_, a.c.status, a.c.stage, a.c.ov, func.sum(a.c.n),
                         func.sum(a.c.cents), func.sum(a.c.weighted), *[int_] * (len(EFFECTS) - 2)
                         ).group_by(a.c.status, a.c.stage, a.c.ov)
@@ -105,38 +133,45 @@ class ChangesRepository(Repository):
         ids = select(literal("page"), page.c.opportunity_id, text_, text_, int_, text_, *[int_] * (len(EFFECTS) + 1))
         sums = (await self.session.execute(totals.union_all(adjust, ids))).all()
         listed = [r[1] for r in sums if r[0] == "page"]
-        rows = (await self.session.execute(select(self._ends(tree, scope, since, listed)))).all() if listed else []
+        rows = (await self.session.execute(self._page_rows(tree, since, listed))).all() if listed else []
         return ([r[2:3] + r[6:] for r in sums if r[0] == "kind"], [r[3:9] for r in sums if r[0] == "cell"], rows)
 
 
-def _in_scope(ends, prefix: str, in_tree, scope: Scope):
-    s = lambda name: ends.c[f"{prefix}{name}"]  # noqa: E731
-    return and_(in_tree.is_(True), s("status").is_not(None), s("currency") == scope.currency,
-                s("close_date") >= scope.start, s("close_date") < scope.end)
-
-
-def _kind(ends, was, now, scope: Scope):
-    """domain.kind_of as a CASE: the first condition that holds names the kind."""
+def _kind(ends, scope: Scope, since):
+    """domain.kind_of as a CASE: the first condition that holds names the kind. An end out of scope
+    is looked up only where the kind needs it (a CASE evaluates only the branch taken): the state at
+    `since` of one that came in and whose first row here is not a creation (the first state after
+    `since` may be an earlier one, out of scope at both ends), today's close date of one that left."""
     b = lambda name: ends.c[f"prev_{name}"]  # noqa: E731
     a = lambda name: ends.c[name]  # noqa: E731
-    both = and_(was, now)
+    was, now = ends.c.was.is_(True), ends.c.now.is_(True)
     same = and_(*[b(f).is_not_distinct_from(a(f)) for f in FIELDS])
     status_changed = b("status") != a("status")
+    h = history.alias("at_since")
+
+    def at_since(column: str):
+        return (select(h.c[column]).where(h.c.opportunity_id == ends.c.opportunity_id, h.c.valid_from > since)
+                .order_by(h.c.valid_from, h.c.version).limit(1).scalar_subquery())
+
+    prev_close = at_since("prev_close_date")
+    close_now = select(facts.c.close_date).where(facts.c.id == ends.c.opportunity_id).scalar_subquery()
     return case(
-        (and_(both, same), None),
-        (and_(both, status_changed, a("status") == "won"), "won"),
-        (and_(both, status_changed, a("status") == "lost"), "lost"),
-        (and_(both, status_changed), "reopened"),
-        (and_(both, a("status") == "open", a("stage") > b("stage")), "moved_forward"),
-        (and_(both, a("status") == "open", a("stage") < b("stage")), "moved_back"),
-        (and_(both, a("amount_cents") != b("amount_cents")), "amount_changed"),
-        (both, "other"),
-        (and_(now, b("status").is_(None)), "created"),
-        (and_(now, or_(b("close_date") < scope.start, b("close_date") >= scope.end)), "pulled_in"),
-        (now, "transferred_in"),
-        (and_(was, a("close_date") >= scope.end), "slipped"),
-        (and_(was, a("close_date") < scope.start), "pulled_out"),
-        (was, "transferred_out"),
+        (and_(was, now), case(
+            (same, None),
+            (and_(status_changed, a("status") == "won"), "won"),
+            (and_(status_changed, a("status") == "lost"), "lost"),
+            (status_changed, "reopened"),
+            (and_(a("status") == "open", a("stage") > b("stage")), "moved_forward"),
+            (and_(a("status") == "open", a("stage") < b("stage")), "moved_back"),
+            (a("amount_cents") != b("amount_cents"), "amount_changed"),
+            else_="other")),
+        (now, case(
+            (ends.c.created.is_(True), "created"),
+            (at_since("prev_status").is_(None), "created"),
+            (or_(prev_close < scope.start, prev_close >= scope.end), "pulled_in"),
+            else_="transferred_in")),
+        (was, case((close_now >= scope.end, "slipped"), (close_now < scope.start, "pulled_out"),
+                   else_="transferred_out")),
         else_=None)
 
 
@@ -154,25 +189,23 @@ def _contribution(ends, prefix: str, counted, commit_stages: list[int]) -> dict:
             "won_count": when(is_won, 1), "won_cents": when(is_won, cents)}
 
 
-def _classified(ends, scope: Scope, mapping: dict[int, str]):
-    was = _in_scope(ends, "prev_", ends.c.prev_in_tree, scope)
-    now = _in_scope(ends, "", ends.c.in_tree, scope)
+def _classified(ends, scope: Scope, mapping: dict[int, str], since):
     commit_stages = sorted(stage for stage, category in mapping.items() if category == "commit")
-    after = _contribution(ends, "", now, commit_stages)
-    before = _contribution(ends, "prev_", was, commit_stages)
-    return select(*ends.c, _kind(ends, was, now, scope).label("kind"),
+    after = _contribution(ends, "", ends.c.now.is_(True), commit_stages)
+    before = _contribution(ends, "prev_", ends.c.was.is_(True), commit_stages)
+    return select(ends.c.opportunity_id, _kind(ends, scope, since).label("kind"),
                   *[(after[e] - before[e]).label(e) for e in EFFECTS]).cte("classified")
 
 
-def _adjustments(ends, scope: Scope):
+def _adjustments(ends):
     """domain.groups_before's arithmetic in SQL: each end in scope taken out (today's) or put back
     (the state at `since`), per change and (status, stage, override), to be summed."""
     parts = []
-    for prefix, in_tree, sign in (("", ends.c.in_tree, -1), ("prev_", ends.c.prev_in_tree, 1)):
+    for prefix, counted, sign in (("", ends.c.now, -1), ("prev_", ends.c.was, 1)):
         s = lambda name, p=prefix: ends.c[f"{p}{name}"]  # noqa: E731
         parts.append(select(s("status").label("status"), s("stage").label("stage"),
                             func.coalesce(s("category_override"), "").label("ov"), literal(sign).label("n"),
                             (s("amount_cents") * sign).label("cents"),
                             (s("amount_cents") * s("probability") * sign).label("weighted"))
-                     .where(_in_scope(ends, prefix, in_tree, scope)))
+                     .where(counted.is_(True)))
     return parts[0].union_all(parts[1]).subquery("adjust")

@@ -151,11 +151,12 @@ opportunity_history = Table(
     Index("ix_history_prev_owner_close_time", "prev_owner_id", "prev_close_date", "valid_from"),
     Index("ix_history_time", "valid_from"),
     # A top node's subtree is every owner: the period's states of one currency after T, with what
-    # the history views read of them (index-only on PostgreSQL; 0015).
+    # the history views read of them (index-only on PostgreSQL; 0015), and the version that orders
+    # an opportunity's states and whether the new one replaced one (0016: pipeline changes' ends).
     Index("ix_history_currency_close_time", "currency", "close_date", "valid_from",
-          postgresql_include=["opportunity_id", *_HISTORY_READ]),
+          postgresql_include=["opportunity_id", "version", "prev_status", *_HISTORY_READ]),
     Index("ix_history_prev_currency_close_time", "prev_currency", "prev_close_date", "valid_from",
-          postgresql_include=["opportunity_id", *[f"prev_{c}" for c in _HISTORY_READ]]),
+          postgresql_include=["opportunity_id", "version", *[f"prev_{c}" for c in _HISTORY_READ]]),
 )
 
 # One row (id 1): states before `starts_at` are not known (the history was started on existing
