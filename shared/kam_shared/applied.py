@@ -95,7 +95,7 @@ class AppliedSignal:
                 await asyncio.sleep(2)
                 continue
             try:
-                connection.add_termination_listener(lambda _c: closed.set())
+                connection.add_termination_listener(lambda _c, closed=closed: closed.set())
                 await connection.add_listener(self._channel, lambda *_: self.notify())
                 self.notify()  # whatever committed while nobody listened: let the waiters read again
                 await closed.wait()

@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.encoders import jsonable_encoder
 
-from kam_shared.applied import MAX_WAIT_S, read_until_changed, wait_preference
 from kam_shared.app import RuntimeDep
+from kam_shared.applied import MAX_WAIT_S, read_until_changed, wait_preference
 from kam_shared.auth import PrincipalDep
 
 from . import service
