@@ -68,6 +68,8 @@ class UnitOfWork:
         events, self._events = self._events, []
         await add_to_outbox(self.session, self.runtime.tables, f"/kam/{self.runtime.settings.service_name}", events)
         await self.session.commit()
+        # A write of this service's own (a rate, a setting) can change what a waiting read answers.
+        self.runtime.applied.notify()
         if events:
             self.runtime.relay.kick()
 

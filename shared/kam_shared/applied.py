@@ -14,6 +14,13 @@ Who wakes the waiters (`AppliedSignal`):
   (`listen`, started by the first waiting read; it reconnects by itself). SQLite runs one process.
 A waiter also reads again every `RECHECK_S` whatever it heard: a notification lost while the
 listening connection was being rebuilt delays an answer by at most that long.
+
+A client that long-polls sends its next waiting read as soon as it has the answer, with the tag
+it just got. If nothing has been applied since this replica computed that tag for the same reader
+and query (`AppliedSignal.remember`), the figures cannot differ, and the read would only find the
+same tag: the route goes straight to waiting (`unchanged_since`). That is trusted only while no
+notification can have been missed (this process alone, or its LISTEN connection up) and for at
+most `RECHECK_S`, so a reply is never later than without it.
 """
 from __future__ import annotations
 
@@ -21,7 +28,9 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -31,6 +40,7 @@ log = logging.getLogger(__name__)
 # The longest wait a client may ask for: below the gateway's read timeout (30 s by default).
 MAX_WAIT_S = 20.0
 RECHECK_S = 5.0
+REMEMBERED_READS = 4096  # tags kept for `unchanged_since` (one per reader and query)
 _WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 
 
@@ -62,10 +72,38 @@ class AppliedSignal:
         self._database_url = database_url
         self._channel = channel
         self._listener: asyncio.Task | None = None
+        self._listening = False  # the LISTEN connection is up: other replicas' batches reach us
+        self._recent: OrderedDict[Hashable, tuple[asyncio.Event, str, float]] = OrderedDict()
 
     def notify(self) -> None:
         event, self._event = self._event, asyncio.Event()
         event.set()
+
+    def _hears_everything(self) -> bool:
+        """Would a batch committed anywhere have reached `notify`? Yes in a process that is the only
+        consumer (no channel, or not PostgreSQL), else only while the LISTEN connection is up."""
+        if not (self._channel and self._database_url) or \
+                make_url(self._database_url).get_backend_name() != "postgresql":
+            return True
+        return self._listening
+
+    def remember(self, key: Hashable, seen: asyncio.Event, tag: str) -> None:
+        """`tag` is what a read of `key` (reader and query) found, having taken `seen` before it."""
+        self._recent[key] = (seen, tag, time.monotonic())
+        self._recent.move_to_end(key)
+        while len(self._recent) > REMEMBERED_READS:
+            self._recent.popitem(last=False)
+
+    def unchanged_since(self, key: Hashable, if_none_match: str | None) -> asyncio.Event | None:
+        """The `seen` of the remembered read of `key` when its tag is the client's and nothing can
+        have changed since (no batch applied here, none missed, younger than RECHECK_S); else None."""
+        entry = self._recent.get(key)
+        if entry is None:
+            return None
+        seen, tag, at = entry
+        if seen is not self._event or time.monotonic() - at >= RECHECK_S or not self._hears_everything():
+            return None
+        return seen if tag_matches(if_none_match, tag) else None
 
     def current(self) -> asyncio.Event:
         """Take this before reading: a change committed after the read has begun sets it."""
@@ -98,8 +136,10 @@ class AppliedSignal:
                 connection.add_termination_listener(lambda _c, closed=closed: closed.set())
                 await connection.add_listener(self._channel, lambda *_: self.notify())
                 self.notify()  # whatever committed while nobody listened: let the waiters read again
+                self._listening = True
                 await closed.wait()
             finally:
+                self._listening = False
                 with contextlib.suppress(Exception):
                     await connection.close(timeout=2)
             await asyncio.sleep(1)
@@ -113,16 +153,25 @@ class AppliedSignal:
 
 async def read_until_changed(read: Callable[[], Awaitable[Any]], tag_of: Callable[[Any], str],
                              signal: AppliedSignal, if_none_match: str | None,
-                             wait_s: float) -> tuple[Any | None, str]:
+                             wait_s: float, key: Hashable | None = None) -> tuple[Any | None, str]:
     """(body, tag): the first read whose tag differs from `If-None-Match`, or (None, tag) when the
     figures are still those the client holds after `wait_s` (the route answers 304). Each read is
-    its own transaction: no database connection is held while waiting."""
+    its own transaction: no database connection is held while waiting.
+
+    `key` names the reader and the query (everything the answer depends on besides the read model):
+    with it, a waiting read whose tag this replica has just computed, with nothing applied since,
+    waits first instead of reading the same figures again."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
+    unchanged = signal.unchanged_since(key, if_none_match) if key is not None and wait_s > 0 else None
+    if unchanged is not None:
+        await signal.wait(unchanged, wait_s)
     while True:
         seen = signal.current()
         body = await read()
         tag = tag_of(body)
+        if key is not None:
+            signal.remember(key, seen, tag)
         if not tag_matches(if_none_match, tag):
             return body, tag
         left = deadline - loop.time()

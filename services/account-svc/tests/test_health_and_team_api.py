@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from kam_shared.events import DomainEvent, OpportunityClosed, OpportunityState
+from kam_shared.events import DomainEvent, OpportunityClosed, OpportunityStageChanged, OpportunityState
 from kam_shared.testing import bearer, feed, outbox_rows
 
 DEFAULTS = {"interactions": 25, "complaints": 15, "revenue_trend": 20, "lost_deals": 10, "buying_centre": 15,
@@ -92,6 +92,37 @@ async def test_an_input_write_rescores_in_its_transaction_and_a_band_change_is_p
     lost = {p["key"]: p for p in health["parts"]}["lost_deals"]
     assert lost["facts"]["by_competitor"] == {"Huawei": 1} and "1 to Huawei" in lost["summary"]
     assert health["cause"] == "kam.opportunity.closed.v1"
+
+
+async def test_an_open_opportunity_moving_stage_leaves_the_health_as_scored_and_closing_it_rescores(accounts, people):
+    """Health is scored from closed opportunities only, so the consumer skips scoring for a stage move
+    of an open one: what is stored must still be what a fresh scoring gives, and closing it lost
+    rescores in the consumer's transaction."""
+    acc = await new_account(accounts, people.rep)
+    a, opp = uuid.UUID(acc["id"]), uuid.uuid4()
+    stored_before = (await accounts.get(f"/v1/accounts/{a}/health", headers=bearer(people.rep))).json()
+
+    def state(version, stage, status="open"):
+        return OpportunityState(id=opp, account_id=a, name="deal", amount=Decimal("80000.00"), currency="CNY",
+                                close_date=dt.datetime.now(dt.timezone.utc).date(), owner_id=uuid.uuid4(),
+                                stage=stage, probability=10 * stage, status=status, version=version,
+                                updated_at=dt.datetime.now(dt.timezone.utc))
+
+    for version, stage in ((1, 1), (2, 3), (3, 4)):
+        data = OpportunityStageChanged(opportunity=state(version, stage), from_stage=max(stage - 1, 1), to_stage=stage)
+        await feed(accounts.runtime, DomainEvent("kam.opportunity.stage_changed.v1", opp, version, data)
+                   .to_cloudevent("/kam/opportunity-svc"))
+    health = (await accounts.get(f"/v1/accounts/{a}/health", headers=bearer(people.rep))).json()
+    assert health["cause"] == stored_before["cause"] and health["computed_at"] == stored_before["computed_at"]
+    assert health["score"] == stored_before["score"]  # the read scores afresh: nothing had moved
+
+    closed = OpportunityClosed(opportunity=state(4, 4, "lost").model_copy(update={"lost_to_competitor": "Huawei"}),
+                               outcome="lost", reason="price", competitor="Huawei", from_stage=4)
+    await feed(accounts.runtime, DomainEvent("kam.opportunity.closed.v1", opp, 4, closed).to_cloudevent(
+        "/kam/opportunity-svc"))
+    health = (await accounts.get(f"/v1/accounts/{a}/health", headers=bearer(people.rep))).json()
+    assert health["cause"] == "kam.opportunity.closed.v1"
+    assert {p["key"]: p for p in health["parts"]}["lost_deals"]["facts"]["by_competitor"] == {"Huawei": 1}
 
 
 async def test_at_risk_list_is_the_callers_scope_worst_first_and_pages(accounts, people):

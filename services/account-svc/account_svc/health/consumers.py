@@ -20,13 +20,19 @@ SOURCE = "/kam/account-svc"
 
 async def on_opportunity(session: AsyncSession, event: CloudEvent, payload) -> None:
     state = payload.opportunity
-    before = await session.scalar(select(opportunity_replica.c.account_id)
-                                  .where(opportunity_replica.c.id == state.id))
+    before = (await session.execute(select(opportunity_replica.c.account_id, opportunity_replica.c.status)
+                                    .where(opportunity_replica.c.id == state.id))).first()
     if not await OPPORTUNITIES.apply(session, state):
         return  # stale or replayed: nothing changed
+    if before is not None and before.status == state.status == "open" and before.account_id == state.account_id:
+        # Health is scored from closed opportunities only (won revenue, lost deals): a change to an
+        # open one that stays open on the same account (a stage move, an amount) moves no input.
+        # Most opportunity events are of this kind; scoring for each cost several statements.
+        return
     now = utcnow()
     events = []
-    for account_id in dict.fromkeys(a for a in (state.account_id, before) if a is not None):
+    before_account = before.account_id if before is not None else None
+    for account_id in dict.fromkeys(a for a in (state.account_id, before_account) if a is not None):
         changed = await recompute(session, account_id, now=now, cause=event.type)
         if changed is not None:
             events.append(changed)

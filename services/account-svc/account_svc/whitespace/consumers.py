@@ -40,8 +40,12 @@ async def follow_families(session: AsyncSession, o: OpportunityState) -> None:
     before = await repo.families_of(o.id)
     amounts = family_amounts((line.family, to_cents(line.amount)) for line in o.lines) \
         if o.status in FOLLOWED else {}
-    await repo.replace_families(o.id, [dict(opportunity_id=o.id, family=f, account_id=o.account_id, status=o.status,
-                                            currency=o.currency, amount_cents=c) for f, c in amounts.items()])
+    rows = [dict(opportunity_id=o.id, family=f, account_id=o.account_id, status=o.status, currency=o.currency,
+                 amount_cents=c) for f, c in amounts.items()]
+    if {tuple(r) for r in before} == {(r["family"], r["status"], r["account_id"], r["currency"], r["amount_cents"])
+                                      for r in rows}:
+        return  # the same families as before (a stage move): neither they nor any figure changes
+    await repo.replace_families(o.id, rows)
     won = {(r.account_id, r.family) for r in before if r.status == "won"}
     if o.status == "won":
         won |= {(o.account_id, f) for f in amounts}

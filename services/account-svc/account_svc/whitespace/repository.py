@@ -25,9 +25,10 @@ class WhitespaceRepository(Repository):
     # --- written by the replica consumer --------------------------------------------------------
 
     async def families_of(self, opportunity_id: uuid.UUID) -> list:
-        """(family, status, account_id) rows an opportunity had."""
+        """(family, status, account_id, currency, amount_cents) rows an opportunity had."""
         return list((await self.session.execute(
-            select(families.c.family, families.c.status, families.c.account_id)
+            select(families.c.family, families.c.status, families.c.account_id, families.c.currency,
+                   families.c.amount_cents)
             .where(families.c.opportunity_id == opportunity_id))).all())
 
     async def replace_families(self, opportunity_id: uuid.UUID, rows: list[dict]) -> None:

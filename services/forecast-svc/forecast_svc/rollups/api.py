@@ -55,7 +55,8 @@ async def get_rollup(principal: PrincipalDep, runtime: RuntimeDep, response: Res
         async with runtime.db.read_session() as session:
             return await service.rollup_for(session, runtime, principal, node, period, currency, confirmed_only)
 
-    body, tag = await read_until_changed(read, figures_tag, runtime.applied, if_none_match, wait_s)
+    query = ("rollup", principal.user_id, principal.role, node, period, currency, confirmed_only)
+    body, tag = await read_until_changed(read, figures_tag, runtime.applied, if_none_match, wait_s, key=query)
     answer = response if body is not None else Response(status_code=304)
     answer.headers["ETag"] = tag
     if wait_s:
