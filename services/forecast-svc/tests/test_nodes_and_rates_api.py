@@ -1,7 +1,9 @@
 """forecast-svc: org units and territories as roll-up nodes, and roll-ups converted at dated
 exchange rates (events in through the real consumer path and database, HTTP out)."""
+import asyncio
 import datetime as dt
 import random
+import time
 import uuid
 from decimal import Decimal
 
@@ -278,6 +280,27 @@ async def test_exchange_rates_convert_roll_ups_at_the_rate_of_each_close_month(f
     pair = [r for r in body["history"] if r["from"] == "USD" and r["effective_date"] == "2031-02-01"]
     assert sorted((r["rate"], r["superseded_at"] is None) for r in pair) == [("7.2", False), ("7.3", True)]
     assert [r["rate"] for r in body["rates"] if r["from"] == "USD" and r["effective_date"] == "2031-02-01"] == ["7.3"]
+
+
+async def test_a_rate_set_wakes_a_waiting_read_of_a_roll_up_it_reconverts(forecast):
+    # A rate is a write of forecast-svc's own, not an applied event: its commit must still wake the
+    # waiting reads at once (without it they would answer at their 5 s re-check).
+    rep, mgr = uuid.uuid4(), uuid.uuid4()
+    await feed(forecast.runtime, user(mgr, "manager", None, None), user(rep, "rep", mgr, None),
+               opportunity(rep, "100.00", currency="GBP", close=dt.date(2034, 2, 15)))
+    before = await rollup(forecast, mgr, period="2034-Q1")
+    assert before.json()["open_amount"] == "0.00" and before.json()["other_currencies"] == ["GBP"]
+    started = time.monotonic()
+    waiting = asyncio.create_task(forecast.get(
+        "/v1/rollups", params={"node": str(mgr), "period": "2034-Q1"},
+        headers={**bearer(ADMIN, "admin"), "If-None-Match": before.headers["ETag"], "Prefer": "wait=15"}))
+    await asyncio.sleep(0.3)
+    assert not waiting.done()
+    assert (await put_rates(forecast, [{"from": "GBP", "to": "CNY", "rate": "9",
+                                        "effective_date": "2034-01-01"}])).status_code == 200
+    answer = await asyncio.wait_for(waiting, 10)
+    assert answer.status_code == 200 and answer.json()["open_amount"] == "900.00"
+    assert time.monotonic() - started < 3
 
 
 @pytest.mark.parametrize("body, field", [
