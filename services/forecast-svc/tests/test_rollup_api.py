@@ -79,6 +79,28 @@ async def test_pipeline_rolls_up_the_whole_subtree_and_won_moves_out_of_it(forec
     assert rep["won_count"] == 1 and rep["won_amount"] == "100000.00" and rep["open_count"] == 0
 
 
+async def test_as_of_dates_the_figures_it_is_read_with_even_when_a_batch_commits_mid_read(forecast, monkeypatch):
+    """A roll-up is read in several statements, each on its own snapshot (a read session). A batch
+    that commits between them must not leave the new figures dated by the old `as_of`: `as_of` is
+    read with the cells (the end-to-end flow once saw stage-5 figures with `as_of` still null)."""
+    from forecast_svc.rollups.repository import RollupRepository
+
+    before = (await rollup(forecast, MANAGER)).json()
+    deal = Opp(REP, amount="3000.00", close=dt.date(2026, 11, 3))
+    read_cells = RollupRepository.node_cells
+
+    async def a_batch_commits_first(self, *args):
+        monkeypatch.setattr(RollupRepository, "node_cells", read_cells)  # once
+        await feed(forecast.runtime, deal.created(), deal.move(5, 50))
+        return await read_cells(self, *args)
+
+    monkeypatch.setattr(RollupRepository, "node_cells", a_batch_commits_first)
+    torn = (await rollup(forecast, MANAGER)).json()
+    assert Decimal(torn["open_amount"]) - Decimal(before["open_amount"]) == Decimal("3000.00")
+    assert torn["as_of"] is not None and torn["as_of"] > before["as_of"], (before["as_of"], torn["as_of"])
+    assert torn["as_of"] == (await rollup(forecast, MANAGER)).json()["as_of"]
+
+
 async def test_close_date_decides_the_period(forecast):
     o = Opp(REP, amount="1000.00", close=dt.date(2027, 1, 5))
     await feed(forecast.runtime, o.created())

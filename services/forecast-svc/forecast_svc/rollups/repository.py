@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Date, Table, cast, delete, func, literal, or_, select, text, update
+from sqlalchemy import Date, Table, and_, cast, delete, func, literal, or_, select, text, update
 
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 from kam_shared.repository import Repository
@@ -43,13 +43,18 @@ _CELL_GROUP = (cells.c.currency, cells.c.status, cells.c.stage, cells.c.confirme
 
 class RollupRepository(Repository):
     # ------------------------------------------------------------------ reads of a roll-up
-    async def rollup_context(self, status: Table, service_name: str, users: Table, node: uuid.UUID) -> list:
-        """What every roll-up needs besides the cells, in one read: the stage mapping, `as_of`
-        (the last event applied) and which kind of node it is: `known` (a user), `unit` (an org
-        unit) or `territory`, each None when the node is not one."""
-        as_of_now = (select(status.c.last_event_time).where(status.c.name == service_name).scalar_subquery())
+    async def rollup_context(self, users: Table, node: uuid.UUID) -> list:
+        """What every roll-up needs besides the cells, in one read: the stage mapping and which
+        kind of node it is: `known` (a user), `unit` (an org unit) or `territory`, each None when
+        the node is not one."""
         return (await self.session.execute(select(category_mapping.c.stage, category_mapping.c.category,
-                                                  as_of_now.label("as_of"), *self._kinds(users, node)))).all()
+                                                  *self._kinds(users, node)))).all()
+
+    @staticmethod
+    def as_of_now(status: Table, service_name: str):
+        """The time of the last event applied, as a scalar subquery to read in the same statement
+        as the figures it dates."""
+        return select(status.c.last_event_time).where(status.c.name == service_name).scalar_subquery()
 
     async def node_context(self, users: Table, node: uuid.UUID) -> list:
         """Which kind of node `node` is (one row: known, unit, territory)."""
@@ -62,15 +67,21 @@ class RollupRepository(Repository):
         territory = select(territory_replica.c.id).where(territory_replica.c.id == node).scalar_subquery()
         return [known.label("known"), unit.label("unit"), territory.label("territory")]
 
-    async def node_cells(self, node: uuid.UUID, start, end) -> list:
+    async def node_cells(self, node: uuid.UUID, start, end, as_of) -> tuple[list, object]:
         """Every currency's cells of the node for the months [start, end), summed per month and key
         (a few dozen rows a month): (month, currency, status, stage, confirmed, override, count,
-        cents, weighted)."""
-        return (await self.session.execute(
+        cents, weighted); and `as_of` (see as_of_now), read in the same statement. A read session
+        runs each statement on its own snapshot, so an `as_of` read in another statement could date
+        figures that a batch committed in between has already changed. The cells are joined to the
+        one-row `as_of`, so that even a node with no cells gets its `as_of` from this snapshot."""
+        now = select(as_of.label("as_of")).subquery("now")
+        rows = (await self.session.execute(
             select(cells.c.month, *_CELL_GROUP, func.sum(cells.c.count), func.sum(cells.c.amount_cents),
-                   func.sum(cells.c.weighted_cents_x100))
-            .where(cells.c.node_id == node, cells.c.month >= start, cells.c.month < end)
-            .group_by(cells.c.month, *_CELL_GROUP))).all()
+                   func.sum(cells.c.weighted_cents_x100), now.c.as_of)
+            .select_from(now.outerjoin(cells, and_(cells.c.node_id == node, cells.c.month >= start,
+                                                   cells.c.month < end)))
+            .group_by(cells.c.month, *_CELL_GROUP, now.c.as_of))).all()
+        return [r[:9] for r in rows if r[0] is not None], rows[0].as_of
 
     @staticmethod
     def unit_members_cte(unit: uuid.UUID, name: str = "tree"):

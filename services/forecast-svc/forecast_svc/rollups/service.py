@@ -139,15 +139,15 @@ async def rollup_for(session: AsyncSession, runtime: Runtime, principal: Princip
     period = await period_of(session, period_text)
     currency = validate_currency(currency or runtime.settings.kam_reporting_currency)
     repo = RollupRepository(session)
-    # What every roll-up needs besides the cells, in one read: the stage mapping, `as_of`, and
-    # which kind of node it is. Admins and readers of their own node need nothing more.
-    context = await repo.rollup_context(runtime.tables.read_model_status, runtime.settings.service_name,
-                                        runtime.tables.user_replica, node)
+    # What every roll-up needs besides the cells, in one read: the stage mapping and which kind of
+    # node it is. Admins and readers of their own node need nothing more.
+    context = await repo.rollup_context(runtime.tables.user_replica, node)
     kind = await node_kind(session, runtime, principal, node, context)
     mapping = {r.stage: r.category for r in context}
-    as_of = context[0].as_of if context else None
-    # Every currency's cells of the node per close month in one read (a few dozen rows per month).
-    rows = await repo.node_cells(node, period.start, period.end)
+    # Every currency's cells of the node per close month in one read (a few dozen rows per month),
+    # and the `as_of` they are as of, from the same snapshot.
+    as_of_now = repo.as_of_now(runtime.tables.read_model_status, runtime.settings.service_name)
+    rows, as_of = await repo.node_cells(node, period.start, period.end, as_of_now)
     converter = await converter_for(session, runtime, currency, rows)
     rollup = rollup_from_groups(_groups(rows, converter), mapping, confirmed_only)
     used = [dict(u, amount=from_cents(u.pop("cents"))) for u in converter.rates_used()]
