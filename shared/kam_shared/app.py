@@ -21,6 +21,7 @@ from .db import Database
 from .docs import install_offline_docs
 from .errors import Forbidden, install_error_handlers
 from .events import CATALOGUE, DomainEvent, utcnow
+from .gc_tuning import settle_after_startup
 from .hierarchy import Visibility, user_replica_handlers
 from .http import check_if_match, etag  # noqa: F401 - re-exported for existing imports
 from .idempotency import IdempotencyMiddleware
@@ -174,6 +175,7 @@ def create_service_app(
             runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
             if runtime.consumer:
                 runtime.tasks.append(asyncio.create_task(runtime.consumer.run(), name="consumer"))
+        settle_after_startup()  # kam_shared.gc_tuning: full collections no longer walk start-up's heap
         log.info("%s started", settings.service_name)
         try:
             yield
