@@ -59,3 +59,24 @@ async def test_verifier_caches_only_until_the_token_expires():
     assert (await verifier.verify(token)).user_id == user  # verified again, not served stale
     with pytest.raises(Unauthorized):
         await verifier.verify(token_for(user, "manager", lifetime_s=-10))
+
+
+async def test_service_connections_to_postgresql_plan_without_jit():
+    """A service's statements are short; LLVM compilation of one that crosses jit_above_cost took
+    longer than the statement (kam_shared.db)."""
+    from sqlalchemy import text
+
+    from kam_shared.db import Database
+    from kam_shared.testing import fresh_database, postgres_available
+
+    if not postgres_available():
+        pytest.skip("PostgreSQL only: SQLite has no JIT")
+    async with fresh_database("jit") as url:
+        db = Database(url)
+        try:
+            async with db.read_session() as session:
+                settings = dict((await session.execute(text(
+                    "SELECT name, setting FROM pg_settings WHERE name IN ('jit', 'plan_cache_mode')"))).all())
+        finally:
+            await db.dispose()
+    assert settings == {"jit": "off", "plan_cache_mode": "force_custom_plan"}
