@@ -15,13 +15,14 @@ So, once a service has started:
   them would never be collected, and start-up objects stay for the process's life anyway;
 - the young generation is collected after YOUNG_THRESHOLD net allocations instead of 700, so
   that the objects of one request or batch mostly die young instead of being promoted half-way
-  through it and walked again by the older generations' collections.
+  through it and walked again by the older generations' collections. At 20,000 a young
+  collection took 15-30 ms (bench/event_latency.py), itself a stall; 5,000 keeps it to a few.
 """
 from __future__ import annotations
 
 import gc
 
-YOUNG_THRESHOLD = 20_000
+YOUNG_THRESHOLD = 5_000
 OLDER_THRESHOLDS = (10, 10)
 
 
