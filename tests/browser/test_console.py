@@ -164,13 +164,39 @@ def test_an_expired_session_goes_to_sign_in_and_back(org, new_page):
     expect(page.get_by_role("heading", level=1)).to_have_text("销售预测")
 
 
+def track_api_calls(page) -> set:
+    """The API requests of the page not answered yet (a set the page's events keep current)."""
+    in_flight: set = set()
+    page.on("request", lambda r: "/v1/" in r.url and in_flight.add(r))
+    page.on("requestfinished", lambda r: in_flight.discard(r))
+    page.on("requestfailed", lambda r: in_flight.discard(r))
+    return in_flight
+
+
+def wait_until_no_api_call_in_flight(page, in_flight: set, quiet_ms: int = 300, timeout_s: float = 30) -> None:
+    """Until no API request has been pending for `quiet_ms` (the screen's reads have all answered)."""
+    deadline, quiet_since = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright deliver the request events
+        if in_flight:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif (time.monotonic() - quiet_since) * 1000 >= quiet_ms:
+            return
+    raise AssertionError(f"API calls still in flight after {timeout_s} s: {[r.url for r in in_flight]}")
+
+
 def test_an_expired_access_token_is_refreshed_once_without_leaving_the_page(org, new_page):
     page = new_page()
+    in_flight = track_api_calls(page)
     sign_in(page, REP)
     # The board's first reads finish first: one sent after the token is spoilt below would start a
     # refresh that the navigation then aborts after the server rotated the token (its answer lost,
-    # the next refresh presents a used token and ends the sign-in: seen once in CI-like runs).
-    page.wait_for_load_state("networkidle")
+    # the next refresh presents a used token and ends the sign-in: seen in CI-like runs). Not
+    # wait_for_load_state("networkidle"): the document reached it before signing in, so after the
+    # in-app navigation it returned at once while the board's six reads were still on the way.
+    wait_until_no_api_call_in_flight(page, in_flight)
     # The access token is refused by the API (as after its 15 minutes: here its signature is spoilt,
     # so the console only learns it from the 401); the refresh token still works.
     before = page.evaluate("""() => { const s = JSON.parse(sessionStorage.getItem('kam.session'));
