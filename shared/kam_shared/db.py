@@ -15,6 +15,14 @@ def is_sqlite(url_or_engine) -> bool:
     return url.startswith("sqlite")
 
 
+# Set on every PostgreSQL connection of a service. jit off: once a plan's estimated cost passes
+# jit_above_cost, PostgreSQL first compiles it with LLVM, ~140 ms here, for statements that run in
+# 5-200 ms. Estimates of CTEs and window results are rough, so a harmless rewrite of
+# pipeline-changes' statement crossed it and doubled its time; the services run short statements
+# only, where JIT never pays.
+SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan", "jit": "off"}
+
+
 def make_engine(url: str, pool_size: int = 16, max_overflow: int = 8) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -35,15 +43,9 @@ def make_engine(url: str, pool_size: int = 16, max_overflow: int = 8) -> AsyncEn
     # force_custom_plan: asyncpg prepares every statement, and after five runs PostgreSQL may
     # switch to a generic plan in which `IN ($1 .. $500)` is a linear search per row (seconds on
     # a large table). A plan made for the actual values costs a fraction of a millisecond.
-    # jit off: once a plan's estimated cost passes jit_above_cost, PostgreSQL compiles it with LLVM
-    # first, ~140 ms here, for statements that run in 5-200 ms. Estimates of CTEs and window
-    # results are rough, so a harmless rewrite of pipeline-changes' statement crossed it and
-    # doubled its time; the services run short statements only, where JIT never pays.
+    # (jit off: see SERVER_SETTINGS.)
     return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
                                connect_args={"server_settings": SERVER_SETTINGS})
-
-
-SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan", "jit": "off"}
 
 
 class Database:

@@ -6,8 +6,8 @@ models, OpenTelemetry instrumentation) that live as long as the process, and wit
 thresholds (700, 10, 10) a busy service ran a full collection every few seconds: measured on
 bench/forecast_scale.py, forecast-svc's took 130–270 ms each (210 of them, 30 s in all, in one
 run), opportunity-svc's ~130 ms. Whichever request or event batch was in flight waited for it,
-which is most of the p99 tail of the roll-up, pipeline-changes and forecast-history reads and of
-stage change → roll-up.
+which was most of the p99 tail of the pipeline-changes, forecast-history and prediction reads
+(p99 2-3x their p50) and part of stage change → roll-up's.
 
 So, once a service has started:
 - everything alive is moved to the permanent generation (`gc.freeze()`), which collections never
@@ -24,8 +24,6 @@ import gc
 
 YOUNG_THRESHOLD = 5_000
 OLDER_THRESHOLDS = (10, 10)
-
-
 _settled = False
 
 
