@@ -110,7 +110,8 @@ def alembic_config(service_dir: Path, url: str | None = None):
     return cfg
 
 
-async def upgrade_async(service_dir: Path, url: str) -> None:
+async def migrate_async(service_dir: Path, url: str, revision: str = "head", *, down: bool = False) -> None:
+    """Upgrade (or, `down`, downgrade) the service's database to `revision`."""
     from alembic import command
 
     cfg = alembic_config(service_dir, url)
@@ -118,11 +119,15 @@ async def upgrade_async(service_dir: Path, url: str) -> None:
 
     def _run(connection) -> None:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        (command.downgrade if down else command.upgrade)(cfg, revision)
 
     async with engine.begin() as conn:
         await conn.run_sync(_run)
     await engine.dispose()
+
+
+async def upgrade_async(service_dir: Path, url: str) -> None:
+    await migrate_async(service_dir, url)
 
 
 def upgrade(service_dir: Path, url: str) -> None:

@@ -10,7 +10,5 @@ async def test_a_started_service_has_frozen_its_start_up_heap_and_raised_the_you
         frozen = gc.get_freeze_count()
         assert frozen > 10_000, frozen  # the modules, routes and models of a service, at least
         assert gc.get_threshold()[0] == gc_tuning.YOUNG_THRESHOLD
-        # A full collection now walks only what was made since, a fraction of the frozen heap.
-        assert len(gc.get_objects(generation=2)) < frozen
     async with service_client("team-svc"):
         assert gc.get_freeze_count() <= frozen  # once per process: a second app freezes nothing more

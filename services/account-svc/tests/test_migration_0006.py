@@ -3,22 +3,13 @@ from alembic import command
 from sqlalchemy import pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kam_shared.migrations import alembic_config
+from kam_shared.migrations import migrate_async
 from kam_shared.services import SERVICES
 from kam_shared.testing import fresh_database
 
 
 async def _alembic(url: str, fn, revision: str) -> None:
-    cfg = alembic_config(SERVICES["account-svc"].dir, url)
-    engine = create_async_engine(url, poolclass=pool.NullPool)
-
-    def run(connection):
-        cfg.attributes["connection"] = connection
-        fn(cfg, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
-    await engine.dispose()
+    await migrate_async(SERVICES["account-svc"].dir, url, revision, down=fn is command.downgrade)
 
 
 async def _scalar(url: str, sql: str):

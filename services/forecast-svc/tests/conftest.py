@@ -8,12 +8,14 @@ import pytest
 
 from kam_shared.events import (
     DomainEvent,
+    FieldChange,
     OpportunityClosed,
     OpportunityCreated,
     OpportunityStageChanged,
     OpportunityState,
     utcnow,
 )
+from kam_shared.events.opportunity import StageModelChanged, StageState
 from kam_shared.events.team import QuotaApproved, QuotaCreated, QuotaRevised, QuotaState, QuotaSubmitted
 
 PROBABILITY = {1: 10, 2: 20, 3: 30, 4: 40, 5: 50, 6: 70, 7: 90}
@@ -88,7 +90,18 @@ class Quota:
             reason="market grew", revised_by=by or uuid.uuid4()))
 
 
+def stage_model_changed(version: int, changes: dict[int, int]):
+    """The stage model's event: every stage's probability as PROBABILITY (stage 8: 100), but `changes`."""
+    probs = {**PROBABILITY, 8: 100} | changes
+    return DomainEvent("kam.opportunity.stage_model_changed.v1", "stage-model", version, StageModelChanged(
+        version=version, stages=[StageState(number=n, name=f"s{n}", description="", probability=p)
+                                 for n, p in probs.items()],
+        changes={f"stage_{n}.probability": FieldChange(before=None, after=p) for n, p in changes.items()},
+    )).to_cloudevent("/kam/opportunity-svc")
+
+
 @pytest.fixture(scope="session")
 def events():
-    """Event builders: events.Opportunity(owner, ...), events.Quota(responsible, amount, ...)."""
-    return SimpleNamespace(Opportunity=Opportunity, Quota=Quota)
+    """Event builders: events.Opportunity(owner, ...), events.Quota(responsible, amount, ...),
+    events.stage_model_changed(version, {stage: probability})."""
+    return SimpleNamespace(Opportunity=Opportunity, Quota=Quota, stage_model_changed=stage_model_changed)

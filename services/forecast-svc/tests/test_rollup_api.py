@@ -157,34 +157,22 @@ async def test_bad_rollup_queries_are_422_naming_the_parameter(forecast, params,
     assert mentions in body["detail"] + str(body.get("field", ""))
 
 
-def stage_model_event(version, changes: dict[int, int]):
-    from kam_shared.events import FieldChange
-    from kam_shared.events.opportunity import StageModelChanged, StageState
-
-    probs = {1: 10, 2: 20, 3: 30, 4: 40, 5: 50, 6: 70, 7: 90, 8: 100} | changes
-    return DomainEvent("kam.opportunity.stage_model_changed.v1", "stage-model", version, StageModelChanged(
-        version=version, stages=[StageState(number=n, name=f"s{n}", description="", probability=p)
-                                 for n, p in probs.items()],
-        changes={f"stage_{n}.probability": FieldChange(before=None, after=p) for n, p in changes.items()},
-    )).to_cloudevent("/kam/opportunity-svc")
-
-
-async def test_a_stage_reweighting_reweights_open_pipeline_even_for_events_that_predate_it(forecast):
+async def test_a_stage_reweighting_reweights_open_pipeline_even_for_events_that_predate_it(forecast, events):
     period = "2028-02"
     a = Opp(REP2, amount="1000.00", close=dt.date(2028, 2, 10))
     won = Opp(REP2, amount="500.00", close=dt.date(2028, 2, 11))
     await feed(forecast.runtime, a.created(), a.move(5, 50), won.created(), won.move(5, 50), won.close("won"))
     assert (await rollup(forecast, REP2, period=period, role="rep")).json()["weighted_amount"] == "500.00"
-    await feed(forecast.runtime, stage_model_event(1, {5: 60}))
+    await feed(forecast.runtime, events.stage_model_changed(1, {5: 60}))
     r = (await rollup(forecast, REP2, period=period, role="rep")).json()
     assert r["weighted_amount"] == "600.00" and r["won_amount"] == "500.00"  # closed deals keep their figures
     # An event produced before the re-weighting (probability 50) but consumed after it.
     late = Opp(REP2, amount="2000.00", close=dt.date(2028, 2, 12))
     await feed(forecast.runtime, late.created(), late.move(5, 50))
     assert (await rollup(forecast, REP2, period=period, role="rep")).json()["weighted_amount"] == "1800.00"
-    await feed(forecast.runtime, stage_model_event(1, {5: 99}))  # a replayed or older model changes nothing
+    await feed(forecast.runtime, events.stage_model_changed(1, {5: 99}))  # a replayed or older model changes nothing
     assert (await rollup(forecast, REP2, period=period, role="rep")).json()["weighted_amount"] == "1800.00"
-    await feed(forecast.runtime, stage_model_event(2, {5: 50}))
+    await feed(forecast.runtime, events.stage_model_changed(2, {5: 50}))
     assert (await rollup(forecast, REP2, period=period, role="rep")).json()["weighted_amount"] == "1500.00"
 
 

@@ -6,7 +6,7 @@ from alembic import command
 from sqlalchemy import JSON, Date, Integer, String, Uuid, column, insert, pool, select, table, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from kam_shared.migrations import alembic_config
+from kam_shared.migrations import migrate_async
 from kam_shared.services import SERVICES
 from kam_shared.tables import UtcDateTime
 from kam_shared.testing import fresh_database
@@ -23,16 +23,7 @@ HISTORY_0001 = table(
 
 
 async def _alembic(url: str, fn, revision: str) -> None:
-    cfg = alembic_config(SERVICES["opportunity-svc"].dir, url)
-    engine = create_async_engine(url, poolclass=pool.NullPool)
-
-    def run(connection):
-        cfg.attributes["connection"] = connection
-        fn(cfg, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
-    await engine.dispose()
+    await migrate_async(SERVICES["opportunity-svc"].dir, url, revision, down=fn is command.downgrade)
 
 
 async def test_0002_backfills_stage_entry_times_and_history_kinds_and_seeds_the_stage_model():

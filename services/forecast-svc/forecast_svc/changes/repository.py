@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import BigInteger, String, Uuid, and_, case, cast, func, literal, null, or_, select, true
+from sqlalchemy import BigInteger, String, Uuid, and_, case, cast, func, literal, null, or_, select
 
 from kam_shared.repository import Repository
 
@@ -36,68 +36,37 @@ class ChangesRepository(Repository):
             .group_by(cells.c.status, cells.c.stage, cells.c.category_override))).all()
 
     def _ends(self, tree, scope: Scope, since):
-        """One row per opportunity in scope at either end after `since` (the owners', the currency's
-        and the period's): its first and last state after `since` that the two period indexes
-        return, ordered by (valid_from, version), read from them alone (PostgreSQL: index-only).
+        """One row per opportunity in scope (the owners', the currency's and the period's) at either
+        end that changed after `since`: `was` (in scope at `since`) with that state in prev_*, `now`
+        (in scope today) with today's, and `created` (new since then; null: look it up, _kind).
 
-        The states chain (each row's prev_* is the row before's state), so of those rows the first
-        is the opportunity's first after `since` whenever it holds the state at `since` in scope
-        (the row before it would be in scope too), and the last is its last (today's: the fact)
-        whenever it holds today's state in scope. Hence `was` (in scope at `since`: the first is a
-        replaced state, `side` 0) with that state in prev_*, and `now` (in scope today: the last is
-        a new state, `side` 1) with today's. An end out of scope needs a look-up only for its kind:
-        the state at `since` of one that came in (none if the first row is a creation: `created`),
-        today's close date of one that went out (_kind)."""
-        c = history.c
+        The state at `since` is the one the opportunity's first state after `since` replaced (see
+        first_after). Today's is the fact, when its current
+        state is valid from after `since`. Each is one index-only scan on PostgreSQL (0017), joined
+        on the opportunity: no state is ordered."""
+        c, f = history.c, facts.c
         owners = select(tree.c.id)
-
-        def scoped(prefix: str):
-            return and_(c[f"{prefix}owner_id"].in_(owners), c[f"{prefix}currency"] == scope.currency,
-                        c[f"{prefix}close_date"] >= scope.start, c[f"{prefix}close_date"] < scope.end)
-
-        def end(prefix: str, side: int):
-            created = c.prev_status.is_(None) if side else literal(False)
-            return select(c.opportunity_id, c.valid_from, c.version, literal(side).label("side"),
-                          created.label("created"), *[c[f"{prefix}{k}"].label(k) for k in FIELDS]
-                          ).where(c.valid_from > since, scoped(prefix))
-
-        # A UNION ALL of the two ends, not one OR: each is an index-only scan of its index (0016).
-        both = end("", 1).union_all(end("prev_", 0)).subquery("both")
-        # At one (valid_from, version) both ends of a state may be in scope: the first prefers the
-        # replaced state (side 0), the last the new one (side 1). One ordering gives both: the last
-        # row (no next one), with the first row's values carried onto it (one sort, no self-join;
-        # first_value and lead need no look-ahead over the whole partition, last_value would).
-        # (ROWS: the keys are unique in a partition, so it frames what RANGE would, without peer checks.)
-        window = dict(partition_by=both.c.opportunity_id, order_by=(both.c.valid_from, both.c.version, both.c.side),
-                      rows=(None, 0))
-        first = [func.first_value(both.c[k]).over(**window).label(f"first_{k}") for k in ("side", "created", *FIELDS)]
-        ranked = select(both, *first, func.lead(both.c.side).over(**window).label("next_side")).subquery("ranked")
-        r = ranked.c
-        return (select(r.opportunity_id, (r.first_side == 0).label("was"), (r.side == 1).label("now"),
-                       and_(r.first_side == 1, r.first_created.is_(True)).label("created"),
-                       *[r[f"first_{k}"].label(f"prev_{k}") for k in FIELDS], *[r[k] for k in FIELDS])
-                .where(r.next_side.is_(None))).cte("ends")
+        was = (select(c.opportunity_id, *[c[f"prev_{k}"].label(k) for k in FIELDS])
+               .where(first_after(c, since), c.prev_owner_id.in_(owners),
+                      c.prev_currency == scope.currency, c.prev_close_date >= scope.start,
+                      c.prev_close_date < scope.end)
+               .subquery("was"))
+        now = (select(f.id, (f.created_valid_from > since).label("created"), *[f[k] for k in FIELDS])
+               .where(f.state_valid_from > since, f.owner_id.in_(owners), f.currency == scope.currency,
+                      f.close_date >= scope.start, f.close_date < scope.end)
+               .subquery("now"))
+        return (select(func.coalesce(was.c.opportunity_id, now.c.id).label("opportunity_id"),
+                       was.c.opportunity_id.is_not(None).label("was"), now.c.id.is_not(None).label("now"),
+                       now.c.created, *[was.c[k].label(f"prev_{k}") for k in FIELDS], *[now.c[k] for k in FIELDS])
+                .select_from(was.join(now, was.c.opportunity_id == now.c.id, full=True))).cte("ends")
 
     def _page_rows(self, tree, since, ids: list[uuid.UUID]):
         """The listed opportunities in full: each one's state at `since` (prev_* of its first state
         after `since`; null: it did not exist), today's (its fact), its last change and whether each
         end's owner is in the set."""
         c = history.c
-        prev = [c[f"prev_{k}"] for k in STATE_COLUMNS]
-        touched = (select(c.opportunity_id).where(c.valid_from > since, c.opportunity_id.in_(ids))
-                   .distinct().subquery("touched"))
-        if self.postgres:
-            # Each one's first state after `since` by the primary key (opportunity, valid_from, version).
-            first_after = (select(*prev).where(c.opportunity_id == touched.c.opportunity_id, c.valid_from > since)
-                           .order_by(c.valid_from, c.version).limit(1).lateral("first_after"))
-            first = (select(touched.c.opportunity_id, *first_after.c)
-                     .select_from(touched.join(first_after, true())).subquery("first"))
-        else:
-            ranked = select(c.opportunity_id, *prev, func.row_number().over(
-                partition_by=c.opportunity_id, order_by=(c.valid_from, c.version)).label("n")
-            ).where(c.valid_from > since, c.opportunity_id.in_(select(touched.c.opportunity_id))).subquery()
-            first = select(*[ranked.c[k] for k in ("opportunity_id", *[f"prev_{k}" for k in STATE_COLUMNS])]
-                           ).where(ranked.c.n == 1).subquery("first")
+        first = (select(c.opportunity_id, *[c[f"prev_{k}"] for k in STATE_COLUMNS])
+                 .where(c.opportunity_id.in_(ids), first_after(c, since)).subquery("first"))
         # IN (the tree): a hashed subplan built once; a join with the tree was re-hashed per row.
         owners = select(tree.c.id)
         return (select(first, *[facts.c[k] for k in STATE_COLUMNS], facts.c.updated_at.label("valid_from"),
@@ -137,6 +106,12 @@ class ChangesRepository(Repository):
         return ([r[2:3] + r[6:] for r in sums if r[0] == "kind"], [r[3:9] for r in sums if r[0] == "cell"], rows)
 
 
+def first_after(c, since):
+    """Of an opportunity's states (columns `c` of the history), its first after `since`: the one
+    that replaced a state valid from `since` or before, or none (it was new after `since`)."""
+    return and_(c.valid_from > since, or_(c.prev_valid_from <= since, c.prev_valid_from.is_(None)))
+
+
 def _kind(ends, scope: Scope, since):
     """domain.kind_of as a CASE: the first condition that holds names the kind. An end out of scope
     is looked up only where the kind needs it (a CASE evaluates only the branch taken): the state at
@@ -150,8 +125,8 @@ def _kind(ends, scope: Scope, since):
     h = history.alias("at_since")
 
     def at_since(column: str):
-        return (select(h.c[column]).where(h.c.opportunity_id == ends.c.opportunity_id, h.c.valid_from > since)
-                .order_by(h.c.valid_from, h.c.version).limit(1).scalar_subquery())
+        return (select(h.c[column]).where(h.c.opportunity_id == ends.c.opportunity_id, first_after(h.c, since))
+                .scalar_subquery())
 
     prev_close = at_since("prev_close_date")
     close_now = select(facts.c.close_date).where(facts.c.id == ends.c.opportunity_id).scalar_subquery()

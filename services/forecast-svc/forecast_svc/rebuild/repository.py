@@ -57,4 +57,5 @@ class RebuildRepository(Repository):
         filled, unknown_before = await history.fill_from_facts()
         if unknown_before is not None:
             await history.move_horizon(unknown_before)
+        await history.date_facts()
         return {"states": len(rows) + filled, "from_facts": filled}

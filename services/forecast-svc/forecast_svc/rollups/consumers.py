@@ -53,10 +53,16 @@ async def apply_opportunities(session: AsyncSession, items: list) -> None:
         changes.append((old, fact_row(o, probability)))
     if not changes:
         return
-    await repo.save_facts([new for _, new in changes])
     runs = states_by_id((event.time, payload.opportunity) for event, payload in items)
-    await repo.append_history([row for old, new in changes for row in history_rows(
-        old, [(time, fact_row(state, probability)) for time, state in runs[new["id"]]])])
+    history = []
+    for old, new in changes:
+        rows = history_rows(old, [(time, fact_row(state, probability)) for time, state in runs[new["id"]]])
+        history += rows
+        # The fact is the run's last state (its newest version is in it): dated as the history holds it.
+        new["state_valid_from"] = rows[-1]["valid_from"]
+        new["created_valid_from"] = old["created_valid_from"] if old is not None else rows[0]["valid_from"]
+    await repo.save_facts([new for _, new in changes])
+    await repo.append_history(history)
     owners = {f["owner_id"] for change in changes for f in change if f is not None}
     chains = await repo.chains_of(users, owners, chain_cache, hierarchy)
     accounts = {f["account_id"] for change in changes for f in change if f is not None}

@@ -4,6 +4,9 @@ from kam_shared.tables import UtcDateTime
 
 from ..common.models import metadata
 
+# What the history views read of a state, from the indexes that carry it (index-only on PostgreSQL).
+_STATE_READ = ["owner_id", "status", "stage", "category_override", "amount_cents", "probability"]
+
 # Read model of opportunity-svc's opportunities, fed by kam.opportunity.events.
 opportunity_facts = Table(
     "opportunity_facts", metadata,
@@ -21,8 +24,15 @@ opportunity_facts = Table(
     Column("confirmed", Boolean, nullable=False, default=False),
     # The owner's forecast-category override (pipeline | best_case | commit | omitted); null: from the stage.
     Column("category_override", String(10), nullable=True),
+    # The valid_from of its current state in the state history, and of its first (the one that
+    # replaced none; null when the history does not hold it): GET /v1/pipeline-changes reads an
+    # opportunity's state today from here when it changed after `since`, and tells a new one (0017).
+    Column("state_valid_from", UtcDateTime(), nullable=True),
+    Column("created_valid_from", UtcDateTime(), nullable=True),
     Index("ix_facts_owner_close", "owner_id", "close_date"),
     Index("ix_facts_account", "account_id"),
+    Index("ix_facts_currency_close_state", "currency", "close_date", "state_valid_from",
+          postgresql_include=["id", "created_valid_from", *_STATE_READ]),
 )
 
 # Pre-aggregated subtree figures per node (a user), close month, currency, status, stage,
@@ -121,7 +131,6 @@ account_territories = Table(
 # dates. Rebuilt from the retained event stream by POST /v1/admin/rebuild.
 STATE_COLUMNS = ("owner_id", "stage", "probability", "amount_cents", "currency", "close_date", "status",
                  "category_override", "confirmed")
-_HISTORY_READ = ["owner_id", "status", "stage", "category_override", "amount_cents", "probability"]
 opportunity_history = Table(
     "opportunity_history", metadata,
     Column("opportunity_id", Uuid, primary_key=True),
@@ -145,6 +154,10 @@ opportunity_history = Table(
     Column("prev_status", String(10), nullable=True),
     Column("prev_category_override", String(10), nullable=True),
     Column("prev_confirmed", Boolean, nullable=True),
+    # The valid_from of the state it replaced (null with it): so an opportunity's first state after
+    # an instant T is the one row with valid_from > T >= prev_valid_from, found without ordering
+    # its states (0017).
+    Column("prev_valid_from", UtcDateTime(), nullable=True),
     # The subtree's owners, the period's close dates, the instants after T: for the new states and
     # for the states they replaced.
     Index("ix_history_owner_close_time", "owner_id", "close_date", "valid_from"),
@@ -154,9 +167,10 @@ opportunity_history = Table(
     # the history views read of them (index-only on PostgreSQL; 0015), and the version that orders
     # an opportunity's states and whether the new one replaced one (0016: pipeline changes' ends).
     Index("ix_history_currency_close_time", "currency", "close_date", "valid_from",
-          postgresql_include=["opportunity_id", "version", "prev_status", *_HISTORY_READ]),
+          postgresql_include=["opportunity_id", "version", "prev_status", *_STATE_READ]),
     Index("ix_history_prev_currency_close_time", "prev_currency", "prev_close_date", "valid_from",
-          postgresql_include=["opportunity_id", "version", *[f"prev_{c}" for c in _HISTORY_READ]]),
+          postgresql_include=["opportunity_id", "version", "prev_valid_from",
+                              *[f"prev_{c}" for c in _STATE_READ]]),
 )
 
 # One row (id 1): states before `starts_at` are not known (the history was started on existing

@@ -148,10 +148,13 @@ class RollupRepository(Repository):
     async def reweight_stage(self, stage: int, probability: int, at=None) -> None:
         """Every open fact in the stage, and exactly their cells, carry the stage's probability (and
         the state history records the change at `at`)."""
-        if at is not None:
+        reweighted = and_(facts.c.status == "open", facts.c.stage == stage, facts.c.probability != probability)
+        if at is None:
+            await self.session.execute(update(facts).where(reweighted).values(probability=probability))
+        else:
             await self.append_reweighted_history(stage, probability, at)
-        await self.session.execute(update(facts).where(facts.c.status == "open", facts.c.stage == stage)
-                                   .values(probability=probability))
+            await self.session.execute(update(facts).where(reweighted).values(
+                probability=probability, state_valid_from=literal(at, facts.c.state_valid_from.type)))
         await self.session.execute(update(cells).where(cells.c.status == "open", cells.c.stage == stage)
                                    .values(weighted_cents_x100=cells.c.amount_cents * probability))
 
@@ -226,9 +229,9 @@ class RollupRepository(Repository):
         from the model change, each replacing the same state with the old probability."""
         state = [facts.c[k] for k in STATE_COLUMNS if k != "probability"]
         columns = ["opportunity_id", "valid_from", "version", *[c.name for c in state], "probability",
-                   *[f"prev_{c.name}" for c in state], "prev_probability"]
+                   *[f"prev_{c.name}" for c in state], "prev_probability", "prev_valid_from"]
         source = select(facts.c.id, literal(at, history.c.valid_from.type), facts.c.version, *state,
-                        literal(probability), *state, facts.c.probability
+                        literal(probability), *state, facts.c.probability, facts.c.state_valid_from
                         ).where(facts.c.status == "open", facts.c.stage == stage, facts.c.probability != probability)
         await self.session.execute(self.insert(history).from_select(columns, source).on_conflict_do_nothing())
 
@@ -542,13 +545,24 @@ class HistoryRepository(Repository):
             .where(or_(last.c.version.is_(None), last.c.version < facts.c.version)))).mappings().all()
         if not rows:
             return 0, None
-        prev_rows = {r["opportunity_id"]: dict(r) for r in (await self.session.execute(
+        # Each one's last state (the last of its rows in order), as the state its fact replaced.
+        held = (await self.session.execute(
             select(history).where(c.opportunity_id.in_([r["id"] for r in rows if r["history_version"]]))
-            .order_by(c.valid_from, c.version))).mappings().all()}
+            .order_by(c.valid_from, c.version))).mappings().all()
+        prev_rows = {r["opportunity_id"]: {**r, "state_valid_from": r["valid_from"]} for r in held}
         await RollupRepository(self.session).append_history(
             [history_row(dict(r), r["updated_at"], prev_rows.get(r["id"])) for r in rows])
         unknown = [r["updated_at"] for r in rows if r["history_version"] is None and r["version"] > 1]
         return len(rows), max(unknown, default=None)
+
+    async def date_facts(self) -> None:
+        """Each fact's state_valid_from and created_valid_from from the history (after a rebuild
+        replaced both in bulk): the valid_from of its last state, and of its state that replaced none."""
+        c = history.c
+        last = select(func.max(c.valid_from)).where(c.opportunity_id == facts.c.id).scalar_subquery()
+        first = (select(func.min(c.valid_from)).where(c.opportunity_id == facts.c.id, c.prev_status.is_(None))
+                 .scalar_subquery())
+        await self.session.execute(update(facts).values(state_valid_from=last, created_valid_from=first))
 
     async def move_horizon(self, at) -> None:
         """Nothing before `at` is known (the horizon only moves later)."""

@@ -10,14 +10,25 @@ STATE = ("owner_id", "stage", "probability", "amount_cents", "currency", "close_
 
 
 def history_row(fact: dict, valid_from: dt.datetime, prev: dict | None) -> dict:
-    """One history row: the fact's roll-up-relevant state and, as prev_*, the one it replaced."""
+    """One history row: the fact's roll-up-relevant state and, as prev_*, the one it replaced
+    (with the instant that one was valid from: its `state_valid_from`). Dates `fact` (see dated)."""
     row = {"opportunity_id": fact["id"], "valid_from": valid_from, "version": fact["version"],
            **{k: fact.get(k) for k in STATE}}
     row["confirmed"] = bool(row["confirmed"])
     row.update({f"prev_{k}": (prev.get(k) if prev is not None else None) for k in STATE})
+    row["prev_valid_from"] = prev.get("state_valid_from") if prev is not None else None
     if prev is not None:
         row["prev_confirmed"] = bool(prev.get("confirmed"))
+    dated(fact, prev, valid_from)
     return row
+
+
+def dated(fact: dict, prev: dict | None, valid_from: dt.datetime) -> dict:
+    """`fact` as the state valid from `valid_from` that replaced `prev` (None: it replaced none):
+    its `state_valid_from`, and its `created_valid_from` carried from `prev` or, when new, its own."""
+    fact["state_valid_from"] = valid_from
+    fact["created_valid_from"] = prev.get("created_valid_from") if prev is not None else valid_from
+    return fact
 
 
 def history_rows(old: dict | None, states: list[tuple[dt.datetime, dict]]) -> list[dict]:
