@@ -40,7 +40,8 @@ What is measured, one change in flight at a time:
   producer settings (acks="all", enable_idempotence=False, linger_ms=0) and a consumer assigned
   to a 1-partition topic "bench.roundtrip" and positioned at its end, fetch wait 5 ms; time
   from send() until the consumer returns that message. The same again with aiokafka's default
-  fetch wait (500 ms, as the services' consumers run) on "bench.roundtrip.default-fetch".
+  fetch wait the services' consumers run with on this broker (its `client_env`) on
+  "bench.roundtrip.default-fetch".
 
 Prints a table, then as its last stdout line one JSON object with the figures and the target.
 """
@@ -146,6 +147,7 @@ class Results:
     floor_ack: list[float] = field(default_factory=list)    # send → broker acks (acks=all)
     floor_default: list[float] = field(default_factory=list)  # send → consumer with the services' fetch wait
     floor_lost: int = 0
+    services_fetch_wait_ms: int = 0
     settle_waits: list[float] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)          # raw per-step samples for --samples
     load: list[float] = field(default_factory=list)          # 1-minute load average before / after
@@ -361,8 +363,9 @@ async def measure(stack: Stack, args, results: Results) -> None:
 
         tap = Tap(stack.bootstrap)
         floor = RoundTrip(stack.bootstrap, FLOOR_TOPIC, TIGHT_FETCH_WAIT_MS)
-        # aiokafka's default fetch_max_wait_ms (500), which the services' consumers run with.
-        floor_default = RoundTrip(stack.bootstrap, FLOOR_TOPIC + ".default-fetch", 500)
+        # The fetch_max_wait_ms the services' consumers run with on this broker.
+        results.services_fetch_wait_ms = int(stack.broker.client_env()["KAFKA_FETCH_MAX_WAIT_MS"])
+        floor_default = RoundTrip(stack.bootstrap, FLOOR_TOPIC + ".default-fetch", results.services_fetch_wait_ms)
         # As an operator would before subscribing: the topic exists with the services' partition
         # count (opportunity-svc's relay creates it only when it first connects to publish).
         await ensure_topics(ServiceSettings(kafka_bootstrap_servers=stack.bootstrap), [OPP_TOPIC])
@@ -488,7 +491,8 @@ def report(results: Results, args) -> dict:
         ("roll-up GET, while waiting", summary(results.get_waiting)),
         (f"broker round trip, fetch wait {TIGHT_FETCH_WAIT_MS} ms (floor)", summary(results.floor)),
         ("  of which produce ack, acks=all", summary(results.floor_ack)),
-        ("broker round trip, fetch wait 500 ms (services')", summary(results.floor_default)),
+        (f"broker round trip, fetch wait {results.services_fetch_wait_ms} ms (services')",
+         summary(results.floor_default)),
     ]
     width = max(len(r[0]) for r in rows)
     print()

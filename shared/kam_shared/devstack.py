@@ -21,7 +21,9 @@ import httpx
 
 from .demo import DEMO_PASSWORD, DEV_ADMIN_EMAIL, DEV_ADMIN_PASSWORD
 from .services import SERVICES
-from .settings import REPO_ROOT
+from .settings import REPO_ROOT, ServiceSettings
+
+PRODUCTION_FETCH_MAX_WAIT_MS = str(ServiceSettings.model_fields["kafka_fetch_max_wait_ms"].default)
 
 VAR = REPO_ROOT / "var"
 
@@ -231,8 +233,10 @@ class KafkaBroker:
 
     def client_env(self) -> dict[str, str]:
         """Production's producer settings (idempotence on; acks=all is always set by broker.py).
-        Kafka answers a fetch as soon as data arrives, so the wait only paces an idle poll."""
-        return {"KAFKA_IDEMPOTENCE": "true", "KAFKA_FETCH_MAX_WAIT_MS": "200"}
+        Kafka answers a fetch as soon as data arrives, so the wait only paces an idle poll: the
+        production default (settings.py says what it costs)."""
+        return {"KAFKA_IDEMPOTENCE": "true",
+                "KAFKA_FETCH_MAX_WAIT_MS": PRODUCTION_FETCH_MAX_WAIT_MS}
 
     def server_properties(self) -> str:
         props = {
@@ -550,7 +554,7 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             # The producer and fetch settings the broker we started needs (its client_env), else the caller's.
             "KAFKA_IDEMPOTENCE": os.environ.get("KAFKA_IDEMPOTENCE", "true"),
-            "KAFKA_FETCH_MAX_WAIT_MS": os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", "500"),
+            "KAFKA_FETCH_MAX_WAIT_MS": os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", PRODUCTION_FETCH_MAX_WAIT_MS),
             **(self.broker.client_env() if self.broker else {}),
             "PORT": str(self.ports[service]),
             "HOST": "127.0.0.1",
