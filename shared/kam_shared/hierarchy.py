@@ -8,7 +8,7 @@ import uuid
 
 from sqlalchemy import Table, exists, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from .auth import Principal
 from .events import CloudEvent, UserCreated, UserUpdated
@@ -28,10 +28,12 @@ def user_replica_handlers(tables: PlumbingTables) -> dict:
     return {"kam.team.user_created.v1": apply_user, "kam.team.user_updated.v1": apply_user}
 
 
-def subtree_cte(users: Table, root: uuid.UUID, name: str = "tree"):
+def subtree_cte(users: Table, root: uuid.UUID | BindParameter, name: str = "tree"):
     """The root and everyone below it as a recursive CTE with one column `id`, to join in SQL
-    (never an IN list of ids). UNION, not UNION ALL: a cycle in the replica stops the recursion."""
-    tree = select(literal(root, users.c.id.type).label("id")).cte(name, recursive=True)
+    (never an IN list of ids). UNION, not UNION ALL: a cycle in the replica stops the recursion.
+    `root` may be a bind parameter, for a statement built once and run for any root."""
+    root = root if isinstance(root, BindParameter) else literal(root, users.c.id.type)
+    tree = select(root.label("id")).cte(name, recursive=True)
     return tree.union(select(users.c.id).where(users.c.superior_id == tree.c.id))
 
 

@@ -15,7 +15,7 @@ from ..categories.repository import CategoryRepository
 from ..periods.repository import period_of
 from ..rollups.domain.rollup import Group
 from ..rollups.repository import HistoryRepository
-from ..rollups.service import history_limit, node_owners
+from ..rollups.service import history_limit, owners_node_kind
 from . import domain
 from .domain import Change, Classified, Effect, Scope, State
 from .repository import ChangesRepository
@@ -68,14 +68,15 @@ async def pipeline_changes(session: AsyncSession, runtime: Runtime, principal: P
     since = domain.parse_since(since_text, now)
     period = await period_of(session, period_text)
     currency = validate_currency(currency or runtime.settings.kam_reporting_currency)
-    tree = await node_owners(session, runtime, principal, node)
+    kind = await owners_node_kind(session, runtime, principal, node)
     limit_at = await history_limit(session)
     domain.check_since(since, now, limit_at)
     scope = Scope(currency, period.start, period.end)
     mapping = await CategoryRepository(session).category_map()
     changes = ChangesRepository(session)
     now_rows = now_cells(await changes.now_groups(node, currency, period.start, period.end))
-    totals_rows, adjust_rows, page_rows = await changes.changes(tree, scope, since, mapping, limit, offset)
+    totals_rows, adjust_rows, page_rows = await changes.changes(runtime, kind, node, scope, since, mapping, limit,
+                                                                offset)
     totals = {r[0]: Effect(*(int(v or 0) for v in r[2:])) for r in totals_rows}
     counts = {r[0]: int(r[1]) for r in totals_rows}
     start = domain.adjusted(now_rows, now_cells(adjust_rows))

@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import Date, Table, and_, cast, delete, func, literal, or_, select, text, update
+from sqlalchemy.sql.elements import BindParameter
 
+from kam_shared.hierarchy import subtree_cte
 from kam_shared.replicas import upsert_versioned, upsert_versioned_many
 from kam_shared.repository import Repository
 
@@ -39,6 +41,16 @@ _BUMP_PG = text(f"""
     {", ".join(f"{f} = {cells.name}.{f} + excluded.{f}" for f in FIGURES)}""")
 
 _CELL_GROUP = (cells.c.currency, cells.c.status, cells.c.stage, cells.c.confirmed, cells.c.category_override)
+
+
+def owners_of(users: Table, kind: str, root: uuid.UUID | BindParameter):
+    """The owners a node of `kind` (user or org_unit) covers, as a selectable with one column `id`:
+    for a user, they and everyone below them in the replicated hierarchy (`users`); for an org unit,
+    everyone in it or in a unit below it (the owners its roll-up cells hold). `root` is the node's
+    id, or a bind parameter for a statement built once for every node of that kind."""
+    if kind == "user":
+        return subtree_cte(users, root)
+    return RollupRepository.unit_members_cte(root)
 
 
 class RollupRepository(Repository):
@@ -84,11 +96,12 @@ class RollupRepository(Repository):
         return [r[:9] for r in rows if r[0] is not None], rows[0].as_of
 
     @staticmethod
-    def unit_members_cte(unit: uuid.UUID, name: str = "tree"):
+    def unit_members_cte(unit: uuid.UUID | BindParameter, name: str = "tree"):
         """Everyone whose org unit is `unit` or a unit below it, as a CTE with one column `id` (each
         user once): exactly the owners whose opportunities the unit's cells hold (an owner's
-        contributions go up their unit's chain)."""
-        units = select(literal(unit, org_unit_replica.c.id.type).label("id")).cte(f"{name}_units", recursive=True)
+        contributions go up their unit's chain). `unit` may be a bind parameter (subtree_cte)."""
+        unit = unit if isinstance(unit, BindParameter) else literal(unit, org_unit_replica.c.id.type)
+        units = select(unit.label("id")).cte(f"{name}_units", recursive=True)
         units = units.union(select(org_unit_replica.c.id).where(org_unit_replica.c.parent_id == units.c.id))
         return (select(user_org_units.c.id.label("id"))
                 .where(user_org_units.c.org_unit_id.in_(select(units.c.id))).cte(name))

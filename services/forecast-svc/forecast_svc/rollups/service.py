@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kam_shared.app import Runtime
 from kam_shared.auth import Principal
 from kam_shared.domain_errors import NotFound, ValidationProblem
-from kam_shared.hierarchy import subtree_cte
 from kam_shared.money import from_cents, validate_currency
 
 from ..categories.domain import effective_category
@@ -18,7 +17,7 @@ from ..periods.repository import fiscal_start_month, period_of
 from ..rates.domain import Converter
 from ..rates.service import rates_touching
 from .domain.rollup import Group, rollup_from_groups
-from .repository import HistoryRepository, RollupRepository
+from .repository import HistoryRepository, RollupRepository, owners_of
 
 
 async def ensure_node_visible(session: AsyncSession, runtime: Runtime, principal: Principal,
@@ -78,19 +77,23 @@ async def node_kind(session: AsyncSession, runtime: Runtime, principal: Principa
         if await territory_visible(session, runtime, principal, node):
             return "territory"
     raise NotFound(f"node {node} not found")
-async def node_owners(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID):
-    """The owners a node's history views (pipeline changes, forecast history) cover, as a selectable
-    with one column `id` (404 if the node is unknown or not visible): for a user, they and everyone
-    below them in the replicated hierarchy; for an org unit, everyone in it or in a unit below it
-    (the owners its roll-up cells hold). A territory covers accounts, not owners: 422. The one place
-    the history views resolve a node."""
+async def owners_node_kind(session: AsyncSession, runtime: Runtime, principal: Principal,
+                           node: uuid.UUID) -> str:
+    """The kind of a node whose owners a history view (pipeline changes, forecast history) covers:
+    user or org_unit (404 if the node is unknown or not visible). A territory covers accounts, not
+    owners: 422. The one place the history views resolve a node."""
     kind = await node_kind(session, runtime, principal, node)
-    if kind == "user":
-        return subtree_cte(runtime.tables.user_replica, node)
-    if kind == "org_unit":
-        return RollupRepository.unit_members_cte(node)
-    raise ValidationProblem("a territory is a roll-up node (GET /v1/rollups) only; pipeline changes and "
-                            "forecast history take a user or an org unit", field="node", reason="territory_node")
+    if kind == "territory":
+        raise ValidationProblem("a territory is a roll-up node (GET /v1/rollups) only; pipeline changes and "
+                                "forecast history take a user or an org unit", field="node", reason="territory_node")
+    return kind
+
+
+async def node_owners(session: AsyncSession, runtime: Runtime, principal: Principal, node: uuid.UUID):
+    """The owners a node's history views cover (repository.owners_of), once the node is checked
+    (owners_node_kind)."""
+    kind = await owners_node_kind(session, runtime, principal, node)
+    return owners_of(runtime.tables.user_replica, kind, node)
 
 
 async def history_limit(session: AsyncSession):
