@@ -62,3 +62,26 @@ def test_formatter_puts_trace_and_request_ids_on_the_line():
         REQUEST_ID.reset(token)
     assert line["trace_id"] == TRACE_ID and line["request_id"] == "req-9"
     assert not trace.get_current_span().get_span_context().is_valid
+
+
+def test_with_no_exporter_only_a_callers_sampled_trace_is_recorded_and_every_span_has_ids(monkeypatch):
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from kam_shared.tracing import _sampler, configure_tracing
+
+    configure_tracing("opportunity-svc")  # once per process; a no-op when a service app made it already
+    assert isinstance(trace.get_tracer_provider(), TracerProvider)
+    with span_from_traceparent("apply", None) as root:  # no caller: a trace of our own, not recorded
+        assert not root.is_recording() and root.get_span_context().is_valid
+    with span_from_traceparent("apply", TRACEPARENT) as sampled:
+        assert sampled.is_recording() and format(sampled.get_span_context().trace_id, "032x") == TRACE_ID
+    with span_from_traceparent("apply", TRACEPARENT[:-2] + "00") as unsampled:
+        assert not unsampled.is_recording() and current_traceparent().split("-")[1] == TRACE_ID
+    # The standard variables still decide when given: an exporter, or a sampler of the operator's.
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    assert _sampler() is None
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
+    assert _sampler() is None
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER")
+    assert _sampler() is not None
