@@ -120,6 +120,7 @@ class OutboxRelay:
         self.watch = BrokerWatch(settings, self.topic) if self.topic else None
         self._checked_at = 0.0
         self.republished = 0
+        self.may_have_more = False  # set by each drain_once: see run
 
     def kick(self) -> None:
         """Called after a commit that wrote outbox rows: publish now rather than at the next poll."""
@@ -204,12 +205,16 @@ class OutboxRelay:
         `outbox_max_attempts` the row is parked and its shard moves on. Any other failure (the
         broker down, a timeout, the database) raises: nothing is counted, the relay backs off."""
         producer = await self._producer_ready()
+        self.may_have_more = False
         async with self.db.session() as session:
             async with session.begin():
                 rows = await self._claim_rows(session)
                 if not rows:
                     return 0
                 sent, failed = await self._publish(producer, rows)
+                # What this pass could not see or send: a full batch's next rows, or a shard held up
+                # by a failing row. Anything committed after its claim has kicked the relay.
+                self.may_have_more = len(rows) >= self.settings.outbox_batch_size or bool(failed)
                 if sent:
                     ids = [r.id for r in sent]
                     await session.execute(update(self.tables.outbox).where(self.tables.outbox.c.id.in_(ids))
@@ -364,9 +369,13 @@ class OutboxRelay:
                 backoff = 0.2
                 if self._parked_gauge_stale:
                     await self.refresh_parked_gauge()
-                if published:
+                if published and self.may_have_more:
                     await self._sample_backlog(loop.time())
-                    continue  # there may be more; go again before sleeping
+                    continue  # go again before sleeping
+                # Everything this pass could see is on the broker. No second pass to find that out:
+                # a row committed since the claim kicked the relay (the wait below returns at once),
+                # and the empty pass cost three round trips per write burst, while the consumers
+                # were applying what was just published.
                 if loop.time() - last_purge > 3600:
                     last_purge = loop.time()
                     await self.purge_sent()
