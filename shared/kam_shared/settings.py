@@ -40,12 +40,15 @@ class ServiceSettings(BaseSettings):
     kafka_ssl_cafile: str = ""
     # Apache Kafka supports the idempotent producer; the Tansu dev broker does not.
     kafka_idempotence: bool = True
-    # How long a fetch may wait for data. Apache Kafka answers as soon as data arrives, so there the
-    # wait only paces an idle consumer's polls: at 200 ms the idle stack's four services used 4.8-5.5%
-    # of a core and the broker 6-7%; at 2000 ms 3.1% and 4.4% (bench/idle_cpu.py). Tansu holds
-    # every fetch for the full wait, so against it a short wait is what keeps event latency in
-    # milliseconds (the dev stack sets 5).
-    kafka_fetch_max_wait_ms: int = 2000
+    # How long a fetch may wait for data. Apache Kafka answers an idle consumer's fetch as soon as
+    # data arrives, but under a steady load some of forecast-svc's fetches came back only at the end
+    # of the wait with everything that had arrived meanwhile: at 2000 ms, on topic -> roll-up p99 was
+    # 1.8 s under bench/forecast_scale.py's background load, at 500 and 200 ms ~0.2 s (aiokafka's
+    # fetcher against Kafka 4.1; not understood further). Idle, the wait paces the polls: the four
+    # services used 2.9-3.6% of a core at 500-2000 ms and 4.8-5.5% at 200 (bench/idle_cpu.py, same
+    # VM, noisy). Tansu holds every fetch for the full wait, so against it a short wait is what keeps
+    # event latency in milliseconds (the dev stack sets 5).
+    kafka_fetch_max_wait_ms: int = 500
     kafka_topic_partitions: int = TOPIC_PARTITIONS
     kafka_replication_factor: int = 1
     # The deadline of every call on the broker from the consume loop and the outbox relay (fetch,
