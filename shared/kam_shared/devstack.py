@@ -25,6 +25,12 @@ from .settings import REPO_ROOT, ServiceSettings
 
 PRODUCTION_FETCH_MAX_WAIT_MS = str(ServiceSettings.model_fields["kafka_fetch_max_wait_ms"].default)
 
+
+def kafka_fetch_wait() -> str:
+    """The consumers' fetch wait against Apache Kafka: the caller's KAFKA_FETCH_MAX_WAIT_MS, else production's."""
+    return os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", PRODUCTION_FETCH_MAX_WAIT_MS)
+
+
 VAR = REPO_ROOT / "var"
 
 
@@ -236,7 +242,7 @@ class KafkaBroker:
         fetch wait (settings.py says what it costs), unless the caller's KAFKA_FETCH_MAX_WAIT_MS
         asks for another: a benchmark comparing waits must get the one it set."""
         return {"KAFKA_IDEMPOTENCE": "true",
-                "KAFKA_FETCH_MAX_WAIT_MS": os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", PRODUCTION_FETCH_MAX_WAIT_MS)}
+                "KAFKA_FETCH_MAX_WAIT_MS": kafka_fetch_wait()}
 
     def server_properties(self) -> str:
         props = {
@@ -554,7 +560,7 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             # The producer and fetch settings the broker we started needs (its client_env), else the caller's.
             "KAFKA_IDEMPOTENCE": os.environ.get("KAFKA_IDEMPOTENCE", "true"),
-            "KAFKA_FETCH_MAX_WAIT_MS": os.environ.get("KAFKA_FETCH_MAX_WAIT_MS", PRODUCTION_FETCH_MAX_WAIT_MS),
+            "KAFKA_FETCH_MAX_WAIT_MS": kafka_fetch_wait(),
             **(self.broker.client_env() if self.broker else {}),
             "PORT": str(self.ports[service]),
             "HOST": "127.0.0.1",
